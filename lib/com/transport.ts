@@ -1,0 +1,145 @@
+/**
+ * The transport contract shared by TCP and the in-memory simulator.
+ *
+ * The core hands frames (plain CBOR-encodable objects) to a transport addressed by node id and
+ * access point; the transport owns connections, the handshake and framing, and reports frames
+ * and dead links back through {@linkcode TransportEvents}. Nothing above this file knows whether
+ * bytes cross a socket.
+ *
+ * @module
+ */
+
+/** Where a node accepts connections. */
+export interface AccessPoint {
+  /** Host name or address. */
+  hostname: string;
+  /** TCP port (or the simulator's address). */
+  port: number;
+}
+
+/** A node as others know it: its id and its access point. */
+export interface NodeRef {
+  /** The node's id on the ring. */
+  id: number;
+  /** Where it accepts connections. */
+  ap: AccessPoint;
+}
+
+/** A protocol frame: `t` is the message type, other fields depend on it. */
+export interface Frame {
+  t: number;
+  [field: string]: unknown;
+}
+
+/** The identity a node presents in every handshake. */
+export interface Hello {
+  /** Protocol magic, always {@linkcode PROTOCOL_MAGIC}. */
+  magic: string;
+  /** Protocol version, {@linkcode PROTOCOL_VERSION}. */
+  v: number;
+  /** Network name chosen by the creator. */
+  name: string;
+  /** Network instance id; `null` while a node is still joining. */
+  net: string | null;
+  /** Node id. */
+  id: number;
+  /** Access point. */
+  ap: AccessPoint;
+}
+
+/** First bytes of meaning in every handshake. */
+export const PROTOCOL_MAGIC = "p2ps";
+/** Wire protocol version; peers with another version are refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** What a transport reports to the node that owns it. */
+export interface TransportEvents {
+  /** The identity to present in a handshake (it changes once a joiner adopts the network). */
+  hello(): Hello;
+  /** Validates a peer's hello: `null` to accept, or a message naming the problem. */
+  checkHello(peer: Hello): string | null;
+  /** A frame arrived from an authenticated peer. */
+  frame(from: NodeRef, frame: Frame): void;
+  /** The link to `peer` is gone (reset, refused, closed by the peer, handshake failure). */
+  peerDown(peer: NodeRef, reason: string): void;
+}
+
+/** Counters kept by a transport. */
+export interface LinkStats {
+  /** Bytes written to links. */
+  bytesOut: number;
+  /** Bytes read from links. */
+  bytesIn: number;
+  /** Frames written. */
+  framesOut: number;
+  /** Frames read. */
+  framesIn: number;
+  /** Links this node dialed that are open now. */
+  linksOut: number;
+  /** Links accepted from others that are open now. */
+  linksIn: number;
+  /** Connections closed for a protocol violation (garbage, oversize, bad handshake). */
+  badLinks: number;
+  /** Frames dropped because the link to their destination could not be opened or broke. */
+  framesDropped: number;
+}
+
+/** A transport: TCP ({@linkcode TcpTransport}) or the simulator's in-memory network. */
+export interface Transport {
+  /** This node's access point (the port is resolved when it was 0). */
+  readonly ap: AccessPoint;
+  /** Counters. */
+  readonly stats: LinkStats;
+  /** Attaches the owner; called once before any other method. */
+  bind(events: TransportEvents): void;
+  /** Queues `frame` for `to`, opening a link when there is none. Never throws for peer faults. */
+  send(to: NodeRef, frame: Frame): void;
+  /**
+   * Opens a link to an access point whose node id is not known yet (bootstrap) and reports the
+   * peer's identity from its handshake, or an error.
+   */
+  dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void;
+  /** Closes the link to a peer after flushing what is queued for it. */
+  disconnect(peerId: number): void;
+  /** Flushes every link and closes everything, including the listener. */
+  close(): Promise<void>;
+  /** Drops everything at once without flushing or telling anybody (a crash). */
+  abort(): void;
+}
+
+/** A cancellable timer handle. */
+export interface Timer {
+  /** Cancels the timer; a no-op when it already ran. */
+  cancel(): void;
+}
+
+/** Time as the protocol sees it: real, or the simulator's virtual clock. */
+export interface Clock {
+  /** Milliseconds since an arbitrary origin. */
+  now(): number;
+  /** Runs `fn` after `ms` milliseconds. */
+  timer(ms: number, fn: () => void): Timer;
+}
+
+/** Creates zeroed link counters. */
+export function newLinkStats(): LinkStats {
+  return {
+    bytesOut: 0,
+    bytesIn: 0,
+    framesOut: 0,
+    framesIn: 0,
+    linksOut: 0,
+    linksIn: 0,
+    badLinks: 0,
+    framesDropped: 0,
+  };
+}
+
+/** The wall clock, with timers that do not keep the process alive on their own. */
+export const realClock: Clock = {
+  now: () => performance.now(),
+  timer(ms, fn) {
+    const h = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(h) };
+  },
+};

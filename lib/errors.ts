@@ -1,0 +1,99 @@
+/**
+ * The library's error types. Each names the offending value in its message and carries the
+ * underlying error as `cause` when there is one.
+ *
+ * @module
+ */
+
+/** Base class of every error this library throws. */
+export class P2PSError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "P2PSError";
+  }
+}
+
+/** An argument is invalid (id outside the identifier space, empty list, bad option...). */
+export class InvalidArgumentError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InvalidArgumentError";
+  }
+}
+
+/** A message is larger than the frame limit, or cannot be encoded. */
+export class MessageTooLargeError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "MessageTooLargeError";
+  }
+}
+
+/** An access point could not be reached or refused the connection. */
+export class ConnectError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectError";
+  }
+}
+
+/** A peer's handshake was refused (protocol, version, network, duplicate id, secret). */
+export class HandshakeError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HandshakeError";
+  }
+}
+
+/** A join was refused by the network (for example, the id is already in use). */
+export class JoinError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "JoinError";
+  }
+}
+
+/** An operation did not complete in time. */
+export class TimeoutError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The destination node does not exist (no node has that id). */
+export class NodeAbsentError extends P2PSError {
+  /** Ids or keys that were not reached. */
+  readonly missing: number[];
+  /** Creates the error. */
+  constructor(message: string, missing: number[], options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NodeAbsentError";
+    this.missing = missing;
+  }
+}
+
+/** The node has left or crashed; it can no longer send. */
+export class NodeClosedError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NodeClosedError";
+  }
+}
+
+/** A frame on a link broke the wire protocol (garbage, truncated, oversize). */
+export class FrameError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FrameError";
+  }
+}

@@ -60,8 +60,12 @@ export interface TransportEvents {
   checkHello(peer: Hello): string | null;
   /** A frame arrived from an authenticated peer. */
   frame(from: NodeRef, frame: Frame): void;
-  /** The link to `peer` is gone (reset, refused, closed by the peer, handshake failure). */
-  peerDown(peer: NodeRef, reason: string): void;
+  /**
+   * The link to `peer` is gone (reset, refused, closed by the peer, handshake failure).
+   * `unsent` holds the frames queued for it that were never written, so the owner can route them
+   * another way instead of losing them.
+   */
+  peerDown(peer: NodeRef, reason: string, unsent?: Frame[]): void;
 }
 
 /** Counters kept by a transport. */

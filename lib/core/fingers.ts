@@ -22,6 +22,11 @@ export interface FingerPolicy {
   readonly offsets: readonly number[];
   /** Whether every node heard of is kept as a routing entry (full mesh). */
   readonly keepAll: boolean;
+  /**
+   * Whether fingers point both ways. One-way (clockwise) policies must approach a key from
+   * behind, as Chord does; two-way policies may approach from either side.
+   */
+  readonly bidirectional: boolean;
 }
 
 
@@ -46,14 +51,14 @@ export function fingerPolicy(name: string, maxKey: number): FingerPolicy {
       offsets.push(d);
       if (d !== maxKey - d) offsets.push(-d);
     }
-    return { name, offsets, keepAll: false };
+    return { name, offsets, keepAll: false, bidirectional: true };
   }
   if (name === "chord") {
     const offsets: number[] = [];
     for (let d = 1; d < maxKey; d *= 2) offsets.push(d);
-    return { name, offsets, keepAll: false };
+    return { name, offsets, keepAll: false, bidirectional: false };
   }
-  if (name === "fullmesh") return { name, offsets: [1, -1], keepAll: true };
+  if (name === "fullmesh") return { name, offsets: [1, -1], keepAll: true, bidirectional: true };
   const m = /^dks:(\d+)$/.exec(name);
   if (m) {
     const k = Number(m[1]);
@@ -64,7 +69,7 @@ export function fingerPolicy(name: string, maxKey: number): FingerPolicy {
     for (let level = 1; level < maxKey; level *= k) {
       for (let j = 1; j < k && j * level < maxKey; j++) offsets.push(j * level);
     }
-    return { name: name as FingerPolicyName, offsets, keepAll: false };
+    return { name: name as FingerPolicyName, offsets, keepAll: false, bidirectional: false };
   }
   throw new InvalidArgumentError(
     `Unknown finger policy "${name}": expected "tango", "chord", "dks:K" or "fullmesh"`,

@@ -1,0 +1,254 @@
+/**
+ * The simulator's in-memory network: transports that hand frames to each other through the
+ * virtual clock, with per-link FIFO order (like TCP), configurable latency and loss, crashes
+ * that reset links, and partitions that silently cut them.
+ *
+ * Frames are passed by reference, not encoded: protocol code never mutates a frame it received.
+ *
+ * @module
+ */
+
+import { ConnectError, HandshakeError } from "../errors.ts";
+import type { VirtualClock } from "./virtual_clock.ts";
+import {
+  type AccessPoint,
+  type Frame,
+  type LinkStats,
+  newLinkStats,
+  type NodeRef,
+  PROTOCOL_MAGIC,
+  PROTOCOL_VERSION,
+  type Transport,
+  type TransportEvents,
+} from "./transport.ts";
+
+/** Options of a simulated network. */
+export interface MemoryNetworkOptions {
+  /** Minimum one-way latency in ms. @default 1 */
+  minLatency?: number;
+  /** Maximum one-way latency in ms. @default 5 */
+  maxLatency?: number;
+  /** Probability that a data-bearing frame is lost in transit. @default 0 */
+  loss?: number;
+}
+
+/** A simulated network joining many {@linkcode MemoryTransport}s. */
+export class MemoryNetwork {
+  /** The clock all transports schedule on. */
+  readonly clock: VirtualClock;
+  readonly #random: () => number;
+  readonly #nodes = new Map<number, MemoryTransport>();
+  #nextPort = 1;
+  /** Latency bounds and loss; may be changed between phases of a run. */
+  options: Required<MemoryNetworkOptions>;
+  /** Partition groups: two transports in different non-zero groups cannot reach each other. */
+  readonly group = new Map<number, number>();
+  /** Frames in flight or delivered, counted for message-complexity checks. */
+  framesSent = 0;
+
+  /** Creates a network over `clock`, drawing latency and loss from `random`. */
+  constructor(clock: VirtualClock, random: () => number, options: MemoryNetworkOptions = {}) {
+    this.clock = clock;
+    this.#random = random;
+    this.options = { minLatency: 1, maxLatency: 5, loss: 0, ...options };
+  }
+
+  /** Creates a transport with a fresh address. */
+  transport(): MemoryTransport {
+    const port = this.#nextPort++;
+    const t = new MemoryTransport(this, { hostname: "sim", port });
+    this.#nodes.set(port, t);
+    return t;
+  }
+
+  /** The live transport at `port`, if any. */
+  at(port: number): MemoryTransport | undefined {
+    return this.#nodes.get(port);
+  }
+
+  /** Removes a dead transport. */
+  remove(port: number): void {
+    this.#nodes.delete(port);
+  }
+
+  /** Whether `a` and `b` can reach each other now. */
+  reachable(a: number, b: number): boolean {
+    return (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0);
+  }
+
+  /** A latency drawn for one frame. */
+  latency(): number {
+    const { minLatency, maxLatency } = this.options;
+    return minLatency + this.#random() * (maxLatency - minLatency);
+  }
+
+  /** Whether the next frame is lost. */
+  lost(): boolean {
+    return this.options.loss > 0 && this.#random() < this.options.loss;
+  }
+}
+
+interface Link {
+  peer: NodeRef;
+  /** How the peer knows this side. */
+  back: NodeRef;
+  /** Virtual time at which the last frame on this link arrives (FIFO). */
+  lastAt: number;
+  out: boolean;
+  /** The peer's side of this link. */
+  twin: Link | null;
+}
+
+/** A transport on a {@linkcode MemoryNetwork}. */
+export class MemoryTransport implements Transport {
+  readonly ap: AccessPoint;
+  readonly stats: LinkStats = newLinkStats();
+  readonly #net: MemoryNetwork;
+  #events: TransportEvents | null = null;
+  readonly #links = new Map<number, Link>();
+  #dead = false;
+
+  /** Use {@linkcode MemoryNetwork.transport}. */
+  constructor(net: MemoryNetwork, ap: AccessPoint) {
+    this.#net = net;
+    this.ap = ap;
+  }
+
+  /** Whether this transport was closed or aborted. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  bind(events: TransportEvents): void {
+    this.#events = events;
+  }
+
+  /** Opens a link (handshake on both sides) or explains why not. */
+  #open(port: number, out: boolean): { link?: Link; error?: Error } {
+    const ev = this.#events!;
+    const peer = this.#net.at(port);
+    const where = `${this.ap.hostname}:${port}`;
+    if (!peer || peer.#dead || !peer.#events || !this.#net.reachable(this.ap.port, port)) {
+      return { error: new ConnectError(`Cannot connect to ${where}: connection refused`) };
+    }
+    const mine = ev.hello();
+    const theirs = peer.#events.hello();
+    for (const [a, b, side] of [[mine, theirs, this], [theirs, mine, peer]] as const) {
+      let why: string | null = null;
+      if (b.magic !== PROTOCOL_MAGIC || b.v !== PROTOCOL_VERSION) {
+        why = `Protocol version ${b.v} is not supported (expected ${PROTOCOL_VERSION})`;
+      } else if (b.id === a.id) why = `Duplicate node id ${b.id}`;
+      else why = side.#events!.checkHello(b);
+      if (why) {
+        side.stats.badLinks++;
+        return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
+      }
+    }
+    const meRef = { id: mine.id, ap: mine.ap };
+    const themRef = { id: theirs.id, ap: theirs.ap };
+    const link: Link = { peer: themRef, back: meRef, lastAt: 0, out, twin: null };
+    const back: Link = { peer: meRef, back: themRef, lastAt: 0, out: !out, twin: link };
+    link.twin = back;
+    this.#links.set(theirs.id, link);
+    if (out) this.stats.linksOut++;
+    else this.stats.linksIn++;
+    peer.#links.set(mine.id, back);
+    if (out) peer.stats.linksIn++;
+    else peer.stats.linksOut++;
+    return { link };
+  }
+
+  send(to: NodeRef, frame: Frame): void {
+    if (this.#dead) return;
+    const net = this.#net;
+    let link = this.#links.get(to.id);
+    if (!link) {
+      const r = this.#open(to.ap.port, true);
+      if (!r.link) {
+        net.clock.timer(net.latency(), () => {
+          if (!this.#dead) this.#events!.peerDown(to, r.error!.message, [frame]);
+        });
+        return;
+      }
+      link = r.link;
+    }
+    const dst = net.at(to.ap.port);
+    this.stats.framesOut++;
+    net.framesSent++;
+    if (!dst || dst.#dead || !net.reachable(this.ap.port, to.ap.port) || net.lost()) {
+      this.stats.framesDropped++;
+      return;
+    }
+    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
+    link.lastAt = at;
+    // Frames already on the wire arrive even if either side closes the link meanwhile (as with
+    // TCP's orderly close); only a dead receiver loses them.
+    const from = link.back;
+    net.clock.timer(at - net.clock.now(), () => {
+      if (dst.#dead) return;
+      dst.stats.framesIn++;
+      dst.#events!.frame(from, frame);
+    });
+  }
+
+  dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void {
+    const net = this.#net;
+    net.clock.timer(net.latency() * 2, () => {
+      if (this.#dead) return done(new ConnectError("Transport is closed"));
+      const r = this.#open(ap.port, true);
+      if (r.error) return done(r.error);
+      done(null, r.link!.peer);
+    });
+  }
+
+  disconnect(peerId: number): void {
+    this.#drop(peerId, "bye");
+  }
+
+  /**
+   * Closes the link to `peerId`. With `bye` the peer drops its side quietly (an orderly close);
+   * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.
+   */
+  #drop(peerId: number, mode: "bye" | "reset" | "silent"): void {
+    const link = this.#links.get(peerId);
+    if (!link) return;
+    this.#links.delete(peerId);
+    if (link.out) this.stats.linksOut--;
+    else this.stats.linksIn--;
+    const peer = this.#net.at(link.peer.ap.port);
+    if (!peer || mode === "silent") return;
+    const net = this.#net;
+    // The close arrives after the frames already in flight on this link.
+    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
+    net.clock.timer(at - net.clock.now(), () => {
+      const twin = link.twin!;
+      if (peer.#dead || peer.#links.get(twin.peer.id) !== twin) return;
+      peer.#links.delete(twin.peer.id);
+      if (twin.out) peer.stats.linksOut--;
+      else peer.stats.linksIn--;
+      if (mode === "reset") peer.#events!.peerDown(twin.peer, "connection reset by peer");
+    });
+  }
+
+  close(): Promise<void> {
+    this.#stop("bye");
+    return Promise.resolve();
+  }
+
+  /** Crashes: every link is reset, as when a process is killed. */
+  abort(): void {
+    this.#stop("reset");
+  }
+
+  /** Vanishes without any link noticing (a host cut off): only timeouts can tell. */
+  vanish(): void {
+    this.#stop("silent");
+  }
+
+  #stop(mode: "bye" | "reset" | "silent"): void {
+    if (this.#dead) return;
+    for (const id of [...this.#links.keys()]) this.#drop(id, mode);
+    this.#dead = true;
+    this.#net.remove(this.ap.port);
+  }
+}

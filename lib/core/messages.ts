@@ -1,0 +1,99 @@
+/**
+ * Frame types of the overlay protocol and the shapes of their fields.
+ *
+ * Types 0 and 1 belong to the transport handshake. Routed frames carry `k` (the key routed
+ * towards), `h` (hops so far), `ph` (routing phase) and `f` (the finger index the previous hop
+ * used, for correction-on-use).
+ *
+ * @module
+ */
+
+import type { NodeRef } from "../com/transport.ts";
+
+/** Frame type numbers. */
+export const T = {
+  Hello: 0,
+  Refuse: 1,
+  /** Joiner → access point: what network is this? */
+  InfoReq: 2,
+  /** Network characteristics. */
+  Info: 3,
+  /** Routed to the node responsible for the joiner's id. */
+  Join: 4,
+  /** Responsible node → joiner: your predecessor, successors and a finger table to start from. */
+  JoinOk: 5,
+  /** Join refused (e.g. duplicate id). */
+  JoinErr: 6,
+  /** "I believe I am your predecessor." */
+  Notify: 7,
+  /** "My predecessor is `p`; my successors are `s`." */
+  Stab: 8,
+  /** Graceful leave: the leaver's predecessor and successors. */
+  Leave: 9,
+  /** Routed lookup of the node responsible for a key. */
+  Lookup: 10,
+  /** Direct answer to a lookup. */
+  LookupOk: 11,
+  /** Correction-on-use: "for your finger `f`, `n` is a better node". */
+  Fix: 12,
+  /** Routed application message. */
+  Data: 13,
+  /** Direct report to a sender: its message could not be delivered. */
+  Undeliverable: 14,
+  /** Broadcast over an interval. */
+  Bcast: 15,
+  /** Multicast carrying the keys for one subtree. */
+  Mcast: 16,
+  /** Message for the next `n` successors. */
+  Succ: 17,
+  /** End-to-end acknowledgement. */
+  Ack: 18,
+  /** Failure-detector heartbeat. */
+  Ping: 19,
+  /** Heartbeat answer. */
+  Pong: 20,
+} as const;
+
+/** Network characteristics, fixed by the creator and adopted by joiners. */
+export interface NetInfo {
+  /** Network name. */
+  name: string;
+  /** Random id of this network instance. */
+  netId: string;
+  /** Identifier-space size. */
+  maxKey: number;
+  /** Finger policy name. */
+  fingers: string;
+  /** Successor-list length. */
+  succListSize: number;
+}
+
+/** Fields common to routed frames. */
+export interface Routed {
+  t: number;
+  /** Key routed towards. */
+  k: number;
+  /** Hops so far. */
+  h: number;
+  /** Routing phase. */
+  ph: number;
+  /** Finger index used by the previous hop, -1 if none. */
+  f: number;
+  [field: string]: unknown;
+}
+
+/** A routed application message. */
+export interface DataFrame extends Routed {
+  /** Original sender. */
+  s: NodeRef;
+  /** Whether `k` is a key (deliver to its responsible node) rather than a node id. */
+  r: boolean;
+  /** Sender-local message id. */
+  id: number;
+  /** Message kind. */
+  kd: string;
+  /** Encoded payload (CBOR), forwarded untouched. */
+  p: Uint8Array;
+  /** Acknowledged-delivery sequence number, when the sender wants an acknowledgement. */
+  q?: number;
+}

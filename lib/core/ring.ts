@@ -1,0 +1,700 @@
+/**
+ * Ring maintenance and routing: join, notify/stabilise, graceful leave, crash repair, finger
+ * correction, and forwarding of routed frames. Transport- and clock-agnostic: the same code runs
+ * over TCP and in the simulator.
+ *
+ * Join follows the relaxed ring: the joiner's request is routed to the node responsible for its
+ * id, which adopts the joiner as predecessor at once and answers with the old predecessor, its
+ * successor list and its fingers; the old predecessor learns of the joiner from a `Stab` and
+ * takes it as successor. Every step is between two nodes. A Chord-style notify/stabilise
+ * exchange, triggered by events and repeated slowly as a safety net, settles concurrent joins.
+ *
+ * @module
+ */
+
+import type { Clock, Frame, NodeRef, Timer, Transport } from "../com/transport.ts";
+import { JoinError, TimeoutError } from "../errors.ts";
+import { fingerPolicy } from "./fingers.ts";
+import { addMod, cw, inOC, inOO } from "./id_space.ts";
+import { type DataFrame, type NetInfo, type Routed, T } from "./messages.ts";
+import { Phase, RoutingTable } from "./routing_table.ts";
+
+/** An event on a node's event stream. */
+export interface NodeEvent {
+  /** Event type: `connected`, `alone`, `newpred`, `newsucc`, `fingers`, `left`, ... */
+  type: string;
+  /** Virtual or wall-clock time of the event, in ms. */
+  time: number;
+  [field: string]: unknown;
+}
+
+/** Timing and behaviour knobs of the ring protocol. */
+export interface RingTiming {
+  /** Period of the safety-net stabilisation with the successor, ms. @default 5000 */
+  stabilizeMs: number;
+  /** Period of the safety-net refresh of one finger (round robin), ms. @default 2000 */
+  fingerRefreshMs: number;
+  /** Look up every finger once after joining. @default true */
+  fingersOnJoin: boolean;
+  /** Time allowed for a join, ms. @default 10000 */
+  joinTimeoutMs: number;
+}
+
+/** Default protocol timing. */
+export const DEFAULT_TIMING: RingTiming = {
+  stabilizeMs: 5000,
+  fingerRefreshMs: 2000,
+  fingersOnJoin: true,
+  joinTimeoutMs: 10000,
+};
+
+/** Per-kind traffic counters. */
+export interface TrafficCounters {
+  /** Messages this node originated. */
+  sent: number;
+  /** Messages this node passed on for others. */
+  forwarded: number;
+  /** Messages delivered to this node. */
+  received: number;
+  /** Messages dropped here (hop limit, dead next hop, undeliverable). */
+  dropped: number;
+}
+
+/** What the ring reports upwards to the node. */
+export interface RingSink {
+  /** An event for the event stream. */
+  event(e: NodeEvent): void;
+  /** A routed data frame reached the node responsible for its key. */
+  deliver(frame: DataFrame): void;
+  /** A frame type the ring does not handle (group communication, acknowledgements). */
+  service(from: NodeRef, frame: Frame): void;
+  /** The link to a peer was lost (after the ring repaired itself). */
+  peerLost(peer: NodeRef): void;
+}
+
+const MAX_HOPS = 255;
+
+function newCounters(): TrafficCounters {
+  return { sent: 0, forwarded: 0, received: 0, dropped: 0 };
+}
+
+/** One node's participation in the ring. */
+export class Ring {
+  readonly transport: Transport;
+  readonly clock: Clock;
+  readonly timing: RingTiming;
+  readonly sink: RingSink;
+  /** Network characteristics; `null` until joined. */
+  net: NetInfo | null = null;
+  /** Routing state; `null` until joined. */
+  table: RoutingTable | null = null;
+  /** Node id (chosen before the table exists, for a joiner). */
+  id: number;
+  /** `joining`, `connected`, `alone`, `left` or `crashed`. */
+  status = "joining";
+  /** Data-message counters. */
+  readonly data: TrafficCounters = newCounters();
+  /** Control-message counters. */
+  readonly control: TrafficCounters = newCounters();
+  /** Peers that announced a graceful leave, so their link loss is not a crash. */
+  readonly #leavers = new Set<number>();
+  #timers: Timer[] = [];
+  #lookups = new Map<number, (n: NodeRef, pred: NodeRef | null, hops: number) => void>();
+  #nextReq = 1;
+  #refreshIndex = 0;
+  readonly #random: () => number;
+  readonly #expectName: string | null;
+
+  /** Creates a ring member; call {@linkcode Ring.create} or {@linkcode Ring.join} next. */
+  constructor(options: {
+    transport: Transport;
+    clock: Clock;
+    sink: RingSink;
+    random: () => number;
+    id: number | null;
+    timing?: Partial<RingTiming>;
+    expectName?: string | null;
+  }) {
+    this.transport = options.transport;
+    this.clock = options.clock;
+    this.sink = options.sink;
+    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.#random = options.random;
+    this.id = options.id ?? -1;
+    this.#expectName = options.expectName ?? null;
+    this.transport.bind({
+      hello: () => ({
+        magic: "p2ps",
+        v: 1,
+        name: this.net?.name ?? this.#expectName ?? "",
+        net: this.net?.netId ?? null,
+        id: this.id,
+        ap: this.transport.ap,
+      }),
+      checkHello: (h) => {
+        if (!this.net || h.net === null) return null;
+        if (h.name !== this.net.name || h.net !== this.net.netId) {
+          return `Peer belongs to network "${h.name}" (${h.net}), not "${this.net.name}" (${this.net.netId})`;
+        }
+        return null;
+      },
+      frame: (from, f) => this.#onFrame(from, f),
+      peerDown: (peer, why, unsent) => this.#onPeerDown(peer, why, unsent ?? []),
+    });
+  }
+
+  /** This node as others know it. */
+  get self(): NodeRef {
+    return this.table ? this.table.self : { id: this.id, ap: this.transport.ap };
+  }
+
+  #emit(type: string, fields: Record<string, unknown> = {}): void {
+    this.sink.event({ type, time: this.clock.now(), ...fields });
+  }
+
+  /** Sends a control frame and counts it; a frame to this node itself is handled locally. */
+  sendControl(to: NodeRef, frame: Frame): void {
+    this.control.sent++;
+    if (to.id === this.id) {
+      this.clock.timer(0, () => this.#onFrame(to, frame));
+      return;
+    }
+    this.transport.send(to, frame);
+  }
+
+  /** Starts a new network as its only node. */
+  create(net: NetInfo): void {
+    this.net = net;
+    if (this.id < 0) this.id = Math.floor(this.#random() * net.maxKey);
+    this.table = new RoutingTable(
+      { id: this.id, ap: this.transport.ap },
+      net.maxKey,
+      fingerPolicy(net.fingers, net.maxKey),
+      net.succListSize,
+    );
+    this.status = "alone";
+    this.#startTimers();
+    this.#emit("alone");
+  }
+
+  /**
+   * Joins through the node at `ap`; `done` gets `null` once this node is on the ring, or the
+   * error that prevented it.
+   */
+  join(ap: NodeRef["ap"], done: (err: Error | null) => void): void {
+    let finished = false;
+    const timeout = this.clock.timer(this.timing.joinTimeoutMs, () => {
+      finish(
+        new TimeoutError(
+          `Join through ${ap.hostname}:${ap.port} did not complete within ${this.timing.joinTimeoutMs} ms`,
+        ),
+      );
+    });
+    const finish = (err: Error | null) => {
+      if (finished) return;
+      finished = true;
+      timeout.cancel();
+      this.#joinDone = null;
+      done(err);
+    };
+    this.#joinDone = finish;
+    // Until the network's identifier space is known, present a random provisional id, so that
+    // concurrent joiners through one access point do not collide in its connection pool.
+    const chosen = this.id;
+    this.id = -1 - Math.floor(this.#random() * 2 ** 40);
+    this.#chosenId = chosen;
+    this.transport.dial(ap, (err, peer) => {
+      if (err) return finish(err);
+      this.#bootstrap = peer!;
+      this.sendControl(peer!, { t: T.InfoReq });
+    });
+  }
+
+  #joinDone: ((err: Error | null) => void) | null = null;
+  #bootstrap: NodeRef | null = null;
+  #chosenId = -1;
+  /** Frames that arrived between our join request and its answer, replayed once joined. */
+  #early: [NodeRef, Frame][] = [];
+
+  #onInfo(from: NodeRef, net: NetInfo): void {
+    if (!this.#joinDone || this.net) return;
+    if (this.#expectName !== null && net.name !== this.#expectName) {
+      return this.#joinDone(
+        new JoinError(`Access point belongs to network "${net.name}", not "${this.#expectName}"`),
+      );
+    }
+    this.net = net;
+    this.transport.disconnect(from.id);
+    this.id = this.#chosenId >= 0 ? this.#chosenId : Math.floor(this.#random() * net.maxKey);
+    if (!(Number.isSafeInteger(this.id) && this.id >= 0 && this.id < net.maxKey)) {
+      return this.#joinDone(
+        new JoinError(`Node id ${this.id} is outside the network's identifier space [0, ${net.maxKey})`),
+      );
+    }
+    this.table = new RoutingTable(
+      { id: this.id, ap: this.transport.ap },
+      net.maxKey,
+      fingerPolicy(net.fingers, net.maxKey),
+      net.succListSize,
+    );
+    this.sendControl(from, { t: T.Join, k: this.id, h: 0, ph: Phase.Approach, f: -1, j: this.self });
+  }
+
+  /** Leaves gracefully: hands the range to the successor, tells both neighbours, closes links. */
+  async leave(): Promise<void> {
+    if (this.status === "left" || this.status === "crashed") return;
+    const tb = this.table;
+    if (tb && !tb.alone) {
+      const msg = { t: T.Leave, p: tb.pred ?? tb.self, s: tb.succList };
+      this.sendControl(tb.succ, msg);
+      if (tb.pred && tb.pred !== tb.self && tb.pred.id !== tb.succ.id) {
+        this.sendControl(tb.pred, msg);
+      }
+    }
+    this.status = "left";
+    this.#stop();
+    await this.transport.close();
+    this.#emit("left");
+  }
+
+  /** Stops without telling anybody (a crash, for tests and tools). */
+  crash(): void {
+    if (this.status === "left" || this.status === "crashed") return;
+    this.status = "crashed";
+    this.#stop();
+    this.transport.abort();
+  }
+
+  #stop(): void {
+    for (const t of this.#timers) t.cancel();
+    this.#timers = [];
+    this.#joinDone?.(new JoinError("Node stopped while joining"));
+  }
+
+  get #running(): boolean {
+    return this.status === "connected" || this.status === "alone";
+  }
+
+  #startTimers(): void {
+    const every = (ms: number, fn: () => void) => {
+      // Spread periodic work with a random phase so nodes do not act in lockstep.
+      let t: Timer;
+      const tick = () => {
+        if (!this.#running) return;
+        fn();
+        t = this.clock.timer(ms, tick);
+        this.#timers[idx] = t;
+      };
+      const idx = this.#timers.length;
+      t = this.clock.timer(ms * (0.5 + this.#random()), tick);
+      this.#timers.push(t);
+    };
+    every(this.timing.stabilizeMs, () => this.stabilize());
+    every(this.timing.fingerRefreshMs, () => this.#refreshOneFinger());
+  }
+
+  /** Safety-net stabilisation: tell the successor we believe we are its predecessor. */
+  stabilize(): void {
+    const tb = this.table!;
+    if (!tb.alone) this.sendControl(tb.succ, { t: T.Notify });
+  }
+
+  #onFrame(from: NodeRef, f: Frame): void {
+    if (!this.#running) {
+      if (this.status !== "joining") return;
+      if (this.table && f.t !== T.JoinOk && f.t !== T.JoinErr) {
+        this.#early.push([from, f]);
+        return;
+      }
+    }
+    switch (f.t) {
+      case T.Data:
+        return this.route(from, f as DataFrame);
+      case T.InfoReq:
+        if (this.net) this.sendControl(from, { t: T.Info, net: this.net });
+        return;
+      case T.Info:
+        this.control.received++;
+        return this.#onInfo(from, f.net as NetInfo);
+      case T.Join:
+      case T.Lookup:
+        return this.route(from, f as Routed);
+      case T.JoinOk:
+        this.control.received++;
+        return this.#onJoinOk(from, f);
+      case T.JoinErr:
+        this.control.received++;
+        return this.#joinDone?.(new JoinError(String(f.why)));
+      case T.Notify:
+        this.control.received++;
+        return this.#onNotify(from);
+      case T.Stab:
+        this.control.received++;
+        return this.#onStab(from, f.p as NodeRef | null, f.s as NodeRef[]);
+      case T.Leave:
+        this.control.received++;
+        return this.#onLeave(from, f.p as NodeRef, f.s as NodeRef[]);
+      case T.LookupOk:
+        this.control.received++;
+        return this.#onLookupOk(f);
+      case T.Fix:
+        this.control.received++;
+        return this.#learn(f.n as NodeRef);
+      default:
+        return this.sink.service(from, f);
+    }
+  }
+
+  /**
+   * Routes a frame one step: delivers it here when this node is responsible for its key,
+   * otherwise forwards it along the loop-free next-hop rule. Frames originated here come with
+   * `from === null`.
+   */
+  route(from: NodeRef | null, f: Routed): void {
+    if (!this.#running) return;
+    const tb = this.table!;
+    const counters = f.t === T.Data ? this.data : this.control;
+    if (from && f.f >= 0) this.#correctOnUse(from, f.f);
+    const hop = tb.nextHop(f.k, f.ph);
+    if (hop.node === null) {
+      if (from) counters.received++;
+      return this.#arrive(from, f);
+    }
+    if (f.h >= MAX_HOPS) {
+      counters.dropped++;
+      if (f.t === T.Data) this.#undeliverable(f as DataFrame, "hop limit reached");
+      return;
+    }
+    if (from) counters.forwarded++;
+    else counters.sent++;
+    this.transport.send(hop.node, { ...f, h: f.h + 1, ph: hop.phase, f: hop.finger });
+  }
+
+  /** Forwards a frame again without counting it (a retry after a dead next hop). */
+  #step(from: NodeRef | null, f: Routed): void {
+    const hop = this.table!.nextHop(f.k, f.ph);
+    if (hop.node === null) return this.#arrive(from, f);
+    this.transport.send(hop.node, { ...f, ph: hop.phase, f: hop.finger });
+  }
+
+  /** Correction-on-use: the previous hop used us as its finger `index`; are we the right one? */
+  #correctOnUse(from: NodeRef, index: number): void {
+    const tb = this.table!;
+    const off = tb.policy.offsets[index];
+    if (off === undefined) return;
+    const target = addMod(from.id, off, tb.maxKey);
+    if (tb.responsible(target)) return;
+    // A better finger is the known node nearest at or after the target, before us.
+    let best: NodeRef | null = null;
+    let bd = cw(target, tb.self.id, tb.maxKey);
+    tb.forEachKnown((n) => {
+      const d = cw(target, n.id, tb.maxKey);
+      if (d < bd) {
+        bd = d;
+        best = n;
+      }
+    });
+    if (best) this.sendControl(from, { t: T.Fix, i: index, n: best });
+  }
+
+  #arrive(from: NodeRef | null, f: Routed): void {
+    switch (f.t) {
+      case T.Join:
+        return this.#onJoin(f.j as NodeRef);
+      case T.Lookup:
+        return this.sendControl(f.r as NodeRef, {
+          t: T.LookupOk,
+          q: f.q,
+          n: this.table!.self,
+          p: this.table!.pred,
+          h: f.h,
+        });
+      case T.Data: {
+        const d = f as DataFrame;
+        if (!d.r && d.k !== this.id) {
+          this.data.dropped++;
+          return this.#undeliverable(d, `no node has id ${d.k}`);
+        }
+        if (!from) this.data.received++;
+        return this.sink.deliver(d);
+      }
+    }
+  }
+
+  #undeliverable(d: DataFrame, why: string): void {
+    const report = { t: T.Undeliverable, id: d.id, d: d.k, why, kd: d.kd };
+    if (d.s.id === this.id) this.sink.service(this.self, report);
+    else this.sendControl(d.s, report);
+  }
+
+  #onJoin(j: NodeRef): void {
+    const tb = this.table!;
+    if (j.id === tb.self.id) {
+      this.sendControl(j, { t: T.JoinErr, why: `Node id ${j.id} is already in use` });
+      return;
+    }
+    const oldPred = tb.pred ?? tb.self;
+    const wasAlone = tb.alone;
+    this.sendControl(j, {
+      t: T.JoinOk,
+      p: oldPred,
+      s: [tb.self, ...tb.succList],
+      fg: tb.distinctFingers(),
+    });
+    this.#setPred(j);
+    if (wasAlone) {
+      tb.setSuccList(j, []);
+      this.status = "connected";
+      this.#emit("newsucc", { succ: j, old: null });
+      this.#emit("connected");
+    } else if (oldPred.id !== tb.self.id) {
+      // Tell the old predecessor that the joiner now sits between us.
+      this.sendControl(oldPred, { t: T.Stab, p: j, s: tb.succList });
+    }
+    this.#learn(j);
+  }
+
+  #onJoinOk(_from: NodeRef, f: Frame): void {
+    if (!this.#joinDone) return;
+    const tb = this.table!;
+    const succs = f.s as NodeRef[];
+    const pred = f.p as NodeRef;
+    tb.pred = pred.id === tb.self.id ? tb.self : pred;
+    tb.setSuccList(succs[0], succs.slice(1));
+    this.status = "connected";
+    for (const n of f.fg as NodeRef[]) this.#learn(n, false);
+    for (const n of succs) this.#learn(n, false);
+    this.#learn(pred, false);
+    this.#startTimers();
+    const done = this.#joinDone;
+    this.#emit("newpred", { pred: tb.pred, old: null });
+    this.#emit("newsucc", { succ: tb.succ, old: null });
+    this.#emit("connected");
+    this.#emitFingers(tb.fingers.map((_, i) => i));
+    if (this.#bootstrap && !this.#isNeighbour(this.#bootstrap.id)) {
+      this.transport.disconnect(this.#bootstrap.id);
+    }
+    done(null);
+    const early = this.#early;
+    this.#early = [];
+    for (const [from, frame] of early) this.#onFrame(from, frame);
+    if (this.timing.fingersOnJoin) this.#refreshAllFingers();
+  }
+
+  #isNeighbour(id: number): boolean {
+    const tb = this.table!;
+    return tb.pred?.id === id || tb.succList.some((n) => n.id === id) ||
+      tb.fingers.some((n) => n?.id === id);
+  }
+
+  #setPred(p: NodeRef | null): void {
+    const tb = this.table!;
+    const old = tb.pred;
+    tb.pred = p;
+    this.#emit("newpred", { pred: p, old: old === tb.self ? null : old });
+  }
+
+  #onNotify(from: NodeRef): void {
+    const tb = this.table!;
+    const p = tb.pred;
+    if (p === null || p === tb.self || inOO(from.id, p.id, tb.self.id, tb.maxKey)) {
+      if (p?.id !== from.id) {
+        this.#setPred(from);
+        if (tb.alone) {
+          tb.setSuccList(from, []);
+          this.status = "connected";
+          this.#emit("newsucc", { succ: from, old: null });
+          this.#emit("connected");
+        }
+        if (p && p !== tb.self && p.id !== from.id) {
+          this.sendControl(p, { t: T.Stab, p: from, s: tb.succList });
+        }
+      }
+      this.#learn(from);
+    }
+    this.sendControl(from, { t: T.Stab, p: tb.pred, s: tb.succList });
+  }
+
+  #onStab(from: NodeRef, p: NodeRef | null, succs: NodeRef[]): void {
+    const tb = this.table!;
+    const me = tb.self.id;
+    const M = tb.maxKey;
+    this.#learn(from);
+    if (p) this.#learn(p);
+    const succ = tb.succ;
+    if (from.id === succ.id && !tb.alone) {
+      if (p && p.id !== me && inOO(p.id, me, succ.id, M)) {
+        this.#setSucc(p, [from, ...succs]);
+        this.sendControl(p, { t: T.Notify });
+        return;
+      }
+      const changed = tb.setSuccList(from, succs);
+      if (p === null || p.id !== me) this.sendControl(from, { t: T.Notify });
+      if (changed) this.#propagateSuccList();
+      return;
+    }
+    if (tb.alone || inOO(from.id, me, succ.id, M)) {
+      this.#setSucc(from, succs);
+      this.sendControl(from, { t: T.Notify });
+    } else if (p && p.id !== me && inOO(p.id, me, succ.id, M)) {
+      this.#setSucc(p, [from, ...succs]);
+      this.sendControl(p, { t: T.Notify });
+    }
+  }
+
+  #setSucc(s: NodeRef, rest: NodeRef[]): void {
+    const tb = this.table!;
+    const old = tb.alone ? null : tb.succ;
+    tb.setSuccList(s, rest);
+    if (old?.id !== s.id) this.#emit("newsucc", { succ: s, old });
+    if (this.status === "alone") {
+      this.status = "connected";
+      this.#emit("connected");
+    }
+    this.#propagateSuccList();
+  }
+
+  /** Successor lists flow backwards: our predecessor's list is us followed by ours. */
+  #propagateSuccList(): void {
+    const tb = this.table!;
+    if (tb.pred && tb.pred !== tb.self && !tb.alone) {
+      this.sendControl(tb.pred, { t: T.Stab, p: tb.pred, s: tb.succList });
+    }
+  }
+
+  #onLeave(from: NodeRef, p: NodeRef, succs: NodeRef[]): void {
+    const tb = this.table!;
+    this.#leavers.add(from.id);
+    const wasPred = tb.pred?.id === from.id;
+    const wasSucc = !tb.alone && tb.succ.id === from.id;
+    tb.forget(from.id);
+    if (wasSucc) {
+      const rest = succs.filter((n) => n.id !== from.id && n.id !== tb.self.id);
+      if (rest.length) {
+        this.#setSucc(rest[0], rest.slice(1));
+        this.sendControl(rest[0], { t: T.Notify });
+      }
+    }
+    if (wasPred) this.#setPred(p.id === tb.self.id ? null : p);
+    this.#afterLoss(from);
+  }
+
+  #onPeerDown(peer: NodeRef, why: string, unsent: Frame[]): void {
+    if (!this.#running || !this.table) return;
+    const graceful = this.#leavers.delete(peer.id);
+    const tb = this.table;
+    const { wasPred, wasSucc, fingers } = tb.forget(peer.id);
+    if (!graceful && (wasPred || wasSucc || fingers.length)) {
+      this.#emit("crash", { peer, reason: why });
+    }
+    if (wasSucc) {
+      const next = tb.succList[0];
+      if (next) {
+        this.#emit("newsucc", { succ: next, old: peer });
+        this.sendControl(next, { t: T.Notify });
+      }
+    }
+    this.#afterLoss(peer);
+    this.sink.peerLost(peer);
+    // Routed frames that never left go another way now that the dead peer is forgotten.
+    for (const f of unsent) {
+      if (typeof (f as Routed).k === "number" && typeof (f as Routed).h === "number") {
+        this.#step(null, f as Routed);
+      }
+    }
+  }
+
+  /** After a neighbour is gone: refill an empty successor list, or fall back to alone. */
+  #afterLoss(gone: NodeRef): void {
+    const tb = this.table!;
+    if (tb.alone) {
+      let best: NodeRef | null = null;
+      let bd = Infinity;
+      tb.forEachKnown((n) => {
+        const d = cw(tb.self.id, n.id, tb.maxKey);
+        if (d > 0 && d < bd) {
+          bd = d;
+          best = n;
+        }
+      });
+      if (best) {
+        this.#setSucc(best, []);
+        this.sendControl(best, { t: T.Notify });
+      } else if (this.status !== "alone") {
+        tb.pred = tb.self;
+        this.status = "alone";
+        this.#emit("alone", { last: gone });
+      }
+    }
+  }
+
+  /** Takes a node into the fingers where it fits better; emits `fingers` when any changed. */
+  #learn(n: NodeRef, emit = true): void {
+    if (!n || n.id === this.id) return;
+    const changed = this.table!.considerFinger(n);
+    if (emit && changed.length) this.#emitFingers(changed);
+  }
+
+  #emitFingers(indices: number[]): void {
+    const tb = this.table!;
+    this.#emit("fingers", {
+      changed: indices.map((i) => ({ index: i, target: tb.targets[i], node: tb.fingers[i] })),
+    });
+  }
+
+  /** Looks up the node responsible for `key`. */
+  lookup(key: number, done: (n: NodeRef, pred: NodeRef | null, hops: number) => void): void {
+    const q = this.#nextReq++;
+    this.#lookups.set(q, done);
+    // Lookups that never return (lost with a crashed hop) are forgotten after a while.
+    this.clock.timer(this.timing.joinTimeoutMs, () => this.#lookups.delete(q));
+    this.route(null, { t: T.Lookup, k: key, h: 0, ph: Phase.Approach, f: -1, r: this.self, q });
+  }
+
+  #onLookupOk(f: Frame): void {
+    const cb = this.#lookups.get(f.q as number);
+    if (!cb) return;
+    this.#lookups.delete(f.q as number);
+    this.#learn(f.n as NodeRef);
+    cb(f.n as NodeRef, f.p as NodeRef | null, f.h as number);
+  }
+
+  /** Looks up each finger target in turn, skipping targets a previous answer already covers. */
+  #refreshAllFingers(): void {
+    const tb = this.table!;
+    const M = tb.maxKey;
+    const covered: [number, number][] = [];
+    const step = (i: number) => {
+      if (!this.#running) return;
+      for (; i < tb.targets.length; i++) {
+        const t = tb.targets[i];
+        if (tb.responsible(t) || inOC(t, tb.self.id, tb.succ.id, M)) continue;
+        if (!covered.some(([a, b]) => inOC(t, a, b, M))) break;
+      }
+      if (i >= tb.targets.length) return;
+      this.lookup(tb.targets[i], (n, pred) => {
+        if (pred) covered.push([pred.id, n.id]);
+        step(i + 1);
+      });
+    };
+    step(0);
+  }
+
+  #refreshOneFinger(): void {
+    const tb = this.table!;
+    if (tb.alone || tb.targets.length === 0) return;
+    for (let tries = 0; tries < tb.targets.length; tries++) {
+      const i = this.#refreshIndex++ % tb.targets.length;
+      const t = tb.targets[i];
+      if (tb.responsible(t) || inOC(t, tb.self.id, tb.succ.id, tb.maxKey)) continue;
+      this.lookup(t, (n) => {
+        const cur = tb.fingers[i];
+        if (!cur || cur.id !== n.id) {
+          tb.fingers[i] = n.id === tb.self.id ? null : n;
+          this.#emitFingers([i]);
+        }
+      });
+      return;
+    }
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * A node's routing state: predecessor, successor list and fingers, and the loop-free next-hop
+ * rule over them.
+ *
+ * Plain data and plain functions: no timers, no I/O, so it is tested exhaustively and benchmarked
+ * on its own.
+ *
+ * @module
+ */
+
+import type { NodeRef } from "../com/transport.ts";
+import type { FingerPolicy } from "./fingers.ts";
+import { addMod, cw, inOC, ringDistance } from "./id_space.ts";
+
+/**
+ * Routing phases. A message starts greedy (`Approach`): each hop goes to the known node strictly
+ * closer to the key in ring distance, either way round. Once a hop hands it to the successor
+ * that should be responsible (`Settle`), it only moves counter-clockwise towards the key, each hop
+ * strictly closer from above. Both measures strictly decrease and only one switch happens, so no
+ * message can loop, even with stale or broken entries; the hop limit is a guard on top.
+ */
+export const Phase = { Approach: 0, Settle: 1 } as const;
+
+/** What the next-hop rule decided. */
+export interface Hop {
+  /** Where to send next; `null` means this node is responsible for the key. */
+  node: NodeRef | null;
+  /** The phase the message travels in from here. */
+  phase: number;
+  /** Index of the finger used, or -1 (for correction-on-use). */
+  finger: number;
+}
+
+const LOCAL: Hop = Object.freeze({ node: null, phase: Phase.Settle, finger: -1 }) as Hop;
+
+/** Predecessor, successor list and fingers of one node. */
+export class RoutingTable {
+  /** This node. */
+  readonly self: NodeRef;
+  /** Identifier-space size. */
+  readonly maxKey: number;
+  /** Finger policy in force. */
+  readonly policy: FingerPolicy;
+  /** Successor-list length (fault-tolerance degree). */
+  readonly succListSize: number;
+  /** Predecessor; `self` when alone; `null` when lost and not yet replaced. */
+  pred: NodeRef | null;
+  /** Successors clockwise, nearest first; empty when alone. */
+  succList: NodeRef[] = [];
+  /** Finger per policy offset; `null` when the position falls on this node. */
+  readonly fingers: (NodeRef | null)[];
+  /** Finger target positions, aligned with `fingers`. */
+  readonly targets: number[];
+  /** Every node kept by a full-mesh policy (empty otherwise). */
+  readonly mesh = new Map<number, NodeRef>();
+
+  /** Creates the table of a node alone on its ring. */
+  constructor(self: NodeRef, maxKey: number, policy: FingerPolicy, succListSize: number) {
+    this.self = self;
+    this.maxKey = maxKey;
+    this.policy = policy;
+    this.succListSize = succListSize;
+    this.pred = self;
+    this.targets = policy.offsets.map((d) => addMod(self.id, d, maxKey));
+    this.fingers = this.targets.map(() => null);
+  }
+
+  /** The successor (this node when alone). */
+  get succ(): NodeRef {
+    return this.succList[0] ?? this.self;
+  }
+
+  /** Whether no other node is known. */
+  get alone(): boolean {
+    return this.succList.length === 0;
+  }
+
+  /**
+   * Whether this node is responsible for `key`, i.e. `key ∈ (pred, self]`. With the predecessor
+   * lost, the nearest known node counter-clockwise stands in for it.
+   */
+  responsible(key: number): boolean {
+    const p = this.pred ?? this.closestBefore(this.self.id);
+    return inOC(key, p ? p.id : this.self.id, this.self.id, this.maxKey);
+  }
+
+  /** The known node nearest counter-clockwise from `pos` (excluding `pos` itself). */
+  closestBefore(pos: number): NodeRef | null {
+    let best: NodeRef | null = null;
+    let bd = Infinity;
+    this.forEachKnown((n) => {
+      const d = cw(n.id, pos, this.maxKey);
+      if (d > 0 && d < bd) {
+        bd = d;
+        best = n;
+      }
+    });
+    return best;
+  }
+
+  /** Calls `fn` for every distinct-by-slot known node (may repeat a node held in two slots). */
+  forEachKnown(fn: (n: NodeRef, finger: number) => void): void {
+    if (this.pred && this.pred !== this.self) fn(this.pred, -1);
+    for (const s of this.succList) fn(s, -1);
+    const f = this.fingers;
+    for (let i = 0; i < f.length; i++) {
+      const n = f[i];
+      if (n) fn(n, i);
+    }
+    if (this.mesh.size) for (const n of this.mesh.values()) fn(n, -1);
+  }
+
+  /**
+   * The loop-free next hop towards the node responsible for `key` (see {@linkcode Phase}).
+   * `phase` is the phase the message arrived in.
+   */
+  nextHop(key: number, phase: number): Hop {
+    const M = this.maxKey;
+    const me = this.self.id;
+    if (this.responsible(key)) return LOCAL;
+    const succ = this.succ;
+    if (inOC(key, me, succ.id, M)) return { node: succ, phase: Phase.Settle, finger: -1 };
+    let best: NodeRef | null = null;
+    let bestF = -1;
+    if (phase === Phase.Approach && this.policy.bidirectional) {
+      let bd = ringDistance(me, key, M);
+      let bAfter = cw(key, me, M) <= cw(me, key, M);
+      this.forEachKnown((n, f) => {
+        const d = ringDistance(n.id, key, M);
+        // Ties go to the node at or after the key: it may be the responsible one.
+        if (d < bd || (d === bd && !bAfter && cw(key, n.id, M) <= cw(n.id, key, M))) {
+          bd = d;
+          bAfter = cw(key, n.id, M) <= cw(n.id, key, M);
+          best = n;
+          bestF = f;
+        }
+      });
+      if (best) return { node: best, phase: Phase.Approach, finger: bestF };
+    } else if (phase === Phase.Approach) {
+      // One-way fingers: the closest known node preceding the key, as in Chord.
+      let bd = cw(me, key, M);
+      this.forEachKnown((n, f) => {
+        const d = cw(n.id, key, M);
+        if (d > 0 && d < bd) {
+          bd = d;
+          best = n;
+          bestF = f;
+        }
+      });
+      if (best) return { node: best, phase: Phase.Approach, finger: bestF };
+    }
+    let bd = cw(key, me, M);
+    this.forEachKnown((n, f) => {
+      const d = cw(key, n.id, M);
+      if (d < bd) {
+        bd = d;
+        best = n;
+        bestF = f;
+      }
+    });
+    return best ? { node: best, phase: Phase.Settle, finger: bestF } : LOCAL;
+  }
+
+  /**
+   * Takes `n` into the fingers wherever it is a better fit than the current entry (closer at or
+   * after the target). Returns the indices that changed.
+   */
+  considerFinger(n: NodeRef): number[] {
+    const changed: number[] = [];
+    if (n.id === this.self.id) return changed;
+    const M = this.maxKey;
+    const t = this.targets;
+    const f = this.fingers;
+    for (let i = 0; i < t.length; i++) {
+      const cur = f[i];
+      // The finger for target t is the first node at or after t; this node itself covers
+      // targets in (pred, self], where no finger is needed.
+      const dn = cw(t[i], n.id, M);
+      const dself = cw(t[i], this.self.id, M);
+      if (dn >= dself) continue;
+      if (cur === null || dn < cw(t[i], cur.id, M)) {
+        f[i] = n;
+        changed.push(i);
+      }
+    }
+    if (this.policy.keepAll) this.mesh.set(n.id, n);
+    return changed;
+  }
+
+  /** Drops `id` from every slot. Returns whether it was the predecessor or a successor. */
+  forget(id: number): { wasPred: boolean; wasSucc: boolean; fingers: number[] } {
+    const wasPred = this.pred !== null && this.pred !== this.self && this.pred.id === id;
+    if (wasPred) this.pred = null;
+    const wasSucc = this.succList.length > 0 && this.succList[0].id === id;
+    this.succList = this.succList.filter((n) => n.id !== id);
+    const fingers: number[] = [];
+    for (let i = 0; i < this.fingers.length; i++) {
+      if (this.fingers[i]?.id === id) {
+        this.fingers[i] = null;
+        fingers.push(i);
+      }
+    }
+    this.mesh.delete(id);
+    return { wasPred, wasSucc, fingers };
+  }
+
+  /** Distinct nodes among the fingers, for snapshots and for a joiner's initial table. */
+  distinctFingers(): NodeRef[] {
+    const seen = new Map<number, NodeRef>();
+    for (const n of this.fingers) if (n && !seen.has(n.id)) seen.set(n.id, n);
+    for (const n of this.mesh.values()) seen.set(n.id, n);
+    return [...seen.values()];
+  }
+
+  /**
+   * Sets the successor list from a successor's own list: `[succ, ...itsList]`, cut to size,
+   * without this node and without repeats. Returns whether it changed.
+   */
+  setSuccList(succ: NodeRef, theirs: readonly NodeRef[]): boolean {
+    const out: NodeRef[] = [succ];
+    for (const n of theirs) {
+      if (out.length >= this.succListSize) break;
+      if (n.id === this.self.id) break;
+      if (!out.some((o) => o.id === n.id)) out.push(n);
+    }
+    const old = this.succList;
+    this.succList = out;
+    return old.length !== out.length || old.some((n, i) => n.id !== out[i].id);
+  }
+}

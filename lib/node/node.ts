@@ -1,0 +1,435 @@
+/**
+ * The node object applications hold: it composes a transport, the ring protocol and the
+ * services, validates arguments, and owns the message stream, the event stream and the
+ * statistics.
+ *
+ * @module
+ */
+
+import { decode, encode } from "cbor-x/encode";
+import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/transport.ts";
+import { realClock } from "../com/transport.ts";
+import {
+  InvalidArgumentError,
+  MessageTooLargeError,
+  NodeClosedError,
+} from "../errors.ts";
+import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
+import { type DataFrame, type NetInfo, T } from "../core/messages.ts";
+import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
+import { Phase } from "../core/routing_table.ts";
+import { Fanout, type ReaderOptions } from "./fanout.ts";
+
+export type { NodeEvent } from "../core/ring.ts";
+export type { AccessPoint, NodeRef } from "../com/transport.ts";
+
+/** The largest identifier space: sums of two ids stay exact in a double. */
+export const MAX_KEY_LIMIT: number = 2 ** 52;
+
+/** Network characteristics chosen by the creator; joiners adopt them. */
+export interface NetOptions {
+  /** Network name, checked in every handshake. @default "p2ps" */
+  name?: string;
+  /** Size of the identifier space; ids and keys are integers in `[0, maxKey)`. @default 2**52 */
+  maxKey?: number;
+  /** Finger policy. @default "tango" */
+  fingers?: FingerPolicyName;
+  /** Successor-list length: the ring survives `succListSize − 1` adjacent crashes. @default 4 */
+  succListSize?: number;
+}
+
+/** Options of {@linkcode createNet} and {@linkcode joinNet}. */
+export interface NodeOptions {
+  /** Network characteristics (creator only; a joiner may set `name` to insist on a network). */
+  net?: NetOptions;
+  /** This node. */
+  node?: {
+    /** Node id; chosen at random in `[0, maxKey)` when omitted. */
+    id?: number;
+  };
+  /** This node's access point. */
+  ap?: Partial<AccessPoint>;
+  /** Largest frame on the wire, bytes. @default 1048576 */
+  maxFrameSize?: number;
+  /** Protocol timing (mostly for tests and the simulator). */
+  timing?: Partial<RingTiming>;
+}
+
+/** A message delivered to this node, as read from {@linkcode P2PNode.messages}. */
+export interface Message {
+  /** Id of the sending node. */
+  src: number;
+  /** Access point of the sending node. */
+  srcAp: AccessPoint;
+  /** Destination id or key as the sender gave it. */
+  dst: number;
+  /** The message value, decoded. */
+  msg: unknown;
+  /** `send`, `multicast`, `broadcast` or `succ`. */
+  kind: string;
+  /** Overlay hops it took. */
+  hops: number;
+  /** Sender-local message id. */
+  id: number;
+}
+
+/** Options of {@linkcode P2PNode.send}. */
+export interface SendOptions {
+  /** Deliver to the node responsible for key `dst` instead of the node whose id is `dst`. @default false */
+  toResp?: boolean;
+}
+
+/** Traffic counters of one class of messages. */
+export interface Counters {
+  /** Originated here. */
+  sent: number;
+  /** Passed on for others. */
+  forwarded: number;
+  /** Delivered here. */
+  received: number;
+  /** Dropped here. */
+  dropped: number;
+}
+
+/** A node's statistics. */
+export interface Statistics {
+  /** Application messages. */
+  data: Counters;
+  /** Protocol messages (joins, stabilisation, lookups...). */
+  control: Counters;
+  /** Links open now. */
+  links: { in: number; out: number };
+  /** Bytes on the wire. */
+  bytes: { in: number; out: number };
+  /** Frames on the wire. */
+  frames: { in: number; out: number; dropped: number };
+  /** Connections closed for protocol violations. */
+  badLinks: number;
+  /** Messages reported undeliverable to this node as their sender. */
+  undeliverable: number;
+  /** Hops of messages delivered here: total, count, max. */
+  hops: { total: number; count: number; max: number };
+  /** Values dropped from stream readers that fell behind. */
+  streamOverflow: number;
+}
+
+/** A routing-state snapshot. */
+export interface NodeInfo {
+  /** This node's id. */
+  id: number;
+  /** This node's access point. */
+  ap: AccessPoint;
+  /** `joining`, `connected`, `alone`, `left` or `crashed`. */
+  status: string;
+  /** Predecessor, or `null` while unknown. */
+  pred: NodeRef | null;
+  /** Successor (this node when alone). */
+  succ: NodeRef;
+  /** Successor list. */
+  succList: NodeRef[];
+  /** Fingers: each target position with the node that covers it. */
+  fingers: { target: number; node: NodeRef | null }[];
+  /** Network characteristics. */
+  net: NetInfo | null;
+}
+
+/** Everything a node is built from; {@linkcode createNet} fills it for TCP. */
+export interface NodeParts {
+  transport: Transport;
+  clock?: Clock;
+  random?: () => number;
+}
+
+function cryptoRandom(): number {
+  const a = crypto.getRandomValues(new Uint32Array(2));
+  return (a[0] * 2 ** 21 + (a[1] >>> 11)) / 2 ** 53;
+}
+
+/** A node of a P2PS overlay network. Create one with {@linkcode createNet} or {@linkcode joinNet}. */
+export class P2PNode implements AsyncDisposable {
+  readonly #ring: Ring;
+  readonly #messages = new Fanout<Message>();
+  readonly #events = new Fanout<NodeEvent>();
+  readonly #maxFrame: number;
+  #nextId = 1;
+  #undeliverable = 0;
+  readonly #hops = { total: 0, count: 0, max: 0 };
+  #closed: Promise<void> | null = null;
+  /** Handlers of service frames (group communication, acknowledgements). */
+  readonly #services = new Map<number, (from: NodeRef, f: Frame) => void>();
+
+  /** Use {@linkcode createNet} or {@linkcode joinNet}. */
+  constructor(parts: NodeParts, options: NodeOptions = {}) {
+    this.#maxFrame = options.maxFrameSize ?? 1024 * 1024;
+    const id = options.node?.id;
+    if (id !== undefined && !(Number.isSafeInteger(id) && id >= 0)) {
+      throw new InvalidArgumentError(`Node id must be a non-negative safe integer, got ${id}`);
+    }
+    this.#ring = new Ring({
+      transport: parts.transport,
+      clock: parts.clock ?? realClock,
+      random: parts.random ?? cryptoRandom,
+      id: id ?? null,
+      timing: options.timing,
+      expectName: options.net?.name ?? null,
+      sink: {
+        event: (e) => this.#events.push(e),
+        deliver: (f) => this.#deliver(f),
+        service: (from, f) => this.#service(from, f),
+        peerLost: () => {},
+      },
+    });
+    this.#services.set(T.Undeliverable, (_from, f) => {
+      this.#undeliverable++;
+      this.#events.push({
+        type: "undeliverable",
+        time: this.#ring.clock.now(),
+        id: f.id,
+        dst: f.d,
+        kind: f.kd,
+        reason: f.why,
+      });
+    });
+  }
+
+  /** Starts this node as the first of a new network (used by {@linkcode createNet}). */
+  startNet(net: NetOptions = {}): void {
+    const maxKey = net.maxKey ?? MAX_KEY_LIMIT;
+    if (!(Number.isSafeInteger(maxKey) && maxKey >= 2 && maxKey <= MAX_KEY_LIMIT)) {
+      throw new InvalidArgumentError(
+        `net.maxKey must be an integer in [2, 2^52], got ${net.maxKey}`,
+      );
+    }
+    const fingers = net.fingers ?? "tango";
+    fingerPolicy(fingers, maxKey);
+    const succListSize = net.succListSize ?? 4;
+    if (!(Number.isInteger(succListSize) && succListSize >= 1 && succListSize <= 64)) {
+      throw new InvalidArgumentError(
+        `net.succListSize must be an integer in [1, 64], got ${net.succListSize}`,
+      );
+    }
+    const r = this.#ring;
+    if (r.id >= maxKey) {
+      throw new InvalidArgumentError(`Node id ${r.id} is outside [0, ${maxKey})`);
+    }
+    r.create({
+      name: net.name ?? "p2ps",
+      netId: Math.floor(cryptoRandom() * 2 ** 52).toString(36),
+      maxKey,
+      fingers,
+      succListSize,
+    });
+  }
+
+  /** Joins through `ap` (used by {@linkcode joinNet}); resolves once on the ring. */
+  startJoin(ap: AccessPoint): Promise<void> {
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#ring.join(ap, (err) => (err ? reject(err) : resolve()));
+    return promise;
+  }
+
+  /** This node's id. */
+  get id(): number {
+    return this.#ring.id;
+  }
+
+  /** This node's access point, as accepted by {@linkcode joinNet}. */
+  get ap(): AccessPoint {
+    return this.#ring.transport.ap;
+  }
+
+  /** The identifier-space size of the network. */
+  get maxKey(): number {
+    return this.#ring.net?.maxKey ?? MAX_KEY_LIMIT;
+  }
+
+  /** `joining`, `connected`, `alone`, `left` or `crashed`. */
+  get status(): string {
+    return this.#ring.status;
+  }
+
+  /** The protocol engine, for services and tests inside the library. */
+  get ring(): Ring {
+    return this.#ring;
+  }
+
+  /**
+   * The message stream: every message delivered to this node from now on. Each call is an
+   * independent reader; breaking out of the loop releases it.
+   */
+  messages(options?: ReaderOptions): AsyncIterableIterator<Message> {
+    return this.#messages.subscribe(options);
+  }
+
+  /** The event stream: status changes from now on (`connected`, `alone`, `newpred`, ...). */
+  events(options?: ReaderOptions): AsyncIterableIterator<NodeEvent> {
+    return this.#events.subscribe(options);
+  }
+
+  /** Registers the handler of a service frame type (internal). */
+  handle(type: number, fn: (from: NodeRef, f: Frame) => void): void {
+    this.#services.set(type, fn);
+  }
+
+  #service(from: NodeRef, f: Frame): void {
+    this.#services.get(f.t)?.(from, f);
+  }
+
+  #deliver(f: DataFrame): void {
+    this.deliverLocal(f.s, f.k, f.p, f.kd, f.h, f.id);
+  }
+
+  /** Decodes and hands a message to the message stream (internal; services call it). */
+  deliverLocal(
+    src: NodeRef,
+    dst: number,
+    payload: Uint8Array,
+    kind: string,
+    hops: number,
+    id: number,
+  ): void {
+    let msg: unknown;
+    try {
+      msg = decode(payload);
+    } catch {
+      this.#ring.data.dropped++;
+      return;
+    }
+    const h = this.#hops;
+    h.total += hops;
+    h.count++;
+    if (hops > h.max) h.max = hops;
+    this.#messages.push({ src: src.id, srcAp: src.ap, dst, msg, kind, hops, id });
+  }
+
+  /** Throws unless the node can send (internal). */
+  assertOpen(): void {
+    const s = this.#ring.status;
+    if (s !== "connected" && s !== "alone") {
+      throw new NodeClosedError(`Node ${this.id} cannot send: it is ${s}`);
+    }
+  }
+
+  /** Validates an id or key against the identifier space (internal). */
+  checkKey(k: unknown, what = "dst"): number {
+    if (typeof k !== "number" || !Number.isSafeInteger(k) || k < 0 || k >= this.maxKey) {
+      throw new InvalidArgumentError(
+        `${what} must be an integer in [0, ${this.maxKey}), got ${String(k)}`,
+      );
+    }
+    return k;
+  }
+
+  /** Encodes a message value, enforcing the frame limit (internal). */
+  encodePayload(msg: unknown): Uint8Array {
+    let p: Uint8Array;
+    try {
+      p = encode(msg);
+    } catch (e) {
+      throw new InvalidArgumentError(`Message cannot be encoded as CBOR: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    // Leave room for the routing header around the payload.
+    if (p.length > this.#maxFrame - 512) {
+      throw new MessageTooLargeError(
+        `Message is ${p.length} bytes; the limit is ${this.#maxFrame - 512} bytes`,
+      );
+    }
+    return p;
+  }
+
+  /** A fresh sender-local message id (internal). */
+  nextMessageId(): number {
+    return this.#nextId++;
+  }
+
+  /**
+   * Sends `msg` to the node whose id is `dst`, or with `toResp` to the node responsible for key
+   * `dst`. Resolves once the message has left this node. If no node has id `dst`, the event
+   * stream gets an `undeliverable` event.
+   */
+  send(dst: number, msg: unknown, options: SendOptions = {}): Promise<void> {
+    try {
+      this.assertOpen();
+      this.checkKey(dst);
+      const p = this.encodePayload(msg);
+      const frame: DataFrame = {
+        t: T.Data,
+        k: dst,
+        h: 0,
+        ph: Phase.Approach,
+        f: -1,
+        s: this.#ring.self,
+        r: options.toResp ?? false,
+        id: this.nextMessageId(),
+        kd: "send",
+        p,
+      };
+      this.#ring.route(null, frame);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Counters of this node. */
+  statistics(): Statistics {
+    const r = this.#ring;
+    const s = r.transport.stats;
+    return {
+      data: { ...r.data },
+      control: { ...r.control },
+      links: { in: s.linksIn, out: s.linksOut },
+      bytes: { in: s.bytesIn, out: s.bytesOut },
+      frames: { in: s.framesIn, out: s.framesOut, dropped: s.framesDropped },
+      badLinks: s.badLinks,
+      undeliverable: this.#undeliverable,
+      hops: { ...this.#hops },
+      streamOverflow: this.#messages.overflow + this.#events.overflow,
+    };
+  }
+
+  /** A snapshot of the routing state. */
+  info(): NodeInfo {
+    const r = this.#ring;
+    const tb = r.table;
+    const self = r.self;
+    return {
+      id: self.id,
+      ap: self.ap,
+      status: r.status,
+      pred: tb ? (tb.pred === tb.self ? null : tb.pred) : null,
+      succ: tb ? tb.succ : self,
+      succList: tb ? [...tb.succList] : [],
+      fingers: tb ? tb.targets.map((target, i) => ({ target, node: tb.fingers[i] })) : [],
+      net: r.net,
+    };
+  }
+
+  /** Leaves the network gracefully; the streams end. Idempotent. */
+  leave(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = this.#ring.leave().finally(() => this.#end());
+    }
+    return this.#closed;
+  }
+
+  /** Stops at once without telling anybody (simulates a crash). The streams end. */
+  crash(): void {
+    if (this.#closed) return;
+    this.#ring.crash();
+    this.#end();
+    this.#closed = Promise.resolve();
+  }
+
+  #end(): void {
+    this.#messages.close();
+    this.#events.close();
+  }
+
+  /** Same as {@linkcode P2PNode.leave}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.leave();
+  }
+}

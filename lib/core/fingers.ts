@@ -29,7 +29,6 @@ export interface FingerPolicy {
   readonly bidirectional: boolean;
 }
 
-
 /** Tango distances `1, 4, 12, 36, ...` up to `maxKey / 2`. */
 export function tangoDistances(maxKey: number): number[] {
   const out: number[] = [];

@@ -52,6 +52,8 @@ export const T = {
   Ping: 19,
   /** Heartbeat answer. */
   Pong: 20,
+  /** Acknowledged broadcast: a subtree's reached nodes, child → parent. */
+  BcastDone: 21,
 } as const;
 
 /** Network characteristics, fixed by the creator and adopted by joiners. */

@@ -228,7 +228,9 @@ export class Ring {
     this.id = this.#chosenId >= 0 ? this.#chosenId : Math.floor(this.#random() * net.maxKey);
     if (!(Number.isSafeInteger(this.id) && this.id >= 0 && this.id < net.maxKey)) {
       return this.#joinDone(
-        new JoinError(`Node id ${this.id} is outside the network's identifier space [0, ${net.maxKey})`),
+        new JoinError(
+          `Node id ${this.id} is outside the network's identifier space [0, ${net.maxKey})`,
+        ),
       );
     }
     this.table = new RoutingTable(
@@ -237,7 +239,14 @@ export class Ring {
       fingerPolicy(net.fingers, net.maxKey),
       net.succListSize,
     );
-    this.sendControl(from, { t: T.Join, k: this.id, h: 0, ph: Phase.Approach, f: -1, j: this.self });
+    this.sendControl(from, {
+      t: T.Join,
+      k: this.id,
+      h: 0,
+      ph: Phase.Approach,
+      f: -1,
+      j: this.self,
+    });
   }
 
   /** Leaves gracefully: hands the range to the successor, tells both neighbours, closes links. */

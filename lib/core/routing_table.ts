@@ -107,7 +107,7 @@ export class RoutingTable {
       const n = f[i];
       if (n) fn(n, i);
     }
-    if (this.mesh.size) for (const n of this.mesh.values()) fn(n, -1);
+    if (this.mesh.size) { for (const n of this.mesh.values()) fn(n, -1); }
   }
 
   /**

@@ -9,16 +9,21 @@
 import { decode, encode } from "cbor-x/encode";
 import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/transport.ts";
 import { realClock } from "../com/transport.ts";
-import {
-  InvalidArgumentError,
-  MessageTooLargeError,
-  NodeClosedError,
-} from "../errors.ts";
+import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
 import { type DataFrame, type NetInfo, T } from "../core/messages.ts";
 import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
 import { Phase } from "../core/routing_table.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
+import {
+  type AckOptions,
+  type DeliveryReport,
+  Group,
+  type KindCounters,
+  type Receipt,
+} from "../services/group.ts";
+
+export type { AckOptions, DeliveryReport, KindCounters, Receipt } from "../services/group.ts";
 
 export type { NodeEvent } from "../core/ring.ts";
 export type { AccessPoint, NodeRef } from "../com/transport.ts";
@@ -74,9 +79,33 @@ export interface Message {
 }
 
 /** Options of {@linkcode P2PNode.send}. */
-export interface SendOptions {
+export interface SendOptions extends AckOptions {
   /** Deliver to the node responsible for key `dst` instead of the node whose id is `dst`. @default false */
   toResp?: boolean;
+  /** Wait for an acknowledgement and resolve with a {@linkcode Receipt}. @default false */
+  ack?: boolean;
+}
+
+/** Options of {@linkcode P2PNode.multicast}. */
+export interface MulticastOptions extends AckOptions {
+  /** Treat the destinations as keys: deliver to their responsible nodes. @default false */
+  toResp?: boolean;
+  /** Wait for acknowledgements and resolve with a {@linkcode DeliveryReport}. @default false */
+  ack?: boolean;
+}
+
+/** Options of {@linkcode P2PNode.broadcast}. */
+export interface BroadcastOptions extends AckOptions {
+  /** Deliver to this node too. @default false */
+  toMyself?: boolean;
+  /** Wait until every node reports and resolve with a {@linkcode DeliveryReport}. @default false */
+  ack?: boolean;
+}
+
+/** Options of {@linkcode P2PNode.sendToSucc}. */
+export interface SuccOptions extends AckOptions {
+  /** Wait for acknowledgements and resolve with a {@linkcode DeliveryReport}. @default false */
+  ack?: boolean;
 }
 
 /** Traffic counters of one class of messages. */
@@ -111,6 +140,8 @@ export interface Statistics {
   hops: { total: number; count: number; max: number };
   /** Values dropped from stream readers that fell behind. */
   streamOverflow: number;
+  /** Per kind of application message: `send`, `multicast`, `broadcast`, `succ`. */
+  kinds: Record<string, KindCounters>;
 }
 
 /** A routing-state snapshot. */
@@ -155,6 +186,7 @@ export class P2PNode implements AsyncDisposable {
   #undeliverable = 0;
   readonly #hops = { total: 0, count: 0, max: 0 };
   #closed: Promise<void> | null = null;
+  readonly #group: Group;
   /** Handlers of service frames (group communication, acknowledgements). */
   readonly #services = new Map<number, (from: NodeRef, f: Frame) => void>();
 
@@ -179,8 +211,10 @@ export class P2PNode implements AsyncDisposable {
         peerLost: () => {},
       },
     });
+    this.#group = new Group(this);
     this.#services.set(T.Undeliverable, (_from, f) => {
       this.#undeliverable++;
+      this.#group.undeliverable(f.id as number, f.d as number);
       this.#events.push({
         type: "undeliverable",
         time: this.#ring.clock.now(),
@@ -276,7 +310,14 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #deliver(f: DataFrame): void {
+    if (f.q !== undefined) return this.#group.deliverAcked(f);
+    this.#group.counters.send.received++;
     this.deliverLocal(f.s, f.k, f.p, f.kd, f.h, f.id);
+  }
+
+  /** Pushes an event on the event stream (internal; services call it). */
+  event(type: string, fields: Record<string, unknown>): void {
+    this.#events.push({ type, time: this.#ring.clock.now(), ...fields });
   }
 
   /** Decodes and hands a message to the message stream (internal; services call it). */
@@ -347,13 +388,21 @@ export class P2PNode implements AsyncDisposable {
   /**
    * Sends `msg` to the node whose id is `dst`, or with `toResp` to the node responsible for key
    * `dst`. Resolves once the message has left this node. If no node has id `dst`, the event
-   * stream gets an `undeliverable` event.
+   * stream gets an `undeliverable` event. With `ack`, resolves with a {@linkcode Receipt} once
+   * the destination acknowledged it, or rejects with `NodeAbsentError` or `TimeoutError`.
    */
-  send(dst: number, msg: unknown, options: SendOptions = {}): Promise<void> {
+  send(dst: number, msg: unknown, options: SendOptions & { ack: true }): Promise<Receipt>;
+  /** Sends without waiting for an acknowledgement. */
+  send(dst: number, msg: unknown, options?: SendOptions): Promise<void>;
+  send(dst: number, msg: unknown, options: SendOptions = {}): Promise<Receipt | void> {
     try {
       this.assertOpen();
       this.checkKey(dst);
       const p = this.encodePayload(msg);
+      const id = this.nextMessageId();
+      const toResp = options.toResp ?? false;
+      if (options.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
+      this.#group.counters.send.sent++;
       const frame: DataFrame = {
         t: T.Data,
         k: dst,
@@ -361,13 +410,100 @@ export class P2PNode implements AsyncDisposable {
         ph: Phase.Approach,
         f: -1,
         s: this.#ring.self,
-        r: options.toResp ?? false,
-        id: this.nextMessageId(),
+        r: toResp,
+        id,
         kd: "send",
         p,
       };
       this.#ring.route(null, frame);
       return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Sends one message to each node in `dst` (ids), or with `toResp` to the nodes responsible for
+   * those keys; the set travels as one message that splits along the routing table. A node
+   * responsible for several keys receives it once. Destinations that do not exist are reported
+   * (an `undeliverable` event, or `NodeAbsentError` with `ack`).
+   */
+  multicast(
+    dst: number[],
+    msg: unknown,
+    options: MulticastOptions & { ack: true },
+  ): Promise<DeliveryReport>;
+  /** Multicasts without waiting for acknowledgements. */
+  multicast(dst: number[], msg: unknown, options?: MulticastOptions): Promise<void>;
+  multicast(
+    dst: number[],
+    msg: unknown,
+    options: MulticastOptions = {},
+  ): Promise<DeliveryReport | void> {
+    try {
+      this.assertOpen();
+      if (!Array.isArray(dst) || dst.length === 0) {
+        throw new InvalidArgumentError("multicast needs a non-empty array of destinations");
+      }
+      const keys = [...new Set(dst.map((k, i) => this.checkKey(k, `dst[${i}]`)))];
+      const p = this.encodePayload(msg);
+      return this.#group.multicast(
+        keys,
+        options.toResp ?? false,
+        p,
+        this.nextMessageId(),
+        options.ack ? options : null,
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Sends `msg` to every other node exactly once (and to this one with `toMyself`), by interval
+   * splitting: N−1 messages in a stable ring. With `ack`, resolves with the list of nodes reached.
+   */
+  broadcast(msg: unknown, options: BroadcastOptions & { ack: true }): Promise<DeliveryReport>;
+  /** Broadcasts without waiting for acknowledgements. */
+  broadcast(msg: unknown, options?: BroadcastOptions): Promise<void>;
+  broadcast(msg: unknown, options: BroadcastOptions = {}): Promise<DeliveryReport | void> {
+    try {
+      this.assertOpen();
+      const p = this.encodePayload(msg);
+      return this.#group.broadcast(
+        p,
+        this.nextMessageId(),
+        options.toMyself ?? false,
+        options.ack ? options : null,
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Sends `msg` to the next `nrSucc` nodes clockwise (a replica set), through the successor
+   * list; asking for more nodes than the list holds still works.
+   */
+  sendToSucc(
+    msg: unknown,
+    nrSucc: number,
+    options: SuccOptions & { ack: true },
+  ): Promise<DeliveryReport>;
+  /** Sends to successors without waiting for acknowledgements. */
+  sendToSucc(msg: unknown, nrSucc: number, options?: SuccOptions): Promise<void>;
+  sendToSucc(
+    msg: unknown,
+    nrSucc: number,
+    options: SuccOptions = {},
+  ): Promise<DeliveryReport | void> {
+    try {
+      this.assertOpen();
+      if (!(Number.isSafeInteger(nrSucc) && nrSucc >= 1)) {
+        throw new InvalidArgumentError(`nrSucc must be an integer ≥ 1, got ${nrSucc}`);
+      }
+      const p = this.encodePayload(msg);
+      return this.#group.sendToSucc(p, nrSucc, this.nextMessageId(), options.ack ? options : null);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -387,6 +523,7 @@ export class P2PNode implements AsyncDisposable {
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,
+      kinds: structuredClone(this.#group.counters),
     };
   }
 

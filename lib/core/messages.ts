@@ -22,8 +22,6 @@ export const T = {
   Join: 4,
   /** Responsible node → joiner: your predecessor, successors and a finger table to start from. */
   JoinOk: 5,
-  /** Join refused (e.g. duplicate id). */
-  JoinErr: 6,
   /** "I believe I am your predecessor." */
   Notify: 7,
   /** "My predecessor is `p`; my successors are `s`." */

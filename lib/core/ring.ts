@@ -223,29 +223,38 @@ export class Ring {
         new JoinError(`Access point belongs to network "${net.name}", not "${this.#expectName}"`),
       );
     }
-    this.net = net;
-    this.transport.disconnect(from.id);
-    this.id = this.#chosenId >= 0 ? this.#chosenId : Math.floor(this.#random() * net.maxKey);
-    if (!(Number.isSafeInteger(this.id) && this.id >= 0 && this.id < net.maxKey)) {
+    const id = this.#chosenId >= 0 ? this.#chosenId : Math.floor(this.#random() * net.maxKey);
+    if (!(Number.isSafeInteger(id) && id >= 0 && id < net.maxKey)) {
       return this.#joinDone(
-        new JoinError(
-          `Node id ${this.id} is outside the network's identifier space [0, ${net.maxKey})`,
-        ),
+        new JoinError(`Node id ${id} is outside the network's identifier space [0, ${net.maxKey})`),
       );
     }
-    this.table = new RoutingTable(
-      { id: this.id, ap: this.transport.ap },
-      net.maxKey,
-      fingerPolicy(net.fingers, net.maxKey),
-      net.succListSize,
-    );
+    this.net = net;
+    // Ask who is responsible for our id first: if it is a node with that very id, the id is
+    // taken. (Nobody could answer that node's refusal: ids are connection keys.)
+    const q = this.#nextReq++;
+    this.#lookups.set(q, (n) => {
+      if (n.id === id) {
+        return this.#joinDone?.(new JoinError(`Node id ${id} is already in use`));
+      }
+      this.transport.disconnect(from.id);
+      this.id = id;
+      this.table = new RoutingTable(
+        { id, ap: this.transport.ap },
+        net.maxKey,
+        fingerPolicy(net.fingers, net.maxKey),
+        net.succListSize,
+      );
+      this.sendControl(from, { t: T.Join, k: id, h: 0, ph: Phase.Approach, f: -1, j: this.self });
+    });
     this.sendControl(from, {
-      t: T.Join,
-      k: this.id,
+      t: T.Lookup,
+      k: id,
       h: 0,
       ph: Phase.Approach,
       f: -1,
-      j: this.self,
+      r: { id: this.id, ap: this.transport.ap },
+      q,
     });
   }
 
@@ -311,7 +320,7 @@ export class Ring {
   #onFrame(from: NodeRef, f: Frame): void {
     if (!this.#running) {
       if (this.status !== "joining") return;
-      if (this.table && f.t !== T.JoinOk && f.t !== T.JoinErr) {
+      if (this.table && f.t !== T.JoinOk) {
         this.#early.push([from, f]);
         return;
       }
@@ -331,9 +340,6 @@ export class Ring {
       case T.JoinOk:
         this.control.received++;
         return this.#onJoinOk(from, f);
-      case T.JoinErr:
-        this.control.received++;
-        return this.#joinDone?.(new JoinError(String(f.why)));
       case T.Notify:
         this.control.received++;
         return this.#onNotify(from);
@@ -439,7 +445,8 @@ export class Ring {
   #onJoin(j: NodeRef): void {
     const tb = this.table!;
     if (j.id === tb.self.id) {
-      this.sendControl(j, { t: T.JoinErr, why: `Node id ${j.id} is already in use` });
+      // Two joiners raced for one id and this one won; the other cannot be answered by id
+      // (ids key connections), so its join times out.
       return;
     }
     const oldPred = tb.pred ?? tb.self;
@@ -482,6 +489,10 @@ export class Ring {
     this.#emitFingers(tb.fingers.map((_, i) => i));
     if (this.#bootstrap && !this.#isNeighbour(this.#bootstrap.id)) {
       this.transport.disconnect(this.#bootstrap.id);
+    }
+    if (tb.policy.keepAll) {
+      // Full mesh: everyone must know everyone, so a joiner announces itself to all it learnt.
+      for (const n of tb.mesh.values()) this.sendControl(n, { t: T.Fix, i: -1, n: tb.self });
     }
     done(null);
     const early = this.#early;
@@ -639,7 +650,7 @@ export class Ring {
 
   /** Takes a node into the fingers where it fits better; emits `fingers` when any changed. */
   #learn(n: NodeRef, emit = true): void {
-    if (!n || n.id === this.id) return;
+    if (!n || n.id === this.id || !this.table) return;
     const changed = this.table!.considerFinger(n);
     if (emit && changed.length) this.#emitFingers(changed);
   }

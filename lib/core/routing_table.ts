@@ -123,6 +123,22 @@ export class RoutingTable {
     let best: NodeRef | null = null;
     let bestF = -1;
     if (phase === Phase.Approach && this.policy.bidirectional) {
+      // The first known node at or after the key is probably responsible for it when it lies
+      // within about one node spacing (estimated from our successor) past the key: go straight
+      // there and settle, saving the extra hop of arriving from below. A full mesh knows every
+      // node, so there the first node after the key is the responsible one.
+      let after: NodeRef | null = null;
+      let ad = this.policy.keepAll ? M : 2 * cw(me, succ.id, M);
+      let afterF = -1;
+      this.forEachKnown((n, f) => {
+        const d = cw(key, n.id, M);
+        if (d < ad) {
+          ad = d;
+          after = n;
+          afterF = f;
+        }
+      });
+      if (after) return { node: after, phase: Phase.Settle, finger: afterF };
       let bd = ringDistance(me, key, M);
       let bAfter = cw(key, me, M) <= cw(me, key, M);
       this.forEachKnown((n, f) => {

@@ -1,0 +1,1019 @@
+/**
+ * The TCP transport: one connection per neighbour, a handshake on every connection, length-prefixed
+ * CBOR frames, and a writer that coalesces everything queued for a link into one write.
+ *
+ * Handshake. Both ends send `{t: 0, hello}` at once. Each checks the other's hello and answers
+ * with `{t: 0, ok: true}` or with `{t: 1, error}` followed by a close. A side considers the link
+ * up only when it has accepted the peer's hello AND received the peer's `ok`: without that second
+ * step a dialer could not tell a refusal from a success (checks need not be symmetric), and two
+ * ends could disagree about which connections exist.
+ *
+ * Duplicates. When two connections to the same peer complete (both sides dialed at once), both
+ * ends keep the one dialed by the lower node id; if the same node dialed both, the newer one (a
+ * node only dials again once it has given up the older one). The other connection is drained:
+ * what is queued on it is still written, then it is half-closed, and it is read until the peer
+ * half-closes it too. Frames arriving on the kept connection are held back until the drained one
+ * ends, so a peer's frames are delivered in the order it sent them.
+ *
+ * Closing. Links are always half-closed and read to the end before the socket is closed: closing a
+ * socket with unread input makes the kernel send a reset, which can destroy frames the peer has
+ * not read yet (a refusal message, the last frames of a flush).
+ *
+ * @module
+ */
+
+import { ConnectError, FrameError, HandshakeError, P2PSError } from "../errors.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import {
+  DEFAULT_MAX_FRAME_SIZE,
+  encodeFrameBody,
+  FRAME_HEADER_SIZE,
+  FrameDecoder,
+  writeFrameHeader,
+} from "./framing.ts";
+import {
+  type AccessPoint,
+  type Frame,
+  type Hello,
+  type LinkStats,
+  newLinkStats,
+  type NodeRef,
+  PROTOCOL_MAGIC,
+  PROTOCOL_VERSION,
+  type Transport,
+  type TransportEvents,
+} from "./transport.ts";
+
+/** Options of {@linkcode TcpTransport.listen}. */
+export interface TcpTransportOptions {
+  /** Address to listen on. @default "127.0.0.1" */
+  hostname?: string;
+  /** Port to listen on; 0 picks a free one. @default 0 */
+  port?: number;
+  /** Largest frame body sent or accepted, in bytes. @default 4 MiB */
+  maxFrameSize?: number;
+  /**
+   * How long a connection may take to connect and complete its handshake, and how long a closing
+   * link waits for the peer to finish its side, in ms. @default 5000
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Bytes that may wait in one link's send queue. A peer that stops reading makes the queue grow;
+   * past this mark the link is dropped rather than letting memory grow without bound.
+   * @default 16 MiB
+   */
+  maxQueuedBytes?: number;
+}
+
+/** Default high-water mark of a link's send queue (16 MiB). */
+export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
+/** Default handshake (and closing) timeout in ms. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+
+const T_HELLO = 0;
+const T_REFUSE = 1;
+/** Bytes read per `read` call; one buffer per link, reused. */
+const READ_SIZE = 64 * 1024;
+/** Upper bound of one coalesced write (a single larger frame is written on its own). */
+const MAX_BATCH = 256 * 1024;
+
+type DialCallback = (err: Error | null, peer?: NodeRef) => void;
+type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
+
+/**
+ * - connecting: `Deno.connect` in progress (outbound only)
+ * - hello: waiting for the peer's hello
+ * - confirm: the peer's hello is accepted; waiting for its verdict on ours
+ * - open: both accepted; frames flow
+ * - closing: no new frames; flushing, then half-closed, reading until the peer's end
+ */
+type LinkState = "connecting" | "hello" | "confirm" | "open" | "closing" | "closed";
+
+/** One TCP connection and everything queued for it. */
+class Link {
+  state: LinkState;
+  conn: Deno.TcpConn | null = null;
+  connecting: AbortController | null = null;
+  /** Who the node meant to reach (links opened by `send`). */
+  target: NodeRef | null;
+  /** Completion callback of a `dial`. */
+  done: DialCallback | null;
+  /** The peer as it introduced itself. */
+  peer: NodeRef | null = null;
+  /** The id we presented in our hello. */
+  localId = NaN;
+  /** Handshake frames, written before any queued frame. */
+  ctl: Uint8Array[] = [];
+  /** Queued frames from `head` on, with their encoded bodies. */
+  frames: Frame[] = [];
+  bodies: Uint8Array[] = [];
+  head = 0;
+  /** Bytes queued (prefixes included) and not yet confirmed written. */
+  queued = 0;
+  /** `frames[inflightEnd..]` were not part of the write in progress. */
+  inflightEnd = 0;
+  writing = false;
+  /** Bytes of the current write accepted by the kernel so far. */
+  written = 0;
+  wbuf: Uint8Array | null = null;
+  /** While closing: hand incoming frames to the node, or discard them. */
+  deliver = false;
+  /** Counted in its slot's `draining`: the peer may still send frames it sent before others. */
+  draining = false;
+  /** The handshake completed: queued frames may be written. */
+  up = false;
+  /** Counted in `linksIn`/`linksOut`. */
+  counted = false;
+  shutting = false;
+  writeEnded = false;
+  readEnded = false;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  readonly decoder: FrameDecoder;
+  onFrame: (frame: Frame) => void = () => {};
+
+  constructor(
+    readonly outbound: boolean,
+    readonly where: string,
+    target: NodeRef | null,
+    done: DialCallback | null,
+    maxFrameSize: number,
+  ) {
+    this.state = outbound ? "connecting" : "hello";
+    this.target = target;
+    this.done = done;
+    this.decoder = new FrameDecoder(maxFrameSize);
+  }
+
+  /** Frames queued and not handed to a write yet. */
+  takeUnsent(): Frame[] {
+    const from = this.writing ? this.inflightEnd : this.head;
+    const out = from === 0 ? this.frames : this.frames.slice(from);
+    this.frames = [];
+    this.bodies = [];
+    this.head = this.inflightEnd = this.queued = 0;
+    return out;
+  }
+
+  /** Whether the socket is closed (a method, so that checks after an await are not narrowed). */
+  isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  /** The node to name when this link is lost. */
+  get ref(): NodeRef {
+    return this.target ?? this.peer!;
+  }
+}
+
+/** What is known about one neighbour: its current link and links being drained. */
+interface Slot {
+  /** The link new frames go to: open, or still being established. */
+  active: Link | null;
+  /** Links to this peer that may still deliver frames sent before the active link's. */
+  draining: number;
+  /** Frames from the active link held until the draining links have ended. */
+  held: [NodeRef, Frame][];
+}
+
+function where(ap: AccessPoint): string {
+  return `${ap.hostname}:${ap.port}`;
+}
+
+function describeError(e: unknown): string {
+  const message = e instanceof Error ? e.message : String(e);
+  return message.replace(/ \(os error \d+\)$/, "");
+}
+
+function validHelloShape(h: Hello): string | null {
+  if (typeof h.id !== "number" || !Number.isSafeInteger(h.id)) return "id";
+  if (typeof h.name !== "string") return "name";
+  if (h.net !== null && typeof h.net !== "string") return "net";
+  const ap = h.ap as Partial<AccessPoint> | null;
+  if (typeof ap !== "object" || ap === null) return "ap";
+  if (typeof ap.hostname !== "string" || typeof ap.port !== "number") return "ap";
+  return null;
+}
+
+function checkPositive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * A {@linkcode Transport} over TCP. Create it with {@linkcode TcpTransport.listen}, then
+ * {@linkcode TcpTransport.bind} it to its node.
+ */
+export class TcpTransport implements Transport {
+  /** This node's access point (with the port resolved). */
+  readonly ap: AccessPoint;
+  /** Counters. */
+  readonly stats: LinkStats = newLinkStats();
+  readonly #listener: Deno.TcpListener;
+  readonly #maxFrame: number;
+  readonly #timeoutMs: number;
+  readonly #maxQueued: number;
+  #events: TransportEvents | null = null;
+  readonly #links = new Set<Link>();
+  readonly #slots = new Map<number, Slot>();
+  /** Every loop and pending operation; `close()` waits for all of them. */
+  readonly #tasks = new Set<Promise<void>>();
+  #stopped = false;
+  #closing: Promise<void> | null = null;
+
+  /**
+   * Listens on `options.hostname:options.port` (default 127.0.0.1, any free port).
+   *
+   * @throws {InvalidArgumentError} for a bad option; {@linkcode P2PSError} when the address cannot
+   * be listened on.
+   */
+  static listen(options: TcpTransportOptions = {}): Promise<TcpTransport> {
+    try {
+      return Promise.resolve(new TcpTransport(options));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  private constructor(options: TcpTransportOptions) {
+    this.#maxFrame = checkPositive("maxFrameSize", options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE);
+    if (this.#maxFrame > 0xffffffff) {
+      throw new InvalidArgumentError(`maxFrameSize must fit in 32 bits, got ${this.#maxFrame}`);
+    }
+    this.#timeoutMs = checkPositive(
+      "handshakeTimeoutMs",
+      options.handshakeTimeoutMs,
+      DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    );
+    this.#maxQueued = checkPositive(
+      "maxQueuedBytes",
+      options.maxQueuedBytes,
+      DEFAULT_MAX_QUEUED_BYTES,
+    );
+    const hostname = options.hostname ?? "127.0.0.1";
+    const port = options.port ?? 0;
+    try {
+      this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+    } catch (e) {
+      throw new P2PSError(`Cannot listen on ${hostname}:${port}: ${describeError(e)}`, {
+        cause: e,
+      });
+    }
+    this.ap = { hostname, port: this.#listener.addr.port };
+  }
+
+  /** Attaches the node and starts accepting connections. */
+  bind(events: TransportEvents): void {
+    if (this.#events) throw new InvalidArgumentError("TcpTransport.bind() called twice");
+    this.#events = events;
+    if (!this.#stopped) this.#track(this.#acceptLoop());
+  }
+
+  /**
+   * Queues `frame` for `to`, dialing `to.ap` when there is no link. Link failures are reported
+   * through `peerDown`, never thrown.
+   *
+   * @throws {MessageTooLargeError} when the frame is over the frame limit or cannot be encoded:
+   * that is the caller's fault, not the peer's.
+   */
+  send(to: NodeRef, frame: Frame): void {
+    if (this.#stopped) {
+      this.stats.framesDropped++;
+      return;
+    }
+    const body = encodeFrameBody(frame, this.#maxFrame);
+    const slot = this.#slot(to.id);
+    let link = slot.active;
+    if (!link) {
+      link = this.#dial(to.ap, to, null);
+      slot.active = link;
+    }
+    link.frames.push(frame);
+    link.bodies.push(body);
+    link.queued += FRAME_HEADER_SIZE + body.length;
+    if (link.queued > this.#maxQueued) {
+      this.stats.badLinks++;
+      const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
+        "the peer is not reading";
+      const unsent = link.takeUnsent();
+      this.#destroy(link);
+      // Deferred: the node should not see a peer go down inside its own send().
+      this.#lost(link, reason, HandshakeError, unsent, true);
+      return;
+    }
+    if (link.state === "open") this.#kick(link);
+  }
+
+  /** Opens a link to `ap` whose node id is unknown; `done` gets the peer or the failure. */
+  dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void {
+    if (this.#stopped) {
+      queueMicrotask(() =>
+        this.#call(() => done(new ConnectError(`Cannot connect to ${where(ap)}: transport closed`)))
+      );
+      return;
+    }
+    this.#dial(ap, null, done);
+  }
+
+  /** Flushes what is queued for `peerId`, then closes the link, without reporting it down. */
+  disconnect(peerId: number): void {
+    const slot = this.#slots.get(peerId);
+    const link = slot?.active;
+    if (!slot || !link) return;
+    this.#detach(slot, link);
+    this.#tidy(peerId, slot);
+    if (link.state === "open") {
+      this.#retire(link, true);
+      return;
+    }
+    // Not up yet: there is nothing to flush onto, so what was queued is dropped.
+    this.stats.framesDropped += link.takeUnsent().length;
+    link.target = null;
+    if (link.state === "connecting") this.#destroy(link);
+    else this.#refuse(link, "Disconnected");
+    // Only a pending dial() hears about it; the node asked for this.
+    this.#lost(link, `Disconnected from ${link.where} during the handshake`, ConnectError, []);
+  }
+
+  /**
+   * Stops listening, flushes and closes every link, and resolves once every socket is closed and
+   * every loop has ended. Pending `dial`s fail; no `peerDown` is reported after this.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#stop();
+    for (const link of [...this.#links]) {
+      if (link.state === "open") {
+        this.#retire(link, false);
+      } else if (link.state === "closing") {
+        link.deliver = false;
+      } else {
+        this.stats.framesDropped += link.takeUnsent().length;
+        const done = link.done;
+        link.done = null;
+        this.#destroy(link);
+        if (done) {
+          this.#call(() =>
+            done(new ConnectError(`Cannot connect to ${link.where}: transport closed`))
+          );
+        }
+      }
+    }
+    this.#slots.clear();
+    this.#closing = this.#drainTasks();
+    return this.#closing;
+  }
+
+  /** Closes the listener and every socket at once: no flush, no events (a crash). */
+  abort(): void {
+    this.#stop();
+    for (const link of [...this.#links]) {
+      this.stats.framesDropped += link.takeUnsent().length;
+      link.done = null;
+      this.#destroy(link);
+    }
+    this.#slots.clear();
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------
+
+  #stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  async #drainTasks(): Promise<void> {
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    const forget = () => this.#tasks.delete(task);
+    task.then(forget, forget);
+  }
+
+  /** Runs an event handler; a throwing handler is a bug of the node, not a reason to drop links. */
+  #call(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      console.error("p2ps: a transport event handler threw:", e);
+    }
+  }
+
+  #slot(id: number): Slot {
+    let slot = this.#slots.get(id);
+    if (!slot) {
+      slot = { active: null, draining: 0, held: [] };
+      this.#slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  #tidy(id: number, slot: Slot): void {
+    if (!slot.active && slot.draining === 0 && slot.held.length === 0) {
+      if (this.#slots.get(id) === slot) this.#slots.delete(id);
+    }
+  }
+
+  #count(link: Link): void {
+    if (link.counted) return;
+    link.counted = true;
+    if (link.outbound) this.stats.linksOut++;
+    else this.stats.linksIn++;
+  }
+
+  #uncount(link: Link): void {
+    if (!link.counted) return;
+    link.counted = false;
+    if (link.outbound) this.stats.linksOut--;
+    else this.stats.linksIn--;
+  }
+
+  #detach(slot: Slot, link: Link): void {
+    if (slot.active === link) slot.active = null;
+    this.#uncount(link);
+  }
+
+  #dial(ap: AccessPoint, target: NodeRef | null, done: DialCallback | null): Link {
+    const link = new Link(true, where(ap), target, done, this.#maxFrame);
+    this.#links.add(link);
+    link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
+    this.#track(this.#connect(link, ap));
+    return link;
+  }
+
+  async #connect(link: Link, ap: AccessPoint): Promise<void> {
+    const abort = new AbortController();
+    link.connecting = abort;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await Deno.connect({
+        hostname: ap.hostname,
+        port: ap.port,
+        transport: "tcp",
+        signal: abort.signal,
+      });
+    } catch (e) {
+      link.connecting = null;
+      if (link.state !== "connecting") return;
+      this.#fail(link, `Cannot connect to ${link.where}: ${describeError(e)}`, ConnectError);
+      return;
+    }
+    link.connecting = null;
+    if (link.state !== "connecting") {
+      conn.close();
+      return;
+    }
+    this.#start(link, conn);
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#stopped) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#stopped || e instanceof Deno.errors.BadResource) return;
+        // A transient failure (e.g. out of file descriptors): do not spin on it.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      if (this.#stopped) {
+        conn.close();
+        return;
+      }
+      const remote = conn.remoteAddr;
+      const link = new Link(false, where(remote), null, null, this.#maxFrame);
+      this.#links.add(link);
+      link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
+      this.#start(link, conn);
+    }
+  }
+
+  /** A connection is up: say hello and start reading. */
+  #start(link: Link, conn: Deno.TcpConn): void {
+    link.conn = conn;
+    link.state = "hello";
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // The socket already failed; the read loop will report it.
+    }
+    const hello = this.#events!.hello();
+    link.localId = hello.id;
+    link.ctl.push(encodeFrameBody({ t: T_HELLO, hello }, this.#maxFrame));
+    link.onFrame = (frame) => this.#onFrame(link, frame);
+    this.#kick(link);
+    this.#track(this.#readLoop(link, conn));
+  }
+
+  #timedOut(link: Link): void {
+    link.timer = undefined;
+    switch (link.state) {
+      case "connecting":
+        this.#fail(
+          link,
+          `Cannot connect to ${link.where}: no answer within ${this.#timeoutMs} ms`,
+          ConnectError,
+        );
+        return;
+      case "hello":
+      case "confirm":
+        this.stats.badLinks++;
+        this.#fail(
+          link,
+          `Handshake with ${link.where} did not complete within ${this.#timeoutMs} ms`,
+          HandshakeError,
+        );
+        return;
+      case "closing":
+        // The peer did not finish its side of the close in time.
+        this.#destroy(link);
+        return;
+    }
+  }
+
+  // ---- reading ---------------------------------------------------------------------------
+
+  async #readLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
+    const buf = new Uint8Array(READ_SIZE);
+    try {
+      while (true) {
+        const n = await conn.read(buf);
+        if (link.state === "closed") return;
+        if (n === null) {
+          link.decoder.end();
+          this.#ended(link);
+          return;
+        }
+        this.stats.bytesIn += n;
+        link.decoder.push(buf.subarray(0, n), link.onFrame);
+        if (link.isClosed()) return;
+      }
+    } catch (e) {
+      if (link.state === "closed") return;
+      if (e instanceof FrameError) {
+        this.stats.badLinks++;
+        this.#fail(link, `Protocol violation by ${link.where}: ${e.message}`, HandshakeError);
+      } else {
+        this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, HandshakeError);
+      }
+    }
+  }
+
+  #onFrame(link: Link, frame: Frame): void {
+    switch (link.state) {
+      case "open":
+        this.#deliver(link, frame);
+        return;
+      case "closing":
+        if (link.deliver) this.#deliver(link, frame);
+        return;
+      case "hello":
+        this.#onHello(link, frame);
+        return;
+      case "confirm":
+        if (frame.t === T_HELLO && frame.ok === true) {
+          this.#complete(link);
+        } else if (frame.t === T_REFUSE) {
+          this.#refused(link, frame);
+        } else {
+          this.stats.badLinks++;
+          this.#fail(
+            link,
+            `Handshake with ${link.where} failed: got a frame of type ${frame.t} before the ` +
+              "peer accepted our hello",
+            HandshakeError,
+          );
+        }
+        return;
+    }
+  }
+
+  #deliver(link: Link, frame: Frame): void {
+    this.stats.framesIn++;
+    const from = link.peer!;
+    if (!link.draining) {
+      const slot = this.#slots.get(from.id);
+      if (slot && slot.draining > 0) {
+        slot.held.push([from, frame]);
+        return;
+      }
+    }
+    if (this.#stopped) return;
+    try {
+      this.#events!.frame(from, frame);
+    } catch (e) {
+      console.error("p2ps: a transport event handler threw:", e);
+    }
+  }
+
+  /** The peer finished sending on `link`. */
+  #ended(link: Link): void {
+    link.readEnded = true;
+    switch (link.state) {
+      case "hello":
+      case "confirm":
+        this.#fail(
+          link,
+          `Handshake with ${link.where} failed: the peer closed the connection`,
+          HandshakeError,
+        );
+        return;
+      case "open": {
+        // The peer closed the link (it disconnected, closed, or dropped this duplicate): flush
+        // what we have for it, since it reads until our end, then close.
+        this.#retire(link, false);
+        this.#lost(link, "connection closed by peer", HandshakeError, []);
+        return;
+      }
+      case "closing":
+        this.#undrain(link);
+        if (link.writeEnded) this.#destroy(link);
+        return;
+    }
+  }
+
+  // ---- handshake -------------------------------------------------------------------------
+
+  #onHello(link: Link, frame: Frame): void {
+    if (frame.t === T_REFUSE) {
+      this.#refused(link, frame);
+      return;
+    }
+    const hello = frame.hello as Hello | undefined;
+    let why: string | null;
+    if (frame.t !== T_HELLO || typeof hello !== "object" || hello === null) {
+      why = `Expected a hello frame, got a frame of type ${frame.t}`;
+    } else if (hello.magic !== PROTOCOL_MAGIC) {
+      why = `Not a P2PS peer (protocol magic ${JSON.stringify(hello.magic)})`;
+    } else if (hello.v !== PROTOCOL_VERSION) {
+      why = `Protocol version ${hello.v} is not supported (expected ${PROTOCOL_VERSION})`;
+    } else {
+      const field = validHelloShape(hello);
+      if (field) why = `Malformed hello: bad field "${field}"`;
+      else if (hello.id === link.localId) why = `Duplicate node id ${hello.id}`;
+      else {
+        try {
+          why = this.#events!.checkHello(hello);
+        } catch (e) {
+          why = `Hello check failed: ${describeError(e)}`;
+        }
+      }
+    }
+    if (why !== null) {
+      this.stats.badLinks++;
+      const unsent = link.takeUnsent();
+      this.#refuse(link, why);
+      this.#lost(link, `Handshake with ${link.where} refused: ${why}`, HandshakeError, unsent);
+      return;
+    }
+    const h = hello!;
+    link.peer = { id: h.id, ap: { hostname: h.ap.hostname, port: h.ap.port } };
+    if (link.target && link.target.id !== h.id) {
+      // A stale address: another node lives there now. Not a protocol violation.
+      const why = `Expected node ${link.target.id} at ${link.where}, found node ${h.id}`;
+      const unsent = link.takeUnsent();
+      this.#refuse(link, why);
+      this.#lost(link, why, HandshakeError, unsent);
+      return;
+    }
+    const slot = this.#slot(h.id);
+    if (!slot.active) {
+      // Frames sent to this peer from now on wait for this link instead of dialing another one.
+      slot.active = link;
+    } else if (link.outbound && slot.active !== link) {
+      // A bootstrap dial to a node we are already linked with (or dialing): use that link, so
+      // that one node never has two connections of its own to the same peer.
+      const peer = slot.active.peer ?? link.peer;
+      const done = link.done;
+      link.done = null;
+      this.#refuse(link, "Already connected");
+      if (done) this.#call(() => done(null, peer));
+      return;
+    }
+    link.state = "confirm";
+    link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true }, this.#maxFrame));
+    this.#kick(link);
+  }
+
+  #refused(link: Link, frame: Frame): void {
+    const why = typeof frame.error === "string" ? frame.error : "no reason given";
+    const unsent = link.takeUnsent();
+    this.#retire(link, false);
+    this.#lost(link, `Handshake with ${link.where} refused: ${why}`, HandshakeError, unsent);
+  }
+
+  /** Sends a refusal and closes; the caller reports the failure. */
+  #refuse(link: Link, why: string): void {
+    link.ctl.push(encodeFrameBody({ t: T_REFUSE, error: why }, this.#maxFrame));
+    this.#retire(link, false);
+  }
+
+  /** Both ends accepted each other: the link is up. */
+  #complete(link: Link): void {
+    clearTimeout(link.timer);
+    link.timer = undefined;
+    link.state = "open";
+    link.up = true;
+    const peer = link.peer!;
+    const slot = this.#slot(peer.id);
+    const current = slot.active;
+    if (!current || current === link || current.state !== "open") {
+      if (current && current !== link) {
+        // Another link to this peer was still being set up and held frames: this one is first.
+        link.frames = current.frames;
+        link.bodies = current.bodies;
+        link.head = current.head;
+        link.queued = current.queued;
+        current.frames = [];
+        current.bodies = [];
+        current.head = current.inflightEnd = current.queued = 0;
+      }
+      slot.active = link;
+      this.#count(link);
+    } else if (this.#keeps(current, link) === link) {
+      this.#detach(slot, current);
+      slot.active = link;
+      this.#count(link);
+      this.#retire(current, true, true);
+    } else {
+      this.#retire(link, true, true);
+    }
+    this.#kick(link);
+    const done = link.done;
+    link.done = null;
+    link.target = null;
+    if (done) this.#call(() => done(null, peer));
+  }
+
+  /** Which of two open links to the same peer both ends keep. */
+  #keeps(older: Link, newer: Link): Link {
+    const a = older.outbound ? older.localId : older.peer!.id;
+    const b = newer.outbound ? newer.localId : newer.peer!.id;
+    if (a !== b) return a < b ? older : newer;
+    return newer;
+  }
+
+  // ---- losing links ----------------------------------------------------------------------
+
+  /** Closes `link` at once (after a failure) and reports it. */
+  #fail(link: Link, reason: string, type: ErrorClass): void {
+    if (link.state === "closed") return;
+    const unsent = link.takeUnsent();
+    this.#destroy(link);
+    this.#lost(link, reason, type, unsent);
+  }
+
+  /**
+   * Reports that `link` is gone: to its `dial` callback, and to the node when it was the link
+   * frames for its peer went to (unless another connection to that peer is about to take over).
+   * `unsent` are frames queued on it that were never written.
+   */
+  #lost(
+    link: Link,
+    reason: string,
+    type: ErrorClass,
+    unsent: Frame[] = link.takeUnsent(),
+    defer = false,
+  ): void {
+    const done = link.done;
+    link.done = null;
+    let slotId: number | undefined;
+    for (const id of [link.target?.id, link.peer?.id]) {
+      if (id !== undefined && this.#slots.get(id)?.active === link) slotId = id;
+    }
+    let down: (() => void) | null = null;
+    if (slotId !== undefined) {
+      const slot = this.#slots.get(slotId)!;
+      this.#detach(slot, link);
+      const next = this.#successor(slotId, link);
+      if (next) {
+        slot.active = next;
+        this.#requeue(next, unsent);
+      } else {
+        this.stats.framesDropped += unsent.length;
+        this.#tidy(slotId, slot);
+        // A link that never came up was news to the node only if it sent something over it.
+        const known = link.up || link.target !== null || unsent.length > 0;
+        const ref = link.ref;
+        if (known && !this.#stopped) down = () => this.#events!.peerDown(ref, reason, unsent);
+      }
+    } else if (unsent.length > 0) {
+      // Nothing waits on this link any more (a dropped duplicate): its frames go to the link
+      // that replaced it.
+      const next = link.peer ? this.#slots.get(link.peer.id)?.active : undefined;
+      if (next && next !== link) this.#requeue(next, unsent);
+      else this.stats.framesDropped += unsent.length;
+    }
+    const fail = done ? () => done(new type(reason)) : null;
+    const report = () => {
+      if (down) this.#call(down);
+      if (fail) this.#call(fail);
+    };
+    if (defer) queueMicrotask(report);
+    else report();
+  }
+
+  #requeue(link: Link, frames: Frame[]): void {
+    for (const frame of frames) {
+      const body = encodeFrameBody(frame, this.#maxFrame);
+      link.frames.push(frame);
+      link.bodies.push(body);
+      link.queued += FRAME_HEADER_SIZE + body.length;
+    }
+    if (link.state === "open") this.#kick(link);
+  }
+
+  /** Another connection to `id` whose handshake is under way and can take over from `gone`. */
+  #successor(id: number, gone: Link): Link | null {
+    for (const link of this.#links) {
+      if (link !== gone && link.state === "confirm" && link.peer?.id === id) return link;
+    }
+    return null;
+  }
+
+  /**
+   * Stops queuing on `link`: what is queued is still written, then it is half-closed and read
+   * until the peer's end (delivering what arrives when `deliver`), then closed.
+   */
+  #retire(link: Link, deliver: boolean, duplicate = false): void {
+    if (link.state === "closing" || link.state === "closed") return;
+    link.state = "closing";
+    link.deliver = deliver && !this.#stopped;
+    if (!link.up) {
+      // Only handshake frames may go out on a link that never came up; callers took the rest.
+      this.stats.framesDropped += link.takeUnsent().length;
+    }
+    if ((duplicate || deliver) && !link.readEnded && link.peer) {
+      link.draining = true;
+      this.#slot(link.peer.id).draining++;
+    }
+    clearTimeout(link.timer);
+    link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
+    this.#kick(link);
+  }
+
+  /** `link` can deliver nothing more: release frames held behind it. */
+  #undrain(link: Link): void {
+    if (!link.draining) return;
+    link.draining = false;
+    const id = link.peer!.id;
+    const slot = this.#slots.get(id);
+    if (!slot) return;
+    slot.draining--;
+    if (slot.draining > 0) return;
+    const held = slot.held;
+    slot.held = [];
+    if (!this.#stopped) {
+      for (const [from, frame] of held) {
+        try {
+          this.#events!.frame(from, frame);
+        } catch (e) {
+          console.error("p2ps: a transport event handler threw:", e);
+        }
+      }
+    }
+    this.#tidy(id, slot);
+  }
+
+  /** Closes the socket now. Reports nothing. */
+  #destroy(link: Link): void {
+    if (link.state === "closed") return;
+    link.state = "closed";
+    clearTimeout(link.timer);
+    link.timer = undefined;
+    link.connecting?.abort();
+    try {
+      link.conn?.close();
+    } catch {
+      // Already closed.
+    }
+    this.#links.delete(link);
+    this.#uncount(link);
+    this.#undrain(link);
+  }
+
+  // ---- writing ---------------------------------------------------------------------------
+
+  /** Starts the writer if there is something to write, or finishes a close when there is not. */
+  #kick(link: Link): void {
+    if (link.writing || !link.conn) return;
+    const state = link.state;
+    if (state === "closed") return;
+    const data = link.up && link.head < link.frames.length;
+    if (link.ctl.length > 0 || data) {
+      link.writing = true;
+      this.#track(this.#writeLoop(link, link.conn));
+    } else if (state === "closing" && !link.shutting) {
+      link.shutting = true;
+      this.#track(this.#shutWrite(link, link.conn));
+    }
+  }
+
+  async #shutWrite(link: Link, conn: Deno.TcpConn): Promise<void> {
+    try {
+      await conn.closeWrite();
+    } catch {
+      // The peer is gone already; closing below is all that is left to do.
+    }
+    link.writeEnded = true;
+    if (link.readEnded) this.#destroy(link);
+  }
+
+  async #writeLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
+    // Let the rest of the current synchronous burst of send() calls join this write.
+    await null;
+    let size = 0;
+    let ctlSize = 0;
+    try {
+      while (true) {
+        const state = link.state;
+        if (state === "closed") return;
+        const data = link.up;
+        ctlSize = 0;
+        for (const c of link.ctl) ctlSize += FRAME_HEADER_SIZE + c.length;
+        size = ctlSize;
+        const bodies = link.bodies;
+        let end = link.head;
+        if (data) {
+          while (end < bodies.length) {
+            const s = FRAME_HEADER_SIZE + bodies[end].length;
+            if (end > link.head && size + s > MAX_BATCH) break;
+            size += s;
+            end++;
+          }
+        }
+        if (size === 0) break;
+        let buf = link.wbuf;
+        if (size > MAX_BATCH) {
+          buf = new Uint8Array(size);
+        } else if (!buf || buf.length < size) {
+          buf = link.wbuf = new Uint8Array(
+            Math.min(MAX_BATCH, Math.max(size, 2 * (buf?.length ?? 0))),
+          );
+        }
+        let at = 0;
+        for (const c of link.ctl) {
+          writeFrameHeader(buf, at, c.length);
+          buf.set(c, at + FRAME_HEADER_SIZE);
+          at += FRAME_HEADER_SIZE + c.length;
+        }
+        link.ctl = [];
+        for (let i = link.head; i < end; i++) {
+          const b = bodies[i];
+          writeFrameHeader(buf, at, b.length);
+          buf.set(b, at + FRAME_HEADER_SIZE);
+          at += FRAME_HEADER_SIZE + b.length;
+        }
+        link.inflightEnd = end;
+        link.written = 0;
+        const out = buf.subarray(0, size);
+        while (link.written < size) {
+          link.written += await conn.write(
+            link.written === 0 ? out : out.subarray(link.written),
+          );
+        }
+        this.stats.bytesOut += size;
+        this.stats.framesOut += end - link.head;
+        if (link.bodies === bodies) {
+          link.queued -= size - ctlSize;
+          link.head = end;
+          if (end === bodies.length) {
+            link.frames = [];
+            link.bodies = [];
+            link.head = link.inflightEnd = 0;
+          } else if (end > 1024 && end * 2 > bodies.length) {
+            link.frames = link.frames.slice(end);
+            link.bodies = bodies.slice(end);
+            link.head = link.inflightEnd = 0;
+          }
+        }
+      }
+    } catch (e) {
+      link.writing = false;
+      if (link.state === "closed") return;
+      // Frames wholly handed to the kernel count as sent; the rest of the batch was not.
+      let off = ctlSize;
+      let i = link.head;
+      for (; i < link.inflightEnd; i++) {
+        off += FRAME_HEADER_SIZE + link.bodies[i].length;
+        if (off > link.written) break;
+      }
+      link.head = i;
+      link.inflightEnd = i;
+      this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, HandshakeError);
+      return;
+    }
+    link.writing = false;
+    this.#kick(link);
+  }
+}

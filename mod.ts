@@ -1,0 +1,57 @@
+/**
+ * P2PS for Deno: a peer-to-peer development platform. Create or join a structured overlay
+ * network (a ring routed with the Tango finger scheme, a generalisation of Chord), send to a
+ * node or to the node responsible for a key, multicast, broadcast, read the message and event
+ * streams, and read statistics.
+ *
+ * @example Three nodes, a routed message
+ * ```ts
+ * import { createNet, joinNet } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using n1 = await createNet({ node: { id: 1 } });
+ * await using n2 = await joinNet(n1.ap, { node: { id: 16 } });
+ * await using n3 = await joinNet(n2.ap);
+ * const inbox = n2.messages();
+ * await n3.send(16, { hello: "world" });
+ * const { value } = await inbox.next();
+ * assert.deepEqual(value?.msg, { hello: "world" });
+ * await inbox.return?.();
+ * ```
+ *
+ * @module
+ */
+
+export { createNet, joinNet, parseAccessPoint } from "./lib/node/net.ts";
+export {
+  type BroadcastOptions,
+  type Counters,
+  MAX_KEY_LIMIT,
+  type Message,
+  type MulticastOptions,
+  type NetOptions,
+  type NodeInfo,
+  type NodeOptions,
+  P2PNode,
+  type SendOptions,
+  type Statistics,
+  type SuccOptions,
+} from "./lib/node/node.ts";
+export type { AckOptions, DeliveryReport, KindCounters, Receipt } from "./lib/services/group.ts";
+export type { NodeEvent } from "./lib/core/ring.ts";
+export type { AccessPoint, NodeRef } from "./lib/com/transport.ts";
+export type { FingerPolicyName } from "./lib/core/fingers.ts";
+export { hashKey } from "./lib/core/id_space.ts";
+export { Simulator, type SimulatorOptions } from "./lib/node/simulator.ts";
+export {
+  ConnectError,
+  FrameError,
+  HandshakeError,
+  InvalidArgumentError,
+  JoinError,
+  MessageTooLargeError,
+  NodeAbsentError,
+  NodeClosedError,
+  P2PSError,
+  TimeoutError,
+} from "./lib/errors.ts";

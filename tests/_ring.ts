@@ -1,0 +1,111 @@
+// Shared fixtures for simulator tests: build a ring, check the ring invariant, read a stream.
+import { Simulator, type SimulatorOptions } from "../lib/node/simulator.ts";
+import type { NodeOptions, P2PNode } from "../lib/node/node.ts";
+
+/** Builds a ring of `n` nodes joining through the first, in batches, then lets it settle. */
+export async function buildRing(
+  n: number,
+  options: SimulatorOptions & { node?: NodeOptions; batch?: number; settleMs?: number } = {},
+): Promise<Simulator> {
+  const sim = new Simulator(options);
+  const first = sim.createNet(options.node ?? {});
+  const joins: Promise<P2PNode>[] = [];
+  const batch = options.batch ?? 50;
+  for (let i = 1; i < n; i++) {
+    joins.push(sim.joinNet(first, { timing: options.node?.timing }));
+    if (i % batch === 0) sim.run(200);
+  }
+  sim.run(options.settleMs ?? 30_000);
+  await Promise.all(joins);
+  return sim;
+}
+
+/** Ring-invariant violations among the live nodes: wrong successor or predecessor. */
+export function ringViolations(sim: Simulator): string[] {
+  const live = sim.live.sort((a, b) => a.id - b.id);
+  const out: string[] = [];
+  for (let i = 0; i < live.length; i++) {
+    const info = live[i].info();
+    const succ = live[(i + 1) % live.length].id;
+    const pred = live[(i - 1 + live.length) % live.length].id;
+    if (live.length === 1) {
+      if (info.status !== "alone") out.push(`${info.id} is ${info.status}, expected alone`);
+      continue;
+    }
+    if (info.succ.id !== succ) out.push(`${info.id}: succ ${info.succ.id}, expected ${succ}`);
+    if (info.pred?.id !== pred) out.push(`${info.id}: pred ${info.pred?.id}, expected ${pred}`);
+  }
+  return out;
+}
+
+/** The id of the live node responsible for `key` (the first at or after it). */
+export function responsibleFor(sim: Simulator, key: number): number {
+  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
+  return ids.find((id) => id >= key) ?? ids[0];
+}
+
+/** Looks up `count` random keys from random nodes; returns hops and wrong answers. */
+export function lookups(
+  sim: Simulator,
+  count: number,
+): { hops: number[]; wrong: number; lost: number } {
+  const live = sim.live;
+  const maxKey = live[0].maxKey;
+  const hops: number[] = [];
+  let wrong = 0;
+  let answered = 0;
+  for (let i = 0; i < count; i++) {
+    const src = live[Math.floor(sim.random() * live.length)];
+    const key = Math.floor(sim.random() * maxKey);
+    const expected = responsibleFor(sim, key);
+    src.ring.lookup(key, (n, _p, h) => {
+      answered++;
+      if (n.id !== expected) wrong++;
+      hops.push(h);
+    });
+  }
+  sim.run(20_000);
+  return { hops, wrong, lost: count - answered };
+}
+
+/** Collects everything delivered to each node until stopped. */
+export function collect(
+  nodes: P2PNode[],
+): { got: Map<number, unknown[]>; hops: number[]; stop(): Promise<void> } {
+  const got = new Map<number, unknown[]>();
+  const hops: number[] = [];
+  const its = nodes.map((n) => {
+    const it = n.messages();
+    (async () => {
+      for await (const m of it) {
+        if (!got.has(n.id)) got.set(n.id, []);
+        got.get(n.id)!.push(m.msg);
+        hops.push(m.hops);
+      }
+    })();
+    return it;
+  });
+  return {
+    got,
+    hops,
+    async stop() {
+      for (const it of its) await it.return?.();
+    },
+  };
+}
+
+/** Lets pending promise callbacks run (the simulator's clock does not move). */
+export function flush(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 0));
+}
+
+/** Mean of numbers. */
+export function mean(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** The p-quantile of numbers. */
+export function quantile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
+}

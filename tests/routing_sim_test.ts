@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { fingerPolicy } from "../lib/core/fingers.ts";
+import { Phase, RoutingTable } from "../lib/core/routing_table.ts";
+import { seededRandom } from "../lib/com/virtual_clock.ts";
+import { buildRing, lookups, mean, quantile, ringViolations } from "./_ring.ts";
+
+const ap = { hostname: "h", port: 1 };
+
+/** Perfect tables for `ids` under `policy`, optionally with some entries deleted. */
+function tables(
+  ids: number[],
+  M: number,
+  policy: string,
+  broken = 0,
+  seed = 1,
+): Map<number, RoutingTable> {
+  const rnd = seededRandom(seed);
+  const sorted = [...ids].sort((a, b) => a - b);
+  const out = new Map<number, RoutingTable>();
+  for (const [i, id] of sorted.entries()) {
+    const tb = new RoutingTable({ id, ap }, M, fingerPolicy(policy, M), 3);
+    tb.pred = { id: sorted[(i - 1 + sorted.length) % sorted.length], ap };
+    tb.succList = [1, 2, 3].map((k) => ({ id: sorted[(i + k) % sorted.length], ap }));
+    for (const other of sorted) if (other !== id) tb.considerFinger({ id: other, ap });
+    for (let j = 0; j < tb.fingers.length; j++) if (rnd() < broken) tb.fingers[j] = null;
+    out.set(id, tb);
+  }
+  return out;
+}
+
+function walk(t: Map<number, RoutingTable>, from: number, key: number): number[] {
+  const path = [from];
+  let at = from;
+  let phase: number = Phase.Approach;
+  for (;;) {
+    const hop = t.get(at)!.nextHop(key, phase);
+    if (hop.node === null) return path;
+    at = hop.node.id;
+    phase = hop.phase;
+    assert.ok(!path.includes(at), `loop routing ${key}: ${[...path, at].join(" → ")}`);
+    path.push(at);
+  }
+}
+
+Deno.test("next hop is loop-free and ends at the responsible node for every key and start, with complete and broken tables", () => {
+  const M = 243;
+  const rnd = seededRandom(5);
+  for (const policy of ["tango", "chord", "dks:3"]) {
+    for (const broken of [0, 0.5, 0.9]) {
+      const ids = [...new Set(Array.from({ length: 40 }, () => Math.floor(rnd() * M)))];
+      const t = tables(ids, M, policy, broken);
+      const sorted = [...ids].sort((a, b) => a - b);
+      for (const from of ids) {
+        for (let key = 0; key < M; key++) {
+          const path = walk(t, from, key);
+          const resp = sorted.find((id) => id >= key) ?? sorted[0];
+          assert.equal(path.at(-1), resp, `${policy} broken=${broken} key ${key} from ${from}`);
+        }
+      }
+    }
+  }
+});
+
+for (const seed of [1, 2]) {
+  Deno.test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
+    const sim = await buildRing(1000, { seed });
+    assert.deepEqual(ringViolations(sim), []);
+    const { hops, wrong, lost } = lookups(sim, 3000);
+    assert.equal(wrong, 0);
+    assert.equal(lost, 0);
+    console.log(
+      `  tango N=1000 seed=${seed}: mean hops ${mean(hops).toFixed(2)}, p99 ${
+        quantile(hops, 0.99)
+      }, max ${Math.max(...hops)} (½·log2 N = 4.98)`,
+    );
+    assert.ok(mean(hops) < Math.log2(1000), "mean hops below log2 N");
+  });
+}
+
+Deno.test("routing under each finger policy reaches the responsible node; Tango takes fewer hops than Chord", async () => {
+  const result: Record<string, number> = {};
+  for (const fingers of ["tango", "chord", "dks:4", "fullmesh"] as const) {
+    const sim = await buildRing(400, { seed: 9, node: { net: { fingers } } });
+    const { hops, wrong, lost } = lookups(sim, 2000);
+    assert.equal(wrong, 0, fingers);
+    assert.equal(lost, 0, fingers);
+    result[fingers] = mean(hops);
+  }
+  console.log(
+    "  mean hops at N=400:",
+    JSON.stringify(result, (_k, v) => typeof v === "number" ? +v.toFixed(2) : v),
+  );
+  assert.ok(result.tango < result.chord);
+  assert.ok(result.fullmesh <= result.tango);
+});

@@ -650,6 +650,10 @@ export class Group {
     if (!state) return;
     const c = state.children.get(from.id);
     if (!c) return;
+    if (f.w === 1) {
+      c.tries = 0;
+      return;
+    }
     c.timer?.cancel();
     state.children.delete(from.id);
     for (const n of f.r as number[]) state.reached.push(n);
@@ -676,11 +680,16 @@ export class Group {
     const key = `${src.id}|${id}`;
     const existing = this.#bcast.get(key);
     if (existing) {
+      // A retransmission: answer with the result, or say the subtree is still being covered so
+      // the parent keeps waiting instead of giving this node up.
       this.counters.broadcast.duplicates++;
-      if (existing.finished) {
-        ring.control.sent++;
-        ring.transport.send(from, { t: T.BcastDone, s: src.id, id, r: existing.reached });
-      }
+      ring.control.sent++;
+      ring.transport.send(
+        from,
+        existing.finished
+          ? { t: T.BcastDone, s: src.id, id, r: existing.reached }
+          : { t: T.BcastDone, s: src.id, id, w: 1 },
+      );
       return;
     }
     this.counters.broadcast.received++;

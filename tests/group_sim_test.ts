@@ -1,0 +1,167 @@
+import assert from "node:assert/strict";
+import { InvalidArgumentError, MessageTooLargeError, NodeAbsentError } from "../lib/errors.ts";
+import { buildRing, collect, flush, responsibleFor } from "./_ring.ts";
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
+
+Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with N−1 messages and depth O(log N)", async () => {
+  const sim = await buildRing(1000, { seed: 3 });
+  const live = sim.live;
+  const c = collect(live);
+  const before = sum(live.map((n) => n.statistics().data.sent));
+  await live[17].broadcast({ note: "hello" });
+  sim.run(5000);
+  await flush();
+  const sent = sum(live.map((n) => n.statistics().data.sent)) - before;
+  const depth = Math.max(...c.hops);
+  console.log(`  broadcast N=1000: messages ${sent}, depth ${depth} (log2 N ≈ 10)`);
+  assert.equal(c.got.size, 999, "every other node received it");
+  assert.ok(!c.got.has(live[17].id), "not the sender without toMyself");
+  for (const [id, msgs] of c.got) assert.equal(msgs.length, 1, `node ${id} got it once`);
+  assert.equal(sent, 999, "N−1 messages");
+  assert.ok(depth <= 2 * Math.log2(1000), `depth ${depth}`);
+  await c.stop();
+});
+
+Deno.test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
+  const sim = await buildRing(1000, { seed: 4 });
+  const live = sim.live;
+  const c = collect(live);
+  for (const size of [1, 10, 100]) {
+    c.got.clear();
+    const dst = new Set<number>();
+    while (dst.size < size) dst.add(live[Math.floor(sim.random() * live.length)].id);
+    const traffic = () =>
+      sum(live.map((n) => n.statistics().data.sent + n.statistics().data.forwarded));
+    const t0 = traffic();
+    await live[0].multicast([...dst], { size });
+    sim.run(5000);
+    await flush();
+    const mcast = traffic() - t0;
+    const t1 = traffic();
+    for (const d of dst) await live[0].send(d, { size, single: true });
+    sim.run(5000);
+    await flush();
+    const separate = traffic() - t1;
+    console.log(`  multicast to ${size}: ${mcast} messages; separate sends: ${separate}`);
+    assert.deepEqual([...c.got.keys()].sort(), [...dst].sort());
+    for (const d of dst) assert.deepEqual(c.got.get(d), [{ size }, { size, single: true }]);
+    if (size > 1) assert.ok(mcast < separate, `${mcast} < ${separate}`);
+  }
+  await c.stop();
+});
+
+Deno.test("multicast() with toResp delivers once to a node responsible for several keys", async () => {
+  const sim = await buildRing(50, { seed: 5 });
+  const live = sim.live;
+  const c = collect(live);
+  const target = live[10];
+  const pred = target.info().pred!.id;
+  const keys = [target.id, target.id - 1, pred + 1].filter((k) => k > pred);
+  const report = await sim.settle(live[3].multicast(keys, "k", { toResp: true, ack: true }));
+  await flush();
+  assert.deepEqual(report.reached, [target.id]);
+  assert.deepEqual(c.got.get(target.id), ["k"]);
+  assert.equal(c.got.size, 1);
+  await c.stop();
+});
+
+Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the successor list holds", async () => {
+  const sim = await buildRing(40, { seed: 6 });
+  const live = sim.live;
+  const c = collect(live);
+  const ids = live.map((n) => n.id).sort((a, b) => a - b);
+  const src = live[5];
+  const i = ids.indexOf(src.id);
+  const want = Array.from({ length: 9 }, (_, k) => ids[(i + 1 + k) % ids.length]);
+  const report = await sim.settle(src.sendToSucc("replica", 9, { ack: true }));
+  await flush();
+  assert.deepEqual(report.reached.sort(), [...want].sort());
+  assert.deepEqual([...c.got.keys()].sort(), [...want].sort());
+  const all = await sim.settle(src.sendToSucc("all", 1000, { ack: true }));
+  assert.equal(all.reached.length, 39, "a count beyond the ring stops after going round once");
+  await c.stop();
+});
+
+Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered exactly once, in order", async () => {
+  const sim = await buildRing(100, { seed: 7 });
+  const live = sim.live;
+  const c = collect(live);
+  sim.network.options.loss = 0.1;
+  const src = live[1];
+  // Three messages to each of ten keys: order is promised per sender and destination key.
+  const ten = Array.from({ length: 10 }, () => Math.floor(sim.random() * src.maxKey));
+  const keys = [...ten, ...ten, ...ten];
+  const sends = keys.map((k, i) =>
+    src.send(k, { i }, { toResp: true, ack: true, timeoutMs: 60_000 })
+  );
+  const receipts = await sim.settle(Promise.all(sends));
+  for (const [i, r] of receipts.entries()) assert.equal(r.node, responsibleFor(sim, keys[i]));
+  const bcasts = [];
+  for (let b = 0; b < 5; b++) {
+    bcasts.push(live[2].broadcast({ b }, { ack: true, timeoutMs: 60_000 }));
+  }
+  const reports = await sim.settle(Promise.all(bcasts));
+  sim.network.options.loss = 0;
+  sim.run(10_000);
+  await flush();
+  for (const r of reports) assert.equal(new Set(r.reached).size, 99);
+  // Exactly once: each node got each send addressed to it once, and every broadcast once, in order.
+  for (const n of live) {
+    const got = c.got.get(n.id) ?? [];
+    const b = got.filter((m) => (m as { b?: number }).b !== undefined).map((m) =>
+      (m as { b: number }).b
+    );
+    if (n !== live[2]) assert.deepEqual(b, [0, 1, 2, 3, 4], `broadcasts at ${n.id}`);
+    const s = got.filter((m) => (m as { i?: number }).i !== undefined).map((m) =>
+      (m as { i: number }).i
+    );
+    const expected = keys.map((k, i) => [k, i] as const).filter(([k]) =>
+      responsibleFor(sim, k) === n.id
+    );
+    assert.deepEqual([...s].sort((a, b) => a - b), expected.map(([, i]) => i), `sends at ${n.id}`);
+    for (const key of new Set(expected.map(([k]) => k))) {
+      const perKey = s.filter((i) => keys[i] === key);
+      assert.deepEqual(perKey, [...perKey].sort((a, b) => a - b), `order for key ${key}`);
+    }
+  }
+  const stats = live.map((n) => n.statistics().kinds);
+  const retrans = sum(stats.map((k) => k.send.retransmitted + k.broadcast.retransmitted));
+  const dups = sum(stats.map((k) => k.send.duplicates + k.broadcast.duplicates));
+  console.log(`  10 % loss: ${retrans} retransmissions, ${dups} duplicates suppressed`);
+  assert.ok(retrans > 0, "loss forced retransmissions");
+  await c.stop();
+});
+
+Deno.test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
+  const sim = await buildRing(20, { seed: 8 });
+  const n = sim.live[0];
+  const ev = n.events();
+  const absent = (n.id + 1) % n.maxKey;
+  await assert.rejects(
+    sim.settle(n.send(absent, "x", { ack: true })),
+    (e) => e instanceof NodeAbsentError && e.missing[0] === absent,
+  );
+  await n.send(absent, "y");
+  sim.run(1000);
+  let found = false;
+  for (;;) {
+    const r = await Promise.race([ev.next(), flush().then(() => null)]);
+    if (!r || r.done) break;
+    if (r.value.type === "undeliverable" && r.value.dst === absent) found = true;
+  }
+  assert.ok(found, "an undeliverable event for the plain send");
+  assert.ok(n.statistics().undeliverable >= 2);
+  const before = n.statistics().data.sent;
+  await assert.rejects(n.multicast([], "x"), InvalidArgumentError);
+  await assert.rejects(n.multicast([1, 2.5], "x"), /dst\[1\] must be an integer/);
+  await assert.rejects(n.send(-1, "x"), /dst must be an integer/);
+  await assert.rejects(n.send(n.maxKey, "x"), InvalidArgumentError);
+  await assert.rejects(n.sendToSucc("x", 0), /nrSucc must be an integer ≥ 1/);
+  await assert.rejects(n.broadcast(() => 1), /cannot be encoded/);
+  await assert.rejects(n.send(1, new Uint8Array(2 * 1024 * 1024)), MessageTooLargeError);
+  assert.equal(n.statistics().data.sent, before, "nothing was sent");
+  await ev.return?.();
+});

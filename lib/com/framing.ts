@@ -114,6 +114,8 @@ export class FrameDecoder {
   /** Bytes of the incomplete frame carried over from earlier chunks. */
   #buf: Uint8Array = EMPTY;
   #len = 0;
+  /** The carried-over bytes may hold whole frames (left there by a throwing `onFrame`). */
+  #several = false;
 
   /** Creates a decoder that rejects bodies longer than `maxFrameSize` bytes. */
   constructor(maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE) {
@@ -150,9 +152,19 @@ export class FrameDecoder {
    * resynchronised after that: discard the decoder.
    */
   push(chunk: Uint8Array, onFrame: (frame: Frame) => void): void {
+    if (this.#several) {
+      // Rare: reprocess the carried-over frames as if they had arrived with this chunk.
+      const joined = new Uint8Array(this.#len + chunk.length);
+      joined.set(this.#buf.subarray(0, this.#len));
+      joined.set(chunk, this.#len);
+      chunk = joined;
+      this.#len = 0;
+      this.#several = false;
+    }
     const n = chunk.length;
     let pos = 0;
     let broken = false;
+    let threw = true;
     try {
       if (this.#len > 0) {
         if (this.#len < FRAME_HEADER_SIZE) {
@@ -195,14 +207,16 @@ export class FrameDecoder {
         broken = false;
         onFrame(frame);
       }
+      threw = false;
     } finally {
       // Also when `onFrame` throws, so that the bytes after the frame it saw are kept. The tail
       // is at most one chunk: growing to its declared length waits until the length is checked.
       const rest = n - pos;
       if (!broken && rest > 0 && this.#len === 0) {
-        this.#reserve(rest);
+        this.#reserve(Math.max(rest, FRAME_HEADER_SIZE));
         this.#buf.set(chunk.subarray(pos), 0);
         this.#len = rest;
+        this.#several = threw;
       }
     }
   }

@@ -122,6 +122,8 @@ class Link {
   draining = false;
   /** The handshake completed: queued frames may be written. */
   up = false;
+  /** Closed by the node during its handshake: flush what is queued once up, then close. */
+  closeWhenUp = false;
   /** Counted in `linksIn`/`linksOut`. */
   counted = false;
   shutting = false;
@@ -328,13 +330,11 @@ export class TcpTransport implements Transport {
       this.#retire(link, true);
       return;
     }
-    // Not up yet: there is nothing to flush onto, so what was queued is dropped.
-    this.stats.framesDropped += link.takeUnsent().length;
+    // Not up yet: finish the handshake, flush what is queued, then close. Nothing is reported
+    // for this link any more (the node asked for it), except to a pending dial().
     link.target = null;
-    if (link.state === "connecting") this.#destroy(link);
-    else this.#refuse(link, "Disconnected");
-    // Only a pending dial() hears about it; the node asked for this.
-    this.#lost(link, `Disconnected from ${link.where} during the handshake`, ConnectError, []);
+    link.closeWhenUp = true;
+    if (link.head === link.frames.length) this.#abandon(link, "Disconnected");
   }
 
   /**
@@ -350,10 +350,12 @@ export class TcpTransport implements Transport {
       } else if (link.state === "closing") {
         link.deliver = false;
       } else {
-        this.stats.framesDropped += link.takeUnsent().length;
+        // Still in its handshake: a link with frames queued finishes it and flushes them.
+        link.closeWhenUp = true;
+        link.target = null;
         const done = link.done;
         link.done = null;
-        this.#destroy(link);
+        if (link.head === link.frames.length) this.#abandon(link, "Closing");
         if (done) {
           this.#call(() =>
             done(new ConnectError(`Cannot connect to ${link.where}: transport closed`))
@@ -686,8 +688,10 @@ export class TcpTransport implements Transport {
       this.#lost(link, why, HandshakeError, unsent);
       return;
     }
-    const slot = this.#slot(h.id);
-    if (!slot.active) {
+    const slot = link.closeWhenUp ? null : this.#slot(h.id);
+    if (!slot) {
+      // Given up by the node: it only finishes its handshake to flush what was queued.
+    } else if (!slot.active) {
       // Frames sent to this peer from now on wait for this link instead of dialing another one.
       slot.active = link;
     } else if (link.outbound && slot.active !== link) {
@@ -703,6 +707,19 @@ export class TcpTransport implements Transport {
     link.state = "confirm";
     link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true }, this.#maxFrame));
     this.#kick(link);
+  }
+
+  /** Gives up a link still in its handshake, telling the peer when it can hear us. */
+  #abandon(link: Link, why: string): void {
+    const done = link.done;
+    link.done = null;
+    if (link.state === "connecting") this.#destroy(link);
+    else this.#refuse(link, why);
+    if (done) {
+      this.#call(() =>
+        done(new ConnectError(`Cannot connect to ${link.where}: ${why.toLowerCase()}`))
+      );
+    }
   }
 
   #refused(link: Link, frame: Frame): void {
@@ -724,6 +741,10 @@ export class TcpTransport implements Transport {
     link.timer = undefined;
     link.state = "open";
     link.up = true;
+    if (link.closeWhenUp || this.#stopped) {
+      this.#retire(link, !this.#stopped);
+      return;
+    }
     const peer = link.peer!;
     const slot = this.#slot(peer.id);
     const current = slot.active;

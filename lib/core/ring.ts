@@ -14,6 +14,7 @@
 
 import type { Clock, Frame, NodeRef, Timer, Transport } from "../com/transport.ts";
 import { JoinError, TimeoutError } from "../errors.ts";
+import { FailureDetector } from "./failure_detector.ts";
 import { fingerPolicy } from "./fingers.ts";
 import { addMod, cw, inOC, inOO } from "./id_space.ts";
 import { type DataFrame, type NetInfo, type Routed, T } from "./messages.ts";
@@ -38,6 +39,12 @@ export interface RingTiming {
   fingersOnJoin: boolean;
   /** Time allowed for a join, ms. @default 10000 */
   joinTimeoutMs: number;
+  /** Failure detector: a neighbour not heard from for this long is pinged, ms. @default 1000 */
+  heartbeatMs: number;
+  /** Failure detector: least silence after a heartbeat before suspicion, ms. @default 1000 */
+  minTimeoutMs: number;
+  /** Period of pings to suspected and crashed nodes, to notice they are back, ms. @default 5000 */
+  reviveMs: number;
 }
 
 /** Default protocol timing. */
@@ -46,7 +53,17 @@ export const DEFAULT_TIMING: RingTiming = {
   fingerRefreshMs: 2000,
   fingersOnJoin: true,
   joinTimeoutMs: 10000,
+  heartbeatMs: 1000,
+  minTimeoutMs: 1000,
+  reviveMs: 5000,
 };
+
+/** How long a crashed node is remembered and pinged in case it comes back, ms. */
+const GRAVEYARD_MS = 120_000;
+/** Fingers are pinged this many times less often than ring neighbours. */
+const FINGER_SCALE = 5;
+/** How many crashed nodes are remembered. */
+const GRAVEYARD_SIZE = 32;
 
 /** Per-kind traffic counters. */
 export interface TrafficCounters {
@@ -104,6 +121,9 @@ export class Ring {
   #refreshIndex = 0;
   readonly #random: () => number;
   readonly #expectName: string | null;
+  readonly #detector: FailureDetector;
+  /** Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer. */
+  readonly #graveyard = new Map<number, { ref: NodeRef; since: number; crashed: boolean }>();
 
   /** Creates a ring member; call {@linkcode Ring.create} or {@linkcode Ring.join} next. */
   constructor(options: {
@@ -122,6 +142,7 @@ export class Ring {
     this.#random = options.random;
     this.id = options.id ?? -1;
     this.#expectName = options.expectName ?? null;
+    this.#detector = new FailureDetector(this.timing);
     this.transport.bind({
       hello: () => ({
         magic: "p2ps",
@@ -309,6 +330,69 @@ export class Ring {
     };
     every(this.timing.stabilizeMs, () => this.stabilize());
     every(this.timing.fingerRefreshMs, () => this.#refreshOneFinger());
+    every(this.timing.heartbeatMs, () => this.#heartbeat());
+    every(this.timing.reviveMs, () => this.#pingGraveyard());
+  }
+
+  /** Pings silent neighbours and suspects those silent past the detector's timeout. */
+  #heartbeat(): void {
+    const tb = this.table!;
+    if (tb.alone) return;
+    const now = this.clock.now();
+    // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
+    // which only cost extra hops when stale, at a fifth of that rate.
+    const watched = new Map<number, [NodeRef, number]>();
+    tb.forEachKnown((n) => watched.set(n.id, [n, FINGER_SCALE]));
+    watched.set(tb.succ.id, [tb.succ, 1]);
+    if (tb.pred && tb.pred !== tb.self) watched.set(tb.pred.id, [tb.pred, 1]);
+    for (const [n, scale] of watched.values()) {
+      const verdict = this.#detector.check(n.id, now, scale);
+      if (verdict === "ping") this.sendControl(n, { t: T.Ping, ts: now });
+      else if (verdict === "suspect") this.#suspect(n, scale);
+    }
+  }
+
+  #suspect(peer: NodeRef, scale: number): void {
+    const now = this.clock.now();
+    this.#emit("suspect", { peer, silentMs: this.#detector.timeout(peer.id, scale) });
+    this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
+    // Route around it at once; declare it crashed if it stays silent as long again.
+    this.#repair(peer);
+    this.clock.timer(this.#detector.timeout(peer.id), () => {
+      const g = this.#graveyard.get(peer.id);
+      if (g && !g.crashed && g.since === now && this.#running) {
+        g.crashed = true;
+        this.#emit("crash", { peer, reason: "silent past the failure detector's timeout" });
+      }
+    });
+  }
+
+  /** A suspected or crashed node was heard from: trust it again and let it back in. */
+  #revive(peer: NodeRef): void {
+    const g = this.#graveyard.get(peer.id);
+    if (!g) return;
+    this.#graveyard.delete(peer.id);
+    this.#emit("alive", { peer, wasCrashed: g.crashed });
+    const tb = this.table!;
+    this.#learn(peer);
+    if (tb.alone || inOO(peer.id, tb.self.id, tb.succ.id, tb.maxKey)) {
+      this.#setSucc(peer, []);
+      this.sendControl(peer, { t: T.Notify });
+    } else {
+      // Offer ourselves: if we sit between it and its successor it will take us.
+      this.sendControl(peer, { t: T.Stab, p: tb.pred, s: tb.succList });
+    }
+  }
+
+  #pingGraveyard(): void {
+    const now = this.clock.now();
+    for (const [id, g] of this.#graveyard) {
+      if (now - g.since > GRAVEYARD_MS) this.#graveyard.delete(id);
+      else this.sendControl(g.ref, { t: T.Ping, ts: now });
+    }
+    while (this.#graveyard.size > GRAVEYARD_SIZE) {
+      this.#graveyard.delete(this.#graveyard.keys().next().value!);
+    }
   }
 
   /** Safety-net stabilisation: tell the successor we believe we are its predecessor. */
@@ -325,7 +409,21 @@ export class Ring {
         return;
       }
     }
+    if (this.table) {
+      this.#detector.heard(from.id, this.clock.now());
+      if (this.#graveyard.has(from.id) && this.#running) this.#revive(from);
+    }
     switch (f.t) {
+      case T.Ping:
+        this.control.received++;
+        return this.sendControl(from, { t: T.Pong, ts: f.ts });
+      case T.Pong:
+        this.control.received++;
+        return this.#detector.roundTrip(
+          from.id,
+          this.clock.now() - (f.ts as number),
+          this.clock.now(),
+        );
       case T.Data:
         return this.route(from, f as DataFrame);
       case T.InfoReq:
@@ -602,19 +700,11 @@ export class Ring {
   #onPeerDown(peer: NodeRef, why: string, unsent: Frame[]): void {
     if (!this.#running || !this.table) return;
     const graceful = this.#leavers.delete(peer.id);
-    const tb = this.table;
-    const { wasPred, wasSucc, fingers } = tb.forget(peer.id);
+    const { wasPred, wasSucc, fingers } = this.#repair(peer);
     if (!graceful && (wasPred || wasSucc || fingers.length)) {
       this.#emit("crash", { peer, reason: why });
+      this.#graveyard.set(peer.id, { ref: peer, since: this.clock.now(), crashed: true });
     }
-    if (wasSucc) {
-      const next = tb.succList[0];
-      if (next) {
-        this.#emit("newsucc", { succ: next, old: peer });
-        this.sendControl(next, { t: T.Notify });
-      }
-    }
-    this.#afterLoss(peer);
     this.sink.peerLost(peer);
     // Routed frames that never left go another way now that the dead peer is forgotten.
     for (const f of unsent) {
@@ -622,6 +712,23 @@ export class Ring {
         this.#step(null, f as Routed);
       }
     }
+  }
+
+  /** Forgets a dead or suspected peer and repairs successor and predecessor pointers. */
+  #repair(peer: NodeRef): { wasPred: boolean; wasSucc: boolean; fingers: number[] } {
+    const tb = this.table!;
+    this.#detector.drop(peer.id);
+    const lost = tb.forget(peer.id);
+    if (lost.wasSucc) {
+      const next = tb.succList[0];
+      if (next) {
+        this.#emit("newsucc", { succ: next, old: peer });
+        this.sendControl(next, { t: T.Notify });
+      }
+    }
+    if (lost.wasPred) this.#emit("newpred", { pred: null, old: peer });
+    this.#afterLoss(peer);
+    return lost;
   }
 
   /** After a neighbour is gone: refill an empty successor list, or fall back to alone. */

@@ -64,6 +64,23 @@ export class Simulator {
     return node;
   }
 
+  /** Crashes `node` so that nobody is told: its links fall silent, only timeouts reveal it. */
+  vanish(node: P2PNode): void {
+    const t = this.network.at(node.ap.port);
+    t?.vanish();
+    node.crash();
+  }
+
+  /** Splits the network: nodes in different groups cannot reach each other until healed. */
+  partition(groups: P2PNode[][]): void {
+    groups.forEach((g, i) => g.forEach((n) => this.network.group.set(n.ap.port, i + 1)));
+  }
+
+  /** Ends every partition. */
+  heal(): void {
+    this.network.group.clear();
+  }
+
   /** Runs virtual time forward by `ms` (or until nothing is scheduled). Returns events run. */
   run(ms = Infinity, maxEvents = Infinity): number {
     const until = ms === Infinity ? Infinity : this.clock.now() + ms;

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { Simulator } from "../lib/node/simulator.ts";
+import type { P2PNode } from "../lib/node/node.ts";
+import { lookups, ringViolations } from "./_ring.ts";
+
+/** A random run of joins, leaves, crashes and silent crashes, then quiet. */
+async function churn(seed: number, ops: number): Promise<Simulator> {
+  const sim = new Simulator({ seed });
+  const first = sim.createNet({ net: { succListSize: 3 } });
+  for (let i = 0; i < 12; i++) await sim.settle(sim.joinNet(first));
+  sim.run(10_000);
+  const pending: Promise<unknown>[] = [];
+  for (let op = 0; op < ops; op++) {
+    const live = sim.live;
+    const r = sim.random();
+    const pick = () => live[Math.floor(sim.random() * live.length)];
+    if (r < 0.4 || live.length < 5) {
+      pending.push(sim.joinNet(pick()).catch(() => null));
+    } else if (r < 0.6) {
+      pending.push(pick().leave());
+    } else if (r < 0.8) {
+      pick().crash();
+    } else if (r < 0.9) {
+      sim.vanish(pick());
+    } else {
+      // Two adjacent nodes crash together (fewer than succListSize).
+      const ids = live.map((n) => n.id).sort((a, b) => a - b);
+      const i = Math.floor(sim.random() * ids.length);
+      for (const id of [ids[i], ids[(i + 1) % ids.length]]) live.find((n) => n.id === id)!.crash();
+    }
+    sim.run(sim.random() * 3000);
+  }
+  sim.run(120_000);
+  await Promise.all(pending);
+  return sim;
+}
+
+Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashes end in one correct ring that routes every key", async () => {
+  for (let seed = 1; seed <= 200; seed++) {
+    const sim = await churn(seed, 25);
+    assert.deepEqual(ringViolations(sim), [], `seed ${seed}`);
+    const { wrong, lost } = lookups(sim, 100);
+    assert.equal(wrong + lost, 0, `seed ${seed}: ${wrong} wrong, ${lost} lost lookups`);
+  }
+});
+
+Deno.test("a ring survives succListSize − 1 adjacent simultaneous crashes", async () => {
+  const sim = new Simulator({ seed: 42 });
+  const first = sim.createNet({ net: { succListSize: 4 } });
+  for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));
+  sim.run(20_000);
+  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
+  for (const id of ids.slice(10, 13)) sim.nodes.find((n) => n.id === id)!.crash();
+  sim.run(30_000);
+  assert.deepEqual(ringViolations(sim), []);
+  assert.equal(lookups(sim, 300).wrong, 0);
+});
+
+Deno.test("a silent crash is suspected, declared crashed and repaired; the events say so", async () => {
+  const sim = new Simulator({ seed: 43 });
+  const first = sim.createNet();
+  const nodes: P2PNode[] = [first];
+  for (let i = 0; i < 10; i++) nodes.push(await sim.settle(sim.joinNet(first)));
+  sim.run(10_000);
+  const victim = nodes[4];
+  const pred = sim.live.find((n) => n.info().succ.id === victim.id)!;
+  const ev = pred.events();
+  const t0 = sim.clock.now();
+  sim.vanish(victim);
+  sim.run(20_000);
+  pred.crash();
+  const seen: { type: string; time: number }[] = [];
+  for await (const e of ev) seen.push(e);
+  const suspect = seen.find((e) => e.type === "suspect");
+  const crash = seen.find((e) => e.type === "crash");
+  assert.ok(suspect && crash, seen.map((e) => e.type).join());
+  console.log(
+    `  suspected after ${(suspect.time - t0).toFixed(0)} ms, declared crashed after ${
+      (crash.time - t0).toFixed(0)
+    } ms`,
+  );
+  assert.ok(suspect.time - t0 <= 3_500, "within heartbeat + timeout");
+  sim.run(20_000);
+  assert.deepEqual(ringViolations(sim), []);
+});
+
+Deno.test("a false suspicion heals: a partitioned node comes back and the rings merge", async () => {
+  const sim = new Simulator({ seed: 44 });
+  const first = sim.createNet();
+  const nodes: P2PNode[] = [first];
+  for (let i = 0; i < 15; i++) nodes.push(await sim.settle(sim.joinNet(first)));
+  sim.run(10_000);
+  const island = [nodes[3]];
+  sim.partition([island, nodes.filter((n) => n !== nodes[3])]);
+  sim.run(15_000);
+  assert.equal(nodes[3].status, "alone", "cut off, it is alone");
+  const ev = nodes[3].events();
+  sim.heal();
+  sim.run(60_000);
+  assert.deepEqual(ringViolations(sim), []);
+  const types: string[] = [];
+  nodes[3].crash();
+  for await (const e of ev) types.push(e.type);
+  assert.ok(types.includes("alive") && types.includes("connected"), types.join());
+});
+
+Deno.test("a two-way partition heals into one ring", async () => {
+  const sim = new Simulator({ seed: 45 });
+  const first = sim.createNet();
+  const nodes: P2PNode[] = [first];
+  for (let i = 0; i < 20; i++) nodes.push(await sim.settle(sim.joinNet(first)));
+  sim.run(10_000);
+  const a = nodes.filter((_, i) => i % 3 === 0);
+  const b = nodes.filter((_, i) => i % 3 !== 0);
+  sim.partition([a, b]);
+  sim.run(20_000);
+  sim.heal();
+  sim.run(120_000);
+  assert.deepEqual(ringViolations(sim), []);
+});

@@ -1,0 +1,533 @@
+import assert from "node:assert/strict";
+import {
+  encodeFrame,
+  FRAME_HEADER_SIZE,
+  FrameDecoder,
+  writeFrameHeader,
+} from "../lib/com/framing.ts";
+import { TcpTransport, type TcpTransportOptions } from "../lib/com/tcp.ts";
+import {
+  type AccessPoint,
+  type Frame,
+  type Hello,
+  type NodeRef,
+  PROTOCOL_MAGIC,
+  PROTOCOL_VERSION,
+  type TransportEvents,
+} from "../lib/com/transport.ts";
+import { ConnectError, HandshakeError, MessageTooLargeError } from "../lib/errors.ts";
+
+const MAX = 1024 * 1024;
+
+interface Down {
+  peer: NodeRef;
+  reason: string;
+  unsent?: Frame[];
+}
+
+/** A transport bound to a recording node. */
+interface TestNode {
+  t: TcpTransport;
+  ref: NodeRef;
+  frames: { from: number; frame: Frame }[];
+  downs: Down[];
+}
+
+interface NodeSetup {
+  hello?: Partial<Hello>;
+  checkHello?: (peer: Hello) => string | null;
+  onFrame?: (from: NodeRef, frame: Frame) => void;
+}
+
+async function node(
+  id: number,
+  setup: NodeSetup = {},
+  options: TcpTransportOptions = {},
+): Promise<TestNode> {
+  const t = await TcpTransport.listen({ maxFrameSize: MAX, ...options });
+  const n: TestNode = { t, ref: { id, ap: t.ap }, frames: [], downs: [] };
+  const events: TransportEvents = {
+    hello: () => ({
+      magic: PROTOCOL_MAGIC,
+      v: PROTOCOL_VERSION,
+      name: "test",
+      net: "net-1",
+      id,
+      ap: t.ap,
+      ...setup.hello,
+    }),
+    checkHello: setup.checkHello ?? (() => null),
+    frame: (from, frame) => {
+      n.frames.push({ from: from.id, frame });
+      setup.onFrame?.(from, frame);
+    },
+    peerDown: (peer, reason, unsent) => n.downs.push({ peer, reason, unsent }),
+  };
+  t.bind(events);
+  return n;
+}
+
+/** Polls `cond` until it holds, failing with `what` after `ms`. */
+async function waitFor(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function dial(t: TcpTransport, ap: AccessPoint): Promise<NodeRef> {
+  return new Promise((resolve, reject) => {
+    t.dial(ap, (err, peer) => err ? reject(err) : resolve(peer!));
+  });
+}
+
+function seqs(n: TestNode, from: number): number[] {
+  return n.frames.filter((f) => f.from === from).map((f) => f.frame.seq as number);
+}
+
+function range(count: number): number[] {
+  return Array.from({ length: count }, (_, i) => i);
+}
+
+async function closeAll(...nodes: TestNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.t.close()));
+}
+
+/** A port on 127.0.0.1 that nothing listens on. */
+function unusedPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+/** Reads from a raw socket until the other end closes it; returns the frames it sent. */
+async function readUntilClosed(conn: Deno.Conn): Promise<Frame[]> {
+  const decoder = new FrameDecoder(MAX);
+  const frames: Frame[] = [];
+  const buf = new Uint8Array(4096);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      decoder.push(buf.subarray(0, n), (f) => frames.push(f));
+    }
+  } catch (e) {
+    // A reset is also a close.
+    if (!(e instanceof Deno.errors.ConnectionReset)) throw e;
+  }
+  return frames;
+}
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+function rawHello(id: number, overrides: Partial<Hello> = {}): Frame {
+  return {
+    t: 0,
+    hello: {
+      magic: PROTOCOL_MAGIC,
+      v: PROTOCOL_VERSION,
+      name: "test",
+      net: "net-1",
+      id,
+      ap: { hostname: "127.0.0.1", port: 1 },
+      ...overrides,
+    },
+  };
+}
+
+Deno.test("two transports exchange ten thousand frames each way in order", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  const count = 10_000;
+  for (let seq = 0; seq < count; seq++) {
+    a.t.send(b.ref, { t: 13, seq, pad: "0123456789" });
+    b.t.send(a.ref, { t: 13, seq, pad: "abcdefghij" });
+  }
+  await waitFor(() => a.frames.length === count && b.frames.length === count, "all frames");
+  assert.deepEqual(seqs(b, 1), range(count));
+  assert.deepEqual(seqs(a, 2), range(count));
+  assert.equal(a.t.stats.framesOut, count);
+  assert.equal(a.t.stats.framesIn, count);
+  assert.equal(a.t.stats.bytesOut, b.t.stats.bytesIn);
+  assert.equal(a.t.stats.linksIn + a.t.stats.linksOut, 1);
+  assert.deepEqual([a.downs, b.downs], [[], []]);
+  await closeAll(a, b);
+});
+
+Deno.test("frames sent while a link is busy are coalesced and still arrive in order", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  // Bursts separated by turns of the event loop, so that later bursts queue behind writes.
+  let seq = 0;
+  for (let burst = 0; burst < 50; burst++) {
+    for (let i = 0; i < 200; i++) a.t.send(b.ref, { t: 13, seq: seq++ });
+    await Promise.resolve();
+  }
+  await waitFor(() => b.frames.length === seq, "all frames");
+  assert.deepEqual(seqs(b, 1), range(seq));
+  await closeAll(a, b);
+});
+
+Deno.test("a frame carrying bytes arrives intact", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  const payload = new Uint8Array(200_000).map((_, i) => i & 0xff);
+  a.t.send(b.ref, { t: 13, payload });
+  a.t.send(b.ref, { t: 13, payload: payload.subarray(5, 10) });
+  await waitFor(() => b.frames.length === 2, "both frames");
+  assert.deepEqual(b.frames[0].frame.payload, payload);
+  assert.deepEqual(b.frames[1].frame.payload, payload.subarray(5, 10));
+  await closeAll(a, b);
+});
+
+Deno.test("simultaneous dials from both sides end with one shared link and no lost frames", async () => {
+  for (let round = 0; round < 10; round++) {
+    // Alternate which side has the lower id.
+    const [lowId, highId] = round % 2 === 0 ? [1, 2] : [2, 1];
+    const a = await node(lowId);
+    const b = await node(highId);
+    const count = 500;
+    for (let seq = 0; seq < count; seq++) {
+      a.t.send(b.ref, { t: 13, seq });
+      b.t.send(a.ref, { t: 13, seq });
+    }
+    await waitFor(() => a.frames.length === count && b.frames.length === count, "all frames");
+    assert.deepEqual(seqs(b, lowId), range(count), `round ${round}: low → high in order`);
+    assert.deepEqual(seqs(a, highId), range(count), `round ${round}: high → low in order`);
+    // Both ends keep the connection the lower id dialed.
+    const low = lowId < highId ? a : b;
+    const high = lowId < highId ? b : a;
+    await waitFor(
+      () => low.t.stats.linksOut === 1 && high.t.stats.linksIn === 1,
+      "the lower id's connection to be kept",
+    );
+    assert.equal(low.t.stats.linksIn, 0);
+    assert.equal(high.t.stats.linksOut, 0);
+    // The kept link carries later frames too.
+    a.t.send(b.ref, { t: 13, seq: count });
+    b.t.send(a.ref, { t: 13, seq: count });
+    await waitFor(() => a.frames.length === count + 1 && b.frames.length === count + 1, "more");
+    assert.deepEqual([a.downs, b.downs], [[], []]);
+    assert.equal(a.t.stats.framesDropped + b.t.stats.framesDropped, 0);
+    assert.equal(a.t.stats.badLinks + b.t.stats.badLinks, 0);
+    await closeAll(a, b);
+  }
+});
+
+Deno.test("dialing an address reports the peer's identity and keeps the link open", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  const peer = await dial(a.t, b.t.ap);
+  assert.deepEqual(peer, b.ref);
+  assert.equal(a.t.stats.linksOut, 1);
+  await waitFor(() => b.t.stats.linksIn === 1, "b to count the link");
+  // The link is registered under the peer's id: no second connection is opened.
+  a.t.send(peer, { t: 13, seq: 0 });
+  b.t.send(a.ref, { t: 13, seq: 0 });
+  await waitFor(() => a.frames.length === 1 && b.frames.length === 1, "frames");
+  assert.equal(a.t.stats.linksOut + a.t.stats.linksIn, 1);
+  // Dialing it again reuses the link.
+  assert.deepEqual(await dial(a.t, b.t.ap), b.ref);
+  await waitFor(() => b.t.stats.linksIn === 1 && a.t.stats.linksOut === 1, "one link");
+  await closeAll(a, b);
+});
+
+Deno.test("a peer speaking another protocol version is refused with both versions named", async () => {
+  const a = await node(1);
+  const b = await node(2, { hello: { v: PROTOCOL_VERSION + 1 } });
+  await assert.rejects(dial(a.t, b.t.ap), (e) => {
+    assert.ok(e instanceof HandshakeError);
+    assert.match(
+      e.message,
+      new RegExp(
+        `^Handshake with 127\\.0\\.0\\.1:${b.t.ap.port} refused: Protocol version ` +
+          `${PROTOCOL_VERSION + 1} is not supported \\(expected ${PROTOCOL_VERSION}\\)$`,
+      ),
+    );
+    return true;
+  });
+  assert.equal(a.t.stats.badLinks, 1);
+  assert.equal(a.t.stats.linksOut, 0);
+  await closeAll(a, b);
+});
+
+Deno.test("a refusal sent by the peer reaches the dialer with the peer's message", async () => {
+  const a = await node(1, { hello: { net: "net-2" } });
+  const b = await node(2, {
+    checkHello: (peer) => peer.net === "net-1" ? null : `Network ${peer.net} is not net-1`,
+  });
+  await assert.rejects(
+    dial(a.t, b.t.ap),
+    (e) =>
+      e instanceof HandshakeError &&
+      e.message === `Handshake with 127.0.0.1:${b.t.ap.port} refused: Network net-2 is not net-1`,
+  );
+  await waitFor(() => b.t.stats.badLinks === 1, "b to count the refused link");
+  assert.equal(a.t.stats.badLinks, 0);
+  // Frames sent over a refused link are handed back, and counted as dropped.
+  a.t.send(b.ref, { t: 13, seq: 0 });
+  await waitFor(() => a.downs.length === 1, "peerDown");
+  assert.equal(a.downs[0].peer, b.ref);
+  assert.match(a.downs[0].reason, /refused: Network net-2 is not net-1/);
+  assert.deepEqual(a.downs[0].unsent, [{ t: 13, seq: 0 }]);
+  assert.equal(a.t.stats.framesDropped, 1);
+  assert.deepEqual(b.frames, []);
+  await closeAll(a, b);
+});
+
+Deno.test("a peer with our own id is refused as a duplicate", async () => {
+  const a = await node(7);
+  const b = await node(7);
+  await assert.rejects(dial(a.t, b.t.ap), /refused: Duplicate node id 7$/);
+  await waitFor(() => b.t.stats.badLinks === 1, "b to refuse too");
+  assert.equal(a.t.stats.badLinks, 1);
+  await closeAll(a, b);
+});
+
+Deno.test("a node found where another was expected is reported down with its frames", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  const stale: NodeRef = { id: 99, ap: b.t.ap };
+  a.t.send(stale, { t: 13, seq: 0 });
+  a.t.send(stale, { t: 13, seq: 1 });
+  await waitFor(() => a.downs.length === 1, "peerDown");
+  assert.equal(a.downs[0].peer, stale);
+  assert.match(a.downs[0].reason, /Expected node 99 at 127\.0\.0\.1:\d+, found node 2/);
+  assert.deepEqual(a.downs[0].unsent?.map((f) => f.seq), [0, 1]);
+  assert.equal(a.t.stats.framesDropped, 2);
+  assert.deepEqual(b.frames, []);
+  // Not a protocol violation on either side.
+  assert.equal(a.t.stats.badLinks + b.t.stats.badLinks, 0);
+  await closeAll(a, b);
+});
+
+Deno.test("a raw client with the wrong version receives a refusal frame, then EOF", async () => {
+  const b = await node(2);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  await writeAll(conn, encodeFrame(rawHello(5, { v: 99 }), MAX));
+  const frames = await readUntilClosed(conn);
+  conn.close();
+  assert.equal(frames.length, 2);
+  assert.equal(frames[0].t, 0);
+  assert.equal((frames[0].hello as Hello).id, 2);
+  assert.deepEqual(frames[1], {
+    t: 1,
+    error: `Protocol version 99 is not supported (expected ${PROTOCOL_VERSION})`,
+  });
+  assert.equal(b.t.stats.badLinks, 1);
+  await closeAll(b);
+});
+
+/** Checks that `b` still serves a well-behaved peer. */
+async function stillWorks(b: TestNode): Promise<void> {
+  const a = await node(1);
+  assert.deepEqual(await dial(a.t, b.t.ap), b.ref);
+  a.t.send(b.ref, { t: 13, seq: 0 });
+  await waitFor(() => b.frames.some((f) => f.from === 1), "a frame from the good peer");
+  await closeAll(a);
+}
+
+Deno.test("garbage bytes close the connection, count a bad link, and harm nobody else", async () => {
+  const b = await node(2);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  await writeAll(conn, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const frames = await readUntilClosed(conn);
+  conn.close();
+  assert.deepEqual(frames.map((f) => f.t), [0]);
+  await waitFor(() => b.t.stats.badLinks === 1, "a bad link");
+  // Undecodable CBOR in a well-formed length prefix is just as bad.
+  const conn2 = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  const junk = new Uint8Array(FRAME_HEADER_SIZE + 3).fill(0xff);
+  writeFrameHeader(junk, 0, 3);
+  await writeAll(conn2, junk);
+  await readUntilClosed(conn2);
+  conn2.close();
+  await waitFor(() => b.t.stats.badLinks === 2, "a second bad link");
+  await stillWorks(b);
+  // Only the good peer's departure was reported.
+  assert.deepEqual(b.downs.map((d) => d.peer.id), [1]);
+  await closeAll(b);
+});
+
+Deno.test("a frame truncated by the end of the stream closes the connection as bad", async () => {
+  const b = await node(2);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  const hello = encodeFrame(rawHello(5), MAX);
+  await writeAll(conn, hello.subarray(0, hello.length - 3));
+  await conn.closeWrite();
+  await readUntilClosed(conn);
+  conn.close();
+  await waitFor(() => b.t.stats.badLinks === 1, "a bad link");
+  await stillWorks(b);
+  await closeAll(b);
+});
+
+Deno.test("an oversize declared length closes the connection at once, before any body", async () => {
+  const b = await node(2, {}, { maxFrameSize: 1024, handshakeTimeoutMs: 30_000 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  const header = new Uint8Array(FRAME_HEADER_SIZE);
+  writeFrameHeader(header, 0, 1025);
+  await writeAll(conn, header);
+  const started = performance.now();
+  await readUntilClosed(conn);
+  conn.close();
+  // Long before the handshake timeout: the length alone condemns the connection.
+  assert.ok(performance.now() - started < 5000);
+  assert.equal(b.t.stats.badLinks, 1);
+  await stillWorks(b);
+  await closeAll(b);
+});
+
+Deno.test("a connection that never says hello is closed after the handshake timeout", async () => {
+  const b = await node(2, {}, { handshakeTimeoutMs: 100 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
+  await readUntilClosed(conn);
+  conn.close();
+  assert.equal(b.t.stats.badLinks, 1);
+  await closeAll(b);
+});
+
+Deno.test("dialing a port nothing listens on fails with a ConnectError naming the address", async () => {
+  const a = await node(1);
+  const port = unusedPort();
+  await assert.rejects(
+    dial(a.t, { hostname: "127.0.0.1", port }),
+    (e) =>
+      e instanceof ConnectError &&
+      e.message === `Cannot connect to 127.0.0.1:${port}: Connection refused`,
+  );
+  // send() reports the same through peerDown, handing back the frames.
+  const ghost: NodeRef = { id: 9, ap: { hostname: "127.0.0.1", port } };
+  a.t.send(ghost, { t: 13, seq: 0 });
+  a.t.send(ghost, { t: 13, seq: 1 });
+  await waitFor(() => a.downs.length === 1, "peerDown");
+  assert.equal(a.downs[0].peer, ghost);
+  assert.equal(a.downs[0].reason, `Cannot connect to 127.0.0.1:${port}: Connection refused`);
+  assert.equal(a.downs[0].unsent?.length, 2);
+  assert.equal(a.t.stats.framesDropped, 2);
+  assert.equal(a.t.stats.badLinks, 0);
+  await closeAll(a);
+});
+
+Deno.test("peerDown fires once when the peer aborts", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  a.t.send(b.ref, { t: 13, seq: 0 });
+  await waitFor(() => b.frames.length === 1, "the link");
+  b.t.abort();
+  await waitFor(() => a.downs.length === 1, "peerDown");
+  assert.equal(a.downs[0].peer.id, 2);
+  assert.equal(a.t.stats.linksOut, 0);
+  await b.t.close(); // after abort(): waits for b's loops to end
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(a.downs.length, 1);
+  assert.deepEqual(b.downs, []);
+  // The next frame dials again, and fails: nobody listens there any more.
+  a.t.send(b.ref, { t: 13, seq: 1 });
+  await waitFor(() => a.downs.length === 2, "a second peerDown");
+  assert.match(a.downs[1].reason, /Cannot connect/);
+  await closeAll(a);
+});
+
+Deno.test("close() flushes queued frames and the peer sees the link closed", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  for (let seq = 0; seq < 2000; seq++) a.t.send(b.ref, { t: 13, seq });
+  await a.t.close();
+  await waitFor(() => b.downs.length === 1, "b's peerDown");
+  assert.deepEqual(seqs(b, 1), range(2000));
+  assert.equal(b.downs[0].reason, "connection closed by peer");
+  assert.deepEqual(a.downs, []);
+  assert.equal(b.t.stats.linksIn, 0);
+  await closeAll(b);
+});
+
+Deno.test("disconnect() flushes, closes, and reports the peer down only to the peer", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, { t: 13, seq });
+  a.t.disconnect(b.ref.id);
+  assert.equal(a.t.stats.linksOut, 0);
+  await waitFor(() => b.downs.length === 1, "b's peerDown");
+  assert.deepEqual(seqs(b, 1), range(100));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(a.downs, []);
+  // A later frame opens a fresh link.
+  a.t.send(b.ref, { t: 13, seq: 100 });
+  await waitFor(() => b.frames.length === 101, "the frame over a new link");
+  await closeAll(a, b);
+});
+
+Deno.test("a frame handler may reply, disconnect or send again from inside the callback", async () => {
+  const b = await node(2, {
+    onFrame: (from, frame) => {
+      if (frame.t === 19) b.t.send(from, { t: 20, seq: frame.seq });
+    },
+  });
+  const a = await node(1);
+  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, { t: 19, seq });
+  await waitFor(() => a.frames.length === 100, "pongs");
+  assert.deepEqual(seqs(a, 2), range(100));
+  await closeAll(a, b);
+});
+
+Deno.test("a frame over the size limit is refused by send() with MessageTooLargeError", async () => {
+  const a = await node(1, {}, { maxFrameSize: 100 });
+  assert.throws(
+    () => a.t.send({ id: 2, ap: a.t.ap }, { t: 13, data: "x".repeat(200) }),
+    MessageTooLargeError,
+  );
+  await closeAll(a);
+});
+
+Deno.test("a peer that stops reading is dropped once its queue passes the high-water mark", async () => {
+  const a = await node(1, {}, { maxQueuedBytes: 1024 * 1024 });
+  // A raw peer that completes the handshake, then never reads again.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const peer: NodeRef = { id: 2, ap: { hostname: "127.0.0.1", port: listener.addr.port } };
+  const accepted = listener.accept();
+  a.t.send(peer, { t: 13, seq: 0 });
+  const conn = await accepted;
+  listener.close();
+  await writeAll(conn, encodeFrame(rawHello(2), MAX));
+  await writeAll(conn, encodeFrame({ t: 0, ok: true }, MAX));
+  await waitFor(() => a.t.stats.linksOut === 1, "the link");
+  const chunk = "x".repeat(256 * 1024);
+  for (let i = 0; i < 1000 && a.downs.length === 0; i++) {
+    a.t.send(peer, { t: 13, seq: i + 1, chunk });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  assert.equal(a.downs.length, 1);
+  assert.match(a.downs[0].reason, /More than 1048576 bytes queued for 127\.0\.0\.1:\d+/);
+  assert.ok((a.downs[0].unsent?.length ?? 0) > 0);
+  assert.equal(a.t.stats.framesDropped, a.downs[0].unsent?.length);
+  assert.equal(a.t.stats.badLinks, 1);
+  assert.equal(a.t.stats.linksOut, 0);
+  conn.close();
+  await closeAll(a);
+});
+
+Deno.test("close() leaves no socket, timer or pending operation behind", async () => {
+  // The test sanitizers fail this test if anything opened here outlives close().
+  const a = await node(1, {}, { handshakeTimeoutMs: 60_000 });
+  const b = await node(2, {}, { handshakeTimeoutMs: 60_000 });
+  await dial(a.t, b.t.ap);
+  a.t.send(b.ref, { t: 13, seq: 0 });
+  b.t.send(a.ref, { t: 13, seq: 0 });
+  // A connection still in its handshake, and a dial still pending, when close() is called.
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port: a.t.ap.port });
+  const pending = dial(a.t, b.t.ap).catch((e) => e);
+  await Promise.all([a.t.close(), b.t.close()]);
+  const result = await pending;
+  assert.ok(result instanceof ConnectError || result?.id === 2);
+  await readUntilClosed(raw);
+  raw.close();
+  // Closing twice is harmless; sending afterwards drops the frame.
+  await a.t.close();
+  a.t.send(b.ref, { t: 13, seq: 1 });
+  assert.equal(a.t.stats.framesDropped, 1);
+});

@@ -116,6 +116,8 @@ export class Ring {
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
   readonly #leavers = new Set<number>();
   #timers: Timer[] = [];
+  /** Every timer this node has pending, so that stopping leaves none behind. */
+  readonly #pendingTimers = new Set<Timer>();
   #lookups = new Map<number, (n: NodeRef, pred: NodeRef | null, hops: number) => void>();
   #nextReq = 1;
   #refreshIndex = 0;
@@ -173,11 +175,26 @@ export class Ring {
     this.sink.event({ type, time: this.clock.now(), ...fields });
   }
 
+  /** Runs `fn` after `ms`, unless this node stops first. */
+  timer(ms: number, fn: () => void): Timer {
+    const t: Timer = this.clock.timer(ms, () => {
+      this.#pendingTimers.delete(t);
+      fn();
+    });
+    this.#pendingTimers.add(t);
+    return {
+      cancel: () => {
+        t.cancel();
+        this.#pendingTimers.delete(t);
+      },
+    };
+  }
+
   /** Sends a control frame and counts it; a frame to this node itself is handled locally. */
   sendControl(to: NodeRef, frame: Frame): void {
     this.control.sent++;
     if (to.id === this.id) {
-      this.clock.timer(0, () => this.#onFrame(to, frame));
+      this.timer(0, () => this.#onFrame(to, frame));
       return;
     }
     this.transport.send(to, frame);
@@ -204,7 +221,7 @@ export class Ring {
    */
   join(ap: NodeRef["ap"], done: (err: Error | null) => void): void {
     let finished = false;
-    const timeout = this.clock.timer(this.timing.joinTimeoutMs, () => {
+    const timeout = this.timer(this.timing.joinTimeoutMs, () => {
       finish(
         new TimeoutError(
           `Join through ${ap.hostname}:${ap.port} did not complete within ${this.timing.joinTimeoutMs} ms`,
@@ -305,8 +322,9 @@ export class Ring {
   }
 
   #stop(): void {
-    for (const t of this.#timers) t.cancel();
     this.#timers = [];
+    for (const t of this.#pendingTimers) t.cancel();
+    this.#pendingTimers.clear();
     this.#joinDone?.(new JoinError("Node stopped while joining"));
   }
 
@@ -321,11 +339,11 @@ export class Ring {
       const tick = () => {
         if (!this.#running) return;
         fn();
-        t = this.clock.timer(ms, tick);
+        t = this.timer(ms, tick);
         this.#timers[idx] = t;
       };
       const idx = this.#timers.length;
-      t = this.clock.timer(ms * (0.5 + this.#random()), tick);
+      t = this.timer(ms * (0.5 + this.#random()), tick);
       this.#timers.push(t);
     };
     every(this.timing.stabilizeMs, () => this.stabilize());
@@ -358,7 +376,7 @@ export class Ring {
     this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
     // Route around it at once; declare it crashed if it stays silent as long again.
     this.#repair(peer);
-    this.clock.timer(this.#detector.timeout(peer.id), () => {
+    this.timer(this.#detector.timeout(peer.id), () => {
       const g = this.#graveyard.get(peer.id);
       if (g && !g.crashed && g.since === now && this.#running) {
         g.crashed = true;
@@ -774,7 +792,7 @@ export class Ring {
     const q = this.#nextReq++;
     this.#lookups.set(q, done);
     // Lookups that never return (lost with a crashed hop) are forgotten after a while.
-    this.clock.timer(this.timing.joinTimeoutMs, () => this.#lookups.delete(q));
+    this.timer(this.timing.joinTimeoutMs, () => this.#lookups.delete(q));
     this.route(null, { t: T.Lookup, k: key, h: 0, ph: Phase.Approach, f: -1, r: this.self, q });
   }
 

@@ -151,7 +151,7 @@ export class Group {
   #send(to: NodeRef, frame: Frame): void {
     this.#ring.data.sent++;
     if (to.id === this.#ring.id) {
-      this.#ring.clock.timer(0, () => this.#host.ring.transport && this.#dispatchSelf(frame));
+      this.#ring.timer(0, () => this.#dispatchSelf(frame));
       return;
     }
     this.#ring.transport.send(to, frame);
@@ -180,6 +180,11 @@ export class Group {
 
   // ---- acknowledged delivery: sender side ----
 
+  /** Fails every acknowledged delivery still waiting (the node stopped). */
+  close(reason: Error): void {
+    for (const p of [...this.#pending.values()]) p.finish(reason);
+  }
+
   /** Starts tracking an acknowledged message; the promise settles with its outcome. */
   #track<R>(
     id: number,
@@ -195,7 +200,7 @@ export class Group {
     const timeoutMs = options.timeoutMs ?? 10000;
     const signal = options.signal;
     const onAbort = () => p.finish(signal!.reason ?? new TimeoutError("Aborted"));
-    const deadline = clock.timer(timeoutMs, () => {
+    const deadline = this.#ring.timer(timeoutMs, () => {
       const missing = [...p.want].filter((k) => !p.reached.has(k));
       const err = new TimeoutError(
         `Delivery of message ${id} was not acknowledged within ${timeoutMs} ms` +
@@ -240,7 +245,7 @@ export class Group {
   }
 
   #arm(id: number, p: Pending): void {
-    p.timer = this.#ring.clock.timer(p.rto, () => {
+    p.timer = this.#ring.timer(p.rto, () => {
       if (!this.#pending.has(id)) return;
       const missing = [...p.want].filter((k) => !p.reached.has(k) && !p.absent.has(k));
       p.rto = Math.min(MAX_RTO, p.rto * 2);
@@ -287,7 +292,7 @@ export class Group {
   #ack(to: NodeRef, id: number, keys: number[], hops: number): void {
     this.#ring.control.sent++;
     const frame = { t: T.Ack, id, ks: keys, n: this.#ring.id, h: hops };
-    if (to.id === this.#ring.id) this.#ring.clock.timer(0, () => this.#onAck(frame));
+    if (to.id === this.#ring.id) this.#ring.timer(0, () => this.#onAck(frame));
     else this.#ring.transport.send(to, frame);
   }
 
@@ -586,9 +591,10 @@ export class Group {
         this.#settleIfDone(id, pending);
       },
     };
-    this.#bcast.set(`${self.id}|${id}`, state);
+    const key = `${self.id}|${id}`;
+    this.#bcast.set(key, state);
     this.#spread(frame, ring.id, state);
-    return promise;
+    return promise.finally(() => this.#bcast.delete(key));
   }
 
   /** Hands each stretch of `(self, lim)` to the known node that starts it. */
@@ -617,7 +623,7 @@ export class Group {
     state: BcastState,
     c: { ref: NodeRef; frame: Frame; timer: Timer | null; tries: number },
   ): void {
-    c.timer = this.#ring.clock.timer(Math.min(MAX_RTO, FIRST_RTO * 2 ** c.tries), () => {
+    c.timer = this.#ring.timer(Math.min(MAX_RTO, FIRST_RTO * 2 ** c.tries), () => {
       if (!state.children.has(c.ref.id)) return;
       if (++c.tries > 6) {
         // The child is gone: its stretch is reported as not reached.
@@ -703,7 +709,7 @@ export class Group {
     };
     this.#bcast.set(key, state);
     // Forget finished broadcasts after a while; retransmissions stop long before.
-    ring.clock.timer(60_000, () => this.#bcast.delete(key));
+    ring.timer(60_000, () => this.#bcast.delete(key));
     this.#inOrder.arrive(`${src.id}|b`, f.q as number, f.lo as number, deliver);
     this.#spread(f, f.lim as number, state);
   }

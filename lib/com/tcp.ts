@@ -334,7 +334,15 @@ export class TcpTransport implements Transport {
     // for this link any more (the node asked for it), except to a pending dial().
     link.target = null;
     link.closeWhenUp = true;
-    if (link.head === link.frames.length) this.#abandon(link, "Disconnected");
+    if (link.head === link.frames.length) {
+      if (link.state === "connecting") this.#destroy(link);
+      else this.#refuse(link, "Disconnected");
+    }
+    const done = link.done;
+    link.done = null;
+    if (done) {
+      this.#call(() => done(new ConnectError(`Cannot connect to ${link.where}: disconnected`)));
+    }
   }
 
   /**
@@ -355,7 +363,7 @@ export class TcpTransport implements Transport {
         link.target = null;
         const done = link.done;
         link.done = null;
-        if (link.head === link.frames.length) this.#abandon(link, "Closing");
+        if (link.head === link.frames.length) this.#destroy(link);
         if (done) {
           this.#call(() =>
             done(new ConnectError(`Cannot connect to ${link.where}: transport closed`))
@@ -707,19 +715,6 @@ export class TcpTransport implements Transport {
     link.state = "confirm";
     link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true }, this.#maxFrame));
     this.#kick(link);
-  }
-
-  /** Gives up a link still in its handshake, telling the peer when it can hear us. */
-  #abandon(link: Link, why: string): void {
-    const done = link.done;
-    link.done = null;
-    if (link.state === "connecting") this.#destroy(link);
-    else this.#refuse(link, why);
-    if (done) {
-      this.#call(() =>
-        done(new ConnectError(`Cannot connect to ${link.where}: ${why.toLowerCase()}`))
-      );
-    }
   }
 
   #refused(link: Link, frame: Frame): void {

@@ -486,9 +486,10 @@ export class Ring {
     const tb = this.table!;
     const counters = f.t === T.Data ? this.data : this.control;
     if (from && f.f >= 0) this.#correctOnUse(from, f.f);
+    if (!from) counters.sent++;
     const hop = tb.nextHop(f.k, f.ph);
     if (hop.node === null) {
-      if (from) counters.received++;
+      counters.received++;
       return this.#arrive(from, f);
     }
     if (f.h >= MAX_HOPS) {
@@ -497,7 +498,6 @@ export class Ring {
       return;
     }
     if (from) counters.forwarded++;
-    else counters.sent++;
     this.transport.send(hop.node, { ...f, h: f.h + 1, ph: hop.phase, f: hop.finger });
   }
 
@@ -546,7 +546,6 @@ export class Ring {
           this.data.dropped++;
           return this.#undeliverable(d, `no node has id ${d.k}`);
         }
-        if (!from) this.data.received++;
         return this.sink.deliver(d);
       }
     }

@@ -561,7 +561,9 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #end(): void {
-    this.#group.close(new NodeClosedError(`Node ${this.id} stopped before delivery was acknowledged`));
+    this.#group.close(
+      new NodeClosedError(`Node ${this.id} stopped before delivery was acknowledged`),
+    );
     this.#messages.close();
     this.#events.close();
   }

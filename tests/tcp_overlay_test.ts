@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { encode } from "cbor-x/encode";
+import { createNet, joinNet } from "../lib/node/net.ts";
+import type { P2PNode } from "../lib/node/node.ts";
+import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
+import { nextWithin, until } from "./_wait.ts";
+
+function ringOk(nodes: P2PNode[]): boolean {
+  const live = nodes.filter((n) => n.status === "connected").sort((a, b) => a.id - b.id);
+  return live.every((n, i) => {
+    const info = n.info();
+    return info.succ.id === live[(i + 1) % live.length].id &&
+      info.pred?.id === live[(i - 1 + live.length) % live.length].id;
+  });
+}
+
+function responsible(nodes: P2PNode[], key: number): number {
+  const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
+  return ids.find((id) => id >= key) ?? ids[0];
+}
+
+Deno.test("the seed talk's three nodes over TCP: create, join, join, send to key 42 and to node 16", async () => {
+  await using n1 = await createNet({ node: { id: 1 }, ap: { hostname: "127.0.0.1", port: 0 } });
+  await using n2 = await joinNet(`127.0.0.1:${n1.ap.port}`, { node: { id: 16 }, ap: { port: 0 } });
+  await using n3 = await joinNet(n2.ap);
+  await until(() => ringOk([n1, n2, n3]), "a three-node ring");
+  const nodes = [n1, n2, n3];
+  const inboxes = new Map(nodes.map((n) => [n.id, n.messages()]));
+  await n3.send(42, { any: "cbor value", big: 2n ** 64n, bytes: new Uint8Array([1, 2]) }, {
+    toResp: true,
+  });
+  const at42 = responsible(nodes, 42);
+  const m = await nextWithin(inboxes.get(at42)!, "the message for key 42");
+  assert.deepEqual(m.msg, { any: "cbor value", big: 2n ** 64n, bytes: new Uint8Array([1, 2]) });
+  assert.equal(m.src, n3.id);
+  assert.equal(m.kind, "send");
+  await n3.send(16, "hello");
+  const h = await nextWithin(inboxes.get(16)!, "hello at node 16");
+  assert.equal(h.msg, "hello");
+  assert.ok(h.hops >= 1);
+  const stats = n3.statistics();
+  assert.equal(stats.data.sent, 2);
+  assert.ok(stats.bytes.out > 0 && stats.links.out + stats.links.in > 0);
+  const info = n3.info();
+  assert.equal(info.id, n3.id);
+  assert.ok(info.fingers.length > 0 && info.succList.length > 0);
+  for (const it of inboxes.values()) await it.return?.();
+});
+
+Deno.test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async () => {
+  const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
+  try {
+    for (let i = 1; i < 16; i++) nodes.push(await joinNet(nodes[i - 1].ap));
+    await until(() => ringOk(nodes), "a 16-node ring");
+    const inbox = new Map(nodes.map((n) => [n.id, n.messages()]));
+    for (let i = 0; i < 40; i++) {
+      const key = Math.floor(Math.random() * 2 ** 32);
+      const src = nodes[i % nodes.length];
+      await src.send(key, { key }, { toResp: true });
+      const m = await nextWithin(inbox.get(responsible(nodes, key))!, `key ${key}`);
+      assert.deepEqual(m.msg, { key });
+    }
+    for (const it of inbox.values()) await it.return?.();
+    for (const victim of [nodes[3], nodes[9], nodes[0]]) {
+      await victim.leave();
+      const rest = nodes.filter((n) => n.status === "connected");
+      await until(() => ringOk(rest), `the ring after ${victim.id} left`);
+    }
+    const rest = nodes.filter((n) => n.status === "connected");
+    const receipt = await rest[2].send(rest[7].id, "after leaves", { ack: true });
+    assert.equal(receipt.node, rest[7].id);
+  } finally {
+    await Promise.all(nodes.map((n) => n.leave()));
+  }
+});
+
+Deno.test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
+  await using n1 = await createNet({ node: { id: 5 }, net: { name: "alpha" } });
+  // Nothing listens there.
+  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+  await assert.rejects(
+    joinNet(`127.0.0.1:${closedPort}`),
+    (e) => e instanceof ConnectError && e.message.includes(`127.0.0.1:${closedPort}`),
+  );
+  await assert.rejects(
+    joinNet(n1.ap, { node: { id: 5 } }),
+    (e) => e instanceof HandshakeError || e instanceof JoinError,
+  );
+  await assert.rejects(joinNet(n1.ap, { net: { name: "beta" } }), /network "alpha", not "beta"/);
+  await assert.rejects(joinNet("nonsense"), /host:port/);
+  await using n2 = await joinNet(n1.ap, { node: { id: 99 } });
+  await assert.rejects(
+    joinNet(n2.ap, { node: { id: 99 } }),
+    /99 is already in use|Duplicate node id 99/,
+  );
+  assert.equal(n1.status, "connected");
+});
+
+Deno.test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
+  await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 }, maxFrameSize: 4096 });
+  await using b = await joinNet(a.ap, { node: { id: 500 } });
+  const inbox = b.messages();
+  const attacks: Uint8Array[] = [
+    new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"),
+    Uint8Array.from([0, 0, 0, 50, 1, 2, 3]),
+    Uint8Array.from([0x7f, 0xff, 0xff, 0xff]),
+    (() => {
+      const body = encode({
+        t: 0,
+        hello: { magic: "p2ps", v: 99, name: "", net: null, id: 7, ap: { hostname: "x", port: 1 } },
+      });
+      const f = new Uint8Array(4 + body.length);
+      new DataView(f.buffer).setUint32(0, body.length);
+      f.set(body, 4);
+      return f;
+    })(),
+  ];
+  for (const bytes of attacks) {
+    const conn = await Deno.connect(a.ap);
+    await conn.write(bytes).catch(() => 0);
+    // Half-close so a truncated frame really is truncated; then wait for the node to hang up.
+    await conn.closeWrite().catch(() => {});
+    const buf = new Uint8Array(4096);
+    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain until closed */ }
+    conn.close();
+  }
+  await until(() => a.statistics().badLinks >= attacks.length, "bad links counted");
+  await a.send(500, "still fine");
+  assert.equal((await nextWithin(inbox, "a message after the attacks")).msg, "still fine");
+  assert.equal(a.status, "connected");
+  await inbox.return?.();
+});

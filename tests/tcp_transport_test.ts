@@ -391,6 +391,26 @@ Deno.test("a connection that never says hello is closed after the handshake time
   await closeAll(b);
 });
 
+Deno.test("a dialed peer that never answers the hello fails the dial after the timeout", async () => {
+  const a = await node(1, {}, { handshakeTimeoutMs: 100 });
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const result = dial(a.t, { hostname: "127.0.0.1", port: listener.addr.port });
+  const silent = await accepted;
+  listener.close();
+  await assert.rejects(
+    result,
+    (e) =>
+      e instanceof HandshakeError &&
+      e.message ===
+        `Handshake with 127.0.0.1:${listener.addr.port} did not complete within 100 ms`,
+  );
+  assert.equal(a.t.stats.badLinks, 1);
+  await readUntilClosed(silent);
+  silent.close();
+  await closeAll(a);
+});
+
 Deno.test("dialing a port nothing listens on fails with a ConnectError naming the address", async () => {
   const a = await node(1);
   const port = unusedPort();
@@ -460,6 +480,42 @@ Deno.test("disconnect() flushes, closes, and reports the peer down only to the p
   a.t.send(b.ref, { t: 13, seq: 100 });
   await waitFor(() => b.frames.length === 101, "the frame over a new link");
   await closeAll(a, b);
+});
+
+Deno.test("disconnect() of an established link flushes it and a new link replaces it", async () => {
+  const a = await node(1);
+  const b = await node(2);
+  await dial(a.t, b.t.ap);
+  for (let seq = 0; seq < 1000; seq++) a.t.send(b.ref, { t: 13, seq });
+  a.t.disconnect(b.ref.id);
+  // Sent at once, over a second connection, while the first one still drains.
+  for (let seq = 1000; seq < 2000; seq++) a.t.send(b.ref, { t: 13, seq });
+  await waitFor(() => b.frames.length === 2000, "all frames");
+  assert.deepEqual(seqs(b, 1), range(2000));
+  await waitFor(() => a.t.stats.linksOut === 1 && b.t.stats.linksIn === 1, "one link");
+  assert.deepEqual(a.downs, []);
+  await closeAll(a, b);
+});
+
+Deno.test("a throwing frame handler is logged and does not break the link", async () => {
+  const logged: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => logged.push(args);
+  try {
+    const b = await node(2, {
+      onFrame: (_from, frame) => {
+        if (frame.seq === 0) throw new Error("bug in the node");
+      },
+    });
+    const a = await node(1);
+    for (let seq = 0; seq < 10; seq++) a.t.send(b.ref, { t: 13, seq });
+    await waitFor(() => b.frames.length === 10, "all frames");
+    assert.equal(logged.length, 1);
+    assert.deepEqual([a.downs, b.downs], [[], []]);
+    await closeAll(a, b);
+  } finally {
+    console.error = original;
+  }
 });
 
 Deno.test("a frame handler may reply, disconnect or send again from inside the callback", async () => {

@@ -22,8 +22,13 @@
  * @module
  */
 
-import { ConnectError, FrameError, HandshakeError, P2PSError } from "../errors.ts";
-import { InvalidArgumentError } from "../errors.ts";
+import {
+  ConnectError,
+  FrameError,
+  HandshakeError,
+  InvalidArgumentError,
+  P2PSError,
+} from "../errors.ts";
 import {
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrameBody,
@@ -517,9 +522,14 @@ export class TcpTransport implements Transport {
     } catch {
       // The socket already failed; the read loop will report it.
     }
-    const hello = this.#events!.hello();
-    link.localId = hello.id;
-    link.ctl.push(encodeFrameBody({ t: T_HELLO, hello }, this.#maxFrame));
+    try {
+      const hello = this.#events!.hello();
+      link.localId = hello.id;
+      link.ctl.push(encodeFrameBody({ t: T_HELLO, hello }, this.#maxFrame));
+    } catch (e) {
+      this.#fail(link, `Cannot say hello to ${link.where}: ${describeError(e)}`, HandshakeError);
+      return;
+    }
     link.onFrame = (frame) => this.#onFrame(link, frame);
     this.#kick(link);
     this.#track(this.#readLoop(link, conn));
@@ -748,7 +758,7 @@ export class TcpTransport implements Transport {
         // Another link to this peer was still being set up and held frames: this one is first.
         link.frames = current.frames;
         link.bodies = current.bodies;
-        link.head = current.head;
+        link.head = link.inflightEnd = current.head;
         link.queued = current.queued;
         current.frames = [];
         current.bodies = [];
@@ -852,7 +862,9 @@ export class TcpTransport implements Transport {
   /** Another connection to `id` whose handshake is under way and can take over from `gone`. */
   #successor(id: number, gone: Link): Link | null {
     for (const link of this.#links) {
-      if (link !== gone && link.state === "confirm" && link.peer?.id === id) return link;
+      if (
+        link !== gone && link.state === "confirm" && link.peer?.id === id && !link.closeWhenUp
+      ) return link;
     }
     return null;
   }

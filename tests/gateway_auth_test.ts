@@ -81,7 +81,9 @@ Deno.test("with a token, any Host is accepted (the token is the protection)", as
 
 Deno.test("a page of a foreign origin is refused unless its origin is configured", async () => {
   await using r = await gatewayRing([1, 16], { origins: ["https://app.example"] });
-  const foreign = await r.post("/send", { dst: 16, msg: "csrf" }, { origin: "https://evil.example" });
+  const foreign = await r.post("/send", { dst: 16, msg: "csrf" }, {
+    origin: "https://evil.example",
+  });
   assert.equal(foreign.status, 403);
   assert.equal(foreign.headers.get("access-control-allow-origin"), null);
   assert.match((await foreign.json()).error, /Origin https:\/\/evil\.example is not allowed/);
@@ -124,7 +126,7 @@ Deno.test("a CORS preflight is answered for configured origins only, without a t
   await denied.body?.cancel();
 });
 
-Deno.test("origins [\"*\"] allows any origin", async () => {
+Deno.test('origins ["*"] allows any origin', async () => {
   await using r = await gatewayRing([1, 16], { origins: ["*"], token: "t" });
   const res = await r.request("/stats", {
     headers: { origin: "https://any.example", authorization: "Bearer t" },

@@ -202,3 +202,12 @@ Deno.test("closing the gateway ends open streams", async () => {
   assert.equal(await sse.nextEvent(), null);
   assert.deepEqual(r.gw.connections, { messages: 0, events: 0 });
 });
+
+Deno.test("HEAD on a stream answers its headers without opening a connection", async () => {
+  await using r = await gatewayRing([1, 16]);
+  const res = await r.request("/messages", { method: "HEAD" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  assert.equal(res.body, null);
+  assert.deepEqual(r.gw.connections, { messages: 0, events: 0 });
+});

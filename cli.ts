@@ -1,0 +1,441 @@
+/**
+ * The `p2ps` command line: run one node (`create`, `join`), or a demo network of several nodes
+ * with an HTTP gateway and dashboard for each (`demo`, what `deno task start` runs).
+ *
+ * ```sh
+ * deno run -A cli.ts create --port 3001 --id 1 --http 8080
+ * deno run -A cli.ts join 127.0.0.1:3001 --port 3002 --id 16
+ * deno run --allow-net=127.0.0.1 cli.ts demo
+ * ```
+ *
+ * `create` and `join` print one JSON line per received message (`"stream": "message"`) and per
+ * event (`"stream": "event"`) on stdout, after a `"stream": "ready"` line, and leave the network
+ * gracefully on SIGINT or SIGTERM. Values JSON cannot express use the gateway's JSON forms.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { createNet, joinNet, type NodeOptions, type P2PNode } from "./mod.ts";
+import { type GatewayServer, serveGateway, toJsonValue } from "./gateway/mod.ts";
+import { isLoopback } from "./gateway/_security.ts";
+
+const USAGE = `p2ps — a peer-to-peer overlay node
+
+Usage:
+  deno run -A cli.ts create [options]             start a new network
+  deno run -A cli.ts join HOST:PORT [options]     join the network of the node at HOST:PORT
+  deno run -A cli.ts demo [demo options]          a local demo network with a dashboard per node
+  deno run -A cli.ts --help
+
+Node options (create, join):
+  --id N                 node id (default: random in the identifier space)
+  --port N               TCP port of this node's access point (default: any free port)
+  --hostname H           address to listen on and announce (default: 127.0.0.1)
+  --max-key N            identifier-space size, create only (default: 2^52)
+  --fingers P            finger policy, create only: tango | chord | dks:K | fullmesh
+  --succ-list N          successor-list length, create only (default: 4)
+  --name NAME            network name (create: sets it; join: insists on it)
+  --http PORT            serve the HTTP gateway and dashboard on PORT (0: any free port)
+  --http-hostname H      address of the gateway (default: 127.0.0.1; others need --token)
+  --token T              bearer token required by the gateway
+  --origin URL           allow browser pages of this origin (CORS); repeatable
+  --quiet                do not print messages and events
+
+Demo options:
+  --nodes N              number of nodes (default: 6)
+  --http-port N          gateway of the first node; the others follow (default: 8080; 0: free)
+  --max-key N            identifier-space size (default: 1024, small ids are easy to read)
+  --traffic-ms N         a routed message every N ms (default: 4000; 0: none after the tour)
+  --http-hostname H, --token T, --origin URL   as above
+
+Output of create/join: one JSON object per line on stdout — first
+  {"stream":"ready","id":..,"ap":{..},"status":..,"gateway":"http://.."}
+then {"stream":"message",..} and {"stream":"event","type":..,..} as they happen.
+SIGINT or SIGTERM leaves the network gracefully.
+`;
+
+/** A command-line mistake: reported with a hint and exit status 2. */
+class UsageError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const OPTIONS = {
+  help: { type: "boolean", short: "h" },
+  id: { type: "string" },
+  port: { type: "string" },
+  hostname: { type: "string" },
+  "max-key": { type: "string" },
+  fingers: { type: "string" },
+  "succ-list": { type: "string" },
+  name: { type: "string" },
+  http: { type: "string" },
+  "http-hostname": { type: "string" },
+  "http-port": { type: "string" },
+  token: { type: "string" },
+  origin: { type: "string", multiple: true },
+  quiet: { type: "boolean" },
+  nodes: { type: "string" },
+  "traffic-ms": { type: "string" },
+} as const;
+
+type Values = ReturnType<typeof parse>["values"];
+
+function parse(args: string[]) {
+  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+function int(values: Values, name: keyof Values, min: number, max: number): number | undefined {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return n;
+}
+
+function only(values: Values, command: string, allowed: string[]): void {
+  for (const k of Object.keys(values)) {
+    if (!allowed.includes(k)) throw new UsageError(`--${k} does not apply to "${command}"`);
+  }
+}
+
+/** Prints one JSON line on stdout. */
+function emit(obj: Record<string, unknown>): void {
+  console.log(JSON.stringify(toJsonValue(obj)));
+}
+
+/** Resolves on the first SIGINT/SIGTERM; a second one exits at once. */
+function onStopSignal(): { stopped: Promise<string>; dispose(): void } {
+  const { promise, resolve } = Promise.withResolvers<string>();
+  let count = 0;
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((sig) => {
+    const h = () => {
+      if (++count > 1) Deno.exit(130);
+      resolve(sig);
+    };
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  return {
+    stopped: promise,
+    dispose: () => handlers.forEach(([sig, h]) => Deno.removeSignalListener(sig, h)),
+  };
+}
+
+/** Leaves gracefully, or crashes the node if the goodbye takes longer than `ms`. */
+async function leaveWithin(node: P2PNode, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ms)));
+  const outcome = await Promise.race([node.leave().then(() => "left" as const), late]);
+  clearTimeout(timer);
+  if (outcome === "late") node.crash();
+}
+
+function gatewayOptions(values: Values) {
+  const hostname = values["http-hostname"];
+  if (hostname !== undefined && !isLoopback(hostname) && !values.token) {
+    throw new UsageError(`--http-hostname ${hostname} is not loopback: it requires --token`);
+  }
+  return {
+    hostname: values["http-hostname"],
+    token: values.token,
+    origins: values.origin,
+  };
+}
+
+async function runNode(command: "create" | "join", positionals: string[], values: Values) {
+  const common = ["id", "port", "hostname", "name", "http", "http-hostname", "token", "origin"];
+  if (command === "create") {
+    only(values, command, [...common, "max-key", "fingers", "succ-list", "quiet"]);
+    if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  } else {
+    only(values, command, [...common, "quiet"]);
+    if (positionals.length !== 1) {
+      throw new UsageError('"join" needs exactly one access point, e.g. 127.0.0.1:3001');
+    }
+  }
+  const httpPort = int(values, "http", 0, 65535);
+  if (httpPort === undefined && (values["http-hostname"] || values.token || values.origin)) {
+    throw new UsageError("--http-hostname, --token and --origin need --http PORT");
+  }
+  const options: NodeOptions = {
+    node: { id: int(values, "id", 0, 2 ** 52 - 1) },
+    ap: { hostname: values.hostname ?? "127.0.0.1", port: int(values, "port", 0, 65535) ?? 0 },
+    net: {
+      name: values.name,
+      maxKey: int(values, "max-key", 2, 2 ** 52),
+      fingers: values.fingers as NonNullable<NodeOptions["net"]>["fingers"],
+      succListSize: int(values, "succ-list", 1, 64),
+    },
+  };
+  const served = httpPort === undefined ? null : { ...gatewayOptions(values), port: httpPort };
+  const signals = onStopSignal();
+  let node: P2PNode;
+  try {
+    node = command === "create" ? await createNet(options) : await joinNet(positionals[0], options);
+  } catch (e) {
+    signals.dispose();
+    throw e;
+  }
+  let server: GatewayServer | undefined;
+  try {
+    if (served) server = serveGateway(node, served);
+  } catch (e) {
+    signals.dispose();
+    await leaveWithin(node, 3000);
+    throw e;
+  }
+  const printing: Promise<void>[] = [];
+  if (!values.quiet) {
+    const messages = node.messages();
+    const events = node.events();
+    printing.push((async () => {
+      for await (const m of messages) emit({ stream: "message", ...m });
+    })());
+    printing.push((async () => {
+      for await (const e of events) emit({ stream: "event", ...e });
+    })());
+  }
+  emit({
+    stream: "ready",
+    id: node.id,
+    ap: node.ap,
+    status: node.status,
+    maxKey: node.maxKey,
+    gateway: server?.url ?? null,
+  });
+  const left = printing.length ? Promise.all(printing) : new Promise<never>(() => {});
+  const why = await Promise.race([signals.stopped, left.then(() => "left")]);
+  signals.dispose();
+  await server?.shutdown();
+  if (why !== "left") await leaveWithin(node, 5000);
+  await Promise.all(printing);
+  if (values.quiet) emit({ stream: "event", type: "left", id: node.id });
+}
+
+// ---------------------------------------------------------------------------------------------
+// demo
+
+function short(v: unknown): string {
+  const s = JSON.stringify(toJsonValue(v));
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+function describeEvent(e: Record<string, unknown>): string | null {
+  const id = (x: unknown) => (x as { id?: number } | null)?.id ?? "none";
+  switch (e.type) {
+    case "newpred":
+      return `new predecessor ${id(e.pred)}${e.old ? ` (was ${id(e.old)})` : ""}`;
+    case "newsucc":
+      return `new successor ${id(e.succ)}${e.old ? ` (was ${id(e.old)})` : ""}`;
+    case "fingers":
+      return null;
+    default:
+      return `${e.type}`;
+  }
+}
+
+async function runDemo(positionals: string[], values: Values): Promise<void> {
+  only(values, "demo", [
+    "nodes",
+    "http-port",
+    "max-key",
+    "traffic-ms",
+    "http-hostname",
+    "token",
+    "origin",
+  ]);
+  if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
+  const count = int(values, "nodes", 1, 64) ?? 6;
+  const basePort = int(values, "http-port", 0, 65535) ?? 8080;
+  if (basePort > 0 && basePort + count - 1 > 65535) {
+    throw new UsageError(`--http-port ${basePort} leaves no room for ${count} gateways`);
+  }
+  const maxKey = int(values, "max-key", 2, 2 ** 52) ?? 1024;
+  if (maxKey < count) throw new UsageError(`--max-key ${maxKey} has no room for ${count} nodes`);
+  const trafficMs = int(values, "traffic-ms", 0, 3_600_000) ?? 4000;
+  const served = gatewayOptions(values);
+  const log = (line: string) => console.log(line);
+
+  // Distinct random ids, so each run draws a different ring.
+  const ids = new Set<number>();
+  while (ids.size < count) ids.add(Math.floor(Math.random() * maxKey));
+  const [firstId, ...otherIds] = ids;
+
+  const nodes: P2PNode[] = [];
+  const servers: GatewayServer[] = [];
+  const readers: Promise<void>[] = [];
+  const signals = onStopSignal();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const watch = (node: P2PNode) => {
+    const tag = `[node ${String(node.id).padStart(String(maxKey - 1).length)}]`;
+    const events = node.events();
+    const messages = node.messages();
+    readers.push((async () => {
+      for await (const e of events) {
+        const text = describeEvent(e);
+        if (text) log(`${tag} ${text}`);
+      }
+    })());
+    readers.push((async () => {
+      for await (const m of messages) {
+        log(`${tag} got ${m.kind} from ${m.src} in ${m.hops} hop(s): ${short(m.msg)}`);
+      }
+    })());
+  };
+  try {
+    log(`P2PS demo: ${count} nodes on a ring of ${maxKey} ids, Tango fingers, loopback only`);
+    const first = await createNet({ node: { id: firstId }, net: { maxKey } });
+    nodes.push(first);
+    watch(first);
+    log(`${"".padEnd(4)}created the network at node ${first.id}`);
+    for (const id of otherIds) {
+      // Join through a node picked at random: any member is an access point.
+      const via = nodes[Math.floor(Math.random() * nodes.length)];
+      const node = await joinNet(via.ap, { node: { id } });
+      nodes.push(node);
+      watch(node);
+      log(`${"".padEnd(4)}node ${id} joined through node ${via.id}`);
+    }
+    for (const [i, node] of nodes.entries()) {
+      try {
+        servers.push(serveGateway(node, {
+          ...served,
+          port: basePort === 0 ? 0 : basePort + i,
+        }));
+      } catch (e) {
+        if (e instanceof Deno.errors.AddrInUse) {
+          throw new UsageError(
+            `HTTP port ${basePort + i} is in use; choose other ports with --http-port`,
+          );
+        }
+        throw e;
+      }
+    }
+    const q = values.token ? `?token=${encodeURIComponent(values.token)}` : "";
+    log("");
+    log("Gateways and dashboards (open one in a browser):");
+    for (const [i, node] of nodes.entries()) {
+      const ring = node.info();
+      log(
+        `  node ${String(node.id).padStart(4)}  ${servers[i].url}/${q}` +
+          `   pred ${
+            ring.pred?.id ?? "-"
+          }, succ ${ring.succ.id}, tcp ${node.ap.hostname}:${node.ap.port}`,
+      );
+    }
+    const url = servers[0].url;
+    const auth = values.token ? ` -H 'Authorization: Bearer ${values.token}'` : "";
+    log("");
+    log("Try:");
+    log(`  curl${auth} -d '{"dst": 42, "msg": "hello", "toResp": true, "ack": true}' ${url}/send`);
+    log(`  curl${auth} -d '{"msg": "hi all", "ack": true}' ${url}/broadcast`);
+    log(`  curl${auth} -N ${servers[1 % servers.length].url}/messages`);
+    log("Ctrl-C to stop.");
+    log("");
+
+    // A short tour: one of each primitive, acknowledged so the outcome can be printed.
+    const [a, b] = [nodes[0], nodes[nodes.length - 1]];
+    const key = Math.floor(Math.random() * maxKey);
+    const r1 = await a.send(key, `hello key ${key}`, { toResp: true, ack: true });
+    log(
+      `[demo] ${a.id} → key ${key}: delivered to ${r1.node} in ${r1.hops} hop(s), ${
+        r1.rtt.toFixed(1)
+      } ms`,
+    );
+    const group = nodes.slice(1, 4).map((n) => n.id);
+    const r2 = await b.multicast(group, "multicast hello", { ack: true });
+    log(
+      `[demo] ${b.id} multicast to [${group}]: reached [${r2.reached.sort((x, y) => x - y)}] in ${
+        r2.rtt.toFixed(1)
+      } ms`,
+    );
+    const r3 = await a.broadcast("broadcast hello", { ack: true });
+    log(
+      `[demo] ${a.id} broadcast: reached ${r3.reached.length} node(s) in ${r3.rtt.toFixed(1)} ms`,
+    );
+    let n = 0;
+    if (trafficMs > 0) {
+      timer = setInterval(() => {
+        const src = nodes[Math.floor(Math.random() * nodes.length)];
+        const k = Math.floor(Math.random() * maxKey);
+        src.send(k, { tick: ++n, key: k }, { toResp: true, ack: true }).then(
+          (r) => log(`[demo] ${src.id} → key ${k}: node ${r.node}, ${r.hops} hop(s)`),
+          (e) => log(`[demo] ${src.id} → key ${k}: ${(e as Error).message}`),
+        );
+      }, trafficMs);
+    }
+    await signals.stopped;
+    log("");
+    log("Leaving the network...");
+  } finally {
+    signals.dispose();
+    clearInterval(timer);
+    await Promise.all(servers.map((s) => s.shutdown()));
+    for (const node of nodes.reverse()) await leaveWithin(node, 3000);
+    await Promise.all(readers);
+  }
+  log("All nodes left. Bye.");
+}
+
+/**
+ * Runs the command line with `args`; resolves with the exit status.
+ *
+ * @param args The arguments, as in `Deno.args`.
+ * @returns 0 on success, 1 on a runtime failure, 2 on a usage mistake.
+ *
+ * @example Help
+ * ```ts ignore
+ * import { main } from "./cli.ts";
+ * Deno.exit(await main(["--help"]));
+ * ```
+ */
+export async function main(args: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\nRun with --help for usage.`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || command === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    switch (command) {
+      case "create":
+      case "join":
+        await runNode(command, rest, values);
+        return 0;
+      case "demo":
+        await runDemo(rest, values);
+        return 0;
+      case undefined:
+        throw new UsageError("A command is required: create, join or demo");
+      default:
+        throw new UsageError(`Unknown command "${command}"; expected create, join or demo`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}\nRun with --help for usage.`);
+      return 2;
+    }
+    const err = e as Error;
+    console.error(`error: ${err.name}: ${err.message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,184 @@
+/**
+ * Reading and checking the JSON bodies of the sending routes. Every problem becomes an
+ * {@linkcode HttpError} whose message names the field and the value that was wrong.
+ *
+ * @module
+ */
+
+import { HttpError } from "./_http_error.ts";
+import { fromJsonValue, JsonFormError } from "./json_value.ts";
+
+/** Largest `timeoutMs` a request may ask for. */
+export const MAX_TIMEOUT_MS = 600_000;
+/** Largest `nrSucc` a request may ask for. */
+export const MAX_NR_SUCC = 1024;
+
+/**
+ * Reads a request body of at most `limit` bytes and parses it as a JSON object.
+ *
+ * @param req The request.
+ * @param limit Largest body accepted, in bytes.
+ * @returns The parsed object.
+ * @throws {HttpError} 413 past the limit, 400 for an empty body, bad UTF-8, malformed JSON or
+ * anything but an object.
+ *
+ * @example
+ * ```ts
+ * import { readJsonObject } from "./_request_body.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const req = new Request("http://localhost/send", { method: "POST", body: '{"dst":1}' });
+ * assert.deepEqual(await readJsonObject(req, 1024), { dst: 1 });
+ * ```
+ */
+export async function readJsonObject(
+  req: Request,
+  limit: number,
+): Promise<Record<string, unknown>> {
+  const tooLarge = () =>
+    new HttpError(413, `Body is larger than the limit of ${limit} bytes`, {
+      details: { limit },
+    });
+  const declared = req.headers.get("content-length");
+  if (declared !== null && Number(declared) > limit) {
+    await req.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (req.body) {
+    const reader = req.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.length;
+        if (size > limit) {
+          await reader.cancel().catch(() => {});
+          throw tooLarge();
+        }
+        chunks.push(value);
+      }
+    } finally {
+      reader.releaseLock();
+    }
+  }
+  if (size === 0) throw new HttpError(400, "Body is empty; expected a JSON object");
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.length;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "Body is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `Body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new HttpError(400, `Body must be a JSON object, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** Checks the fields of one request body. */
+export class BodyFields {
+  readonly #body: Record<string, unknown>;
+
+  /**
+   * Refuses any field not in `allowed`, so that a misspelt option is an error rather than
+   * silently ignored.
+   *
+   * @example
+   * ```ts
+   * import { BodyFields } from "./_request_body.ts";
+   * import assert from "node:assert/strict";
+   *
+   * assert.throws(() => new BodyFields({ toresp: true }, ["toResp"]), /Unknown field "toresp"/);
+   * ```
+   */
+  constructor(body: Record<string, unknown>, allowed: readonly string[]) {
+    this.#body = body;
+    for (const k of Object.keys(body)) {
+      if (!allowed.includes(k)) {
+        throw new HttpError(400, `Unknown field "${k}"; expected ${allowed.join(", ")}`);
+      }
+    }
+  }
+
+  /** The message value (required), read from its JSON form. */
+  msg(): unknown {
+    if (!("msg" in this.#body)) throw new HttpError(400, `Field "msg" is required`);
+    try {
+      return fromJsonValue(this.#body.msg);
+    } catch (e) {
+      if (e instanceof JsonFormError) throw new HttpError(400, e.message);
+      throw e;
+    }
+  }
+
+  /** An id or key in `[0, maxKey)` (required). */
+  key(name: string, maxKey: number): number {
+    if (!(name in this.#body)) throw new HttpError(400, `Field "${name}" is required`);
+    return checkKey(this.#body[name], name, maxKey);
+  }
+
+  /** A non-empty array of ids or keys in `[0, maxKey)` (required). */
+  keys(name: string, maxKey: number): number[] {
+    const v = this.#body[name];
+    if (!(name in this.#body)) throw new HttpError(400, `Field "${name}" is required`);
+    if (!Array.isArray(v) || v.length === 0) {
+      throw new HttpError(400, `Field "${name}" must be a non-empty array of ids, got ${show(v)}`);
+    }
+    return v.map((k, i) => checkKey(k, `${name}[${i}]`, maxKey));
+  }
+
+  /** An optional boolean. */
+  flag(name: string): boolean | undefined {
+    const v = this.#body[name];
+    if (v === undefined) return undefined;
+    if (typeof v !== "boolean") {
+      throw new HttpError(400, `Field "${name}" must be true or false, got ${show(v)}`);
+    }
+    return v;
+  }
+
+  /** An integer in `[min, max]`; `undefined` when absent unless `required`. */
+  int(name: string, min: number, max: number, required = false): number | undefined {
+    const v = this.#body[name];
+    if (v === undefined) {
+      if (required) throw new HttpError(400, `Field "${name}" is required`);
+      return undefined;
+    }
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      throw new HttpError(
+        400,
+        `Field "${name}" must be an integer in [${min}, ${max}], got ${show(v)}`,
+      );
+    }
+    return v;
+  }
+}
+
+function checkKey(v: unknown, name: string, maxKey: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= maxKey) {
+    throw new HttpError(
+      400,
+      `Field "${name}" must be an integer in [0, ${maxKey}) (the identifier space), got ${show(v)}`,
+    );
+  }
+  return v;
+}

@@ -144,6 +144,13 @@ export class Group {
     host.handle(T.BcastDone, (from, f) => this.#onBcastDone(from, f));
   }
 
+  /** Distinct node ids in clockwise order from this node (this node first when present). */
+  #clockwise(ids: Iterable<number>): number[] {
+    const me = this.#ring.id;
+    const M = this.#ring.table?.maxKey ?? Number.MAX_SAFE_INTEGER;
+    return [...new Set(ids)].sort((a, b) => cw(me, a, M) - cw(me, b, M));
+  }
+
   get #ring(): Ring {
     return this.#host.ring;
   }
@@ -207,7 +214,7 @@ export class Group {
           (missing.length ? ` by ${missing.join(", ")}` : ""),
       );
       (err as TimeoutError & { report?: DeliveryReport }).report = {
-        reached: [...new Set(p.reached.values())],
+        reached: this.#clockwise(p.reached.values()),
         missing,
         rtt: clock.now() - p.started,
       };
@@ -429,7 +436,7 @@ export class Group {
       ack,
       () => true,
       (pd) => ({
-        reached: [...new Set(pd.reached.values())],
+        reached: this.#clockwise(pd.reached.values()),
         missing: [],
         rtt: ring.clock.now() - pd.started,
       }),
@@ -572,7 +579,7 @@ export class Group {
       ack,
       () => reached !== null,
       (pd) => ({
-        reached: toMyself ? [self.id, ...reached!] : reached!,
+        reached: this.#clockwise(toMyself ? [self.id, ...reached!] : reached!),
         missing: [],
         rtt: ring.clock.now() - pd.started,
       }),
@@ -741,7 +748,7 @@ export class Group {
       ack,
       (pd) => wrapped || pd.reached.size >= n,
       (pd) => ({
-        reached: [...pd.reached.values()],
+        reached: this.#clockwise(pd.reached.values()),
         missing: [],
         rtt: ring.clock.now() - pd.started,
       }),

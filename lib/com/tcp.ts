@@ -131,6 +131,8 @@ class Link {
   closeWhenUp = false;
   /** Counted in `linksIn`/`linksOut`. */
   counted = false;
+  /** The peer announced it is closing this link on purpose: its end is not a failure. */
+  orderly = false;
   shutting = false;
   writeEnded = false;
   readEnded = false;
@@ -590,6 +592,10 @@ export class TcpTransport implements Transport {
   }
 
   #onFrame(link: Link, frame: Frame): void {
+    if (frame.t === T_HELLO && frame.bye === true && link.up) {
+      link.orderly = true;
+      return;
+    }
     switch (link.state) {
       case "open":
         this.#deliver(link, frame);
@@ -831,7 +837,15 @@ export class TcpTransport implements Transport {
         // A link that never came up was news to the node only if it sent something over it.
         const known = link.up || link.target !== null || unsent.length > 0;
         const ref = link.ref;
-        if (known && !this.#stopped) down = () => this.#events!.peerDown(ref, reason, unsent);
+        if (link.orderly) {
+          // The peer closed on purpose and is alive: what had not gone out goes on a new link.
+          this.stats.framesDropped -= unsent.length;
+          if (unsent.length && !this.#stopped) {
+            queueMicrotask(() => unsent.forEach((f) => this.send(ref, f)));
+          }
+        } else if (known && !this.#stopped) {
+          down = () => this.#events!.peerDown(ref, reason, unsent);
+        }
       }
     } else if (unsent.length > 0) {
       // Nothing waits on this link any more (a dropped duplicate): its frames go to the link
@@ -887,6 +901,8 @@ export class TcpTransport implements Transport {
     }
     clearTimeout(link.timer);
     link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
+    // Tell the peer this close is deliberate, so it does not take it for a crash.
+    if (link.up && !duplicate) this.#requeue(link, [{ t: T_HELLO, bye: true }]);
     this.#kick(link);
   }
 

@@ -103,7 +103,10 @@ export interface Transport {
    * peer's identity from its handshake, or an error.
    */
   dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void;
-  /** Closes the link to a peer after flushing what is queued for it. */
+  /**
+   * Closes the link to a peer after flushing what is queued for it. The peer learns the close
+   * is deliberate and reports no failure.
+   */
   disconnect(peerId: number): void;
   /** Flushes every link and closes everything, including the listener. */
   close(): Promise<void>;

@@ -52,8 +52,6 @@ export const T = {
   Pong: 20,
   /** Acknowledged broadcast: a subtree's reached nodes, child → parent. */
   BcastDone: 21,
-  /** "I am closing this link on purpose": its loss that follows is not a failure. */
-  Bye: 22,
 } as const;
 
 /** Network characteristics, fixed by the creator and adopted by joiners. */

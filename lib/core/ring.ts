@@ -175,15 +175,6 @@ export class Ring {
     this.sink.event({ type, time: this.clock.now(), ...fields });
   }
 
-  /** Closes the link to a live peer on purpose, telling it so it does not suspect a crash. */
-  #closeLink(peer: NodeRef): void {
-    this.transport.send(peer, { t: T.Bye });
-    this.transport.disconnect(peer.id);
-  }
-
-  /** Peers that said Bye: the loss of their link is expected. */
-  readonly #closing = new Set<number>();
-
   /** Runs `fn` after `ms`, unless this node stops first. */
   timer(ms: number, fn: () => void): Timer {
     const t: Timer = this.clock.timer(ms, () => {
@@ -285,8 +276,8 @@ export class Ring {
         return this.#joinDone?.(new JoinError(`Node id ${id} is already in use`));
       }
       // Links opened under the provisional id must not carry the real one: close them.
-      this.#closeLink(from);
-      if (n.id !== from.id) this.#closeLink(n);
+      this.transport.disconnect(from.id);
+      if (n.id !== from.id) this.transport.disconnect(n.id);
       this.id = id;
       this.table = new RoutingTable(
         { id, ap: this.transport.ap },
@@ -443,10 +434,6 @@ export class Ring {
       if (this.#graveyard.has(from.id) && this.#running) this.#revive(from);
     }
     switch (f.t) {
-      case T.Bye:
-        this.#closing.add(from.id);
-        this.timer(30_000, () => this.#closing.delete(from.id));
-        return;
       case T.Ping:
         this.control.received++;
         return this.sendControl(from, { t: T.Pong, ts: f.ts });
@@ -618,7 +605,7 @@ export class Ring {
     this.#emit("connected");
     this.#emitFingers(tb.fingers.map((_, i) => i));
     if (this.#bootstrap && !this.#isNeighbour(this.#bootstrap.id)) {
-      this.#closeLink(this.#bootstrap);
+      this.transport.disconnect(this.#bootstrap.id);
     }
     if (tb.policy.keepAll) {
       // Full mesh: everyone must know everyone, so a joiner announces itself to all it learnt.
@@ -731,11 +718,6 @@ export class Ring {
 
   #onPeerDown(peer: NodeRef, why: string, unsent: Frame[]): void {
     if (!this.#running || !this.table) return;
-    if (this.#closing.delete(peer.id)) {
-      // An orderly close by a live peer: what had not gone out goes on a new link.
-      for (const f of unsent) this.transport.send(peer, f);
-      return;
-    }
     const graceful = this.#leavers.delete(peer.id);
     const { wasPred, wasSucc, fingers } = this.#repair(peer);
     if (!graceful && (wasPred || wasSucc || fingers.length)) {

@@ -38,8 +38,22 @@ export {
   type SuccOptions,
 } from "./lib/node/node.ts";
 export type { AckOptions, DeliveryReport, KindCounters, Receipt } from "./lib/services/group.ts";
-export type { NodeEvent } from "./lib/core/ring.ts";
-export type { AccessPoint, NodeRef } from "./lib/com/transport.ts";
+export type { NodeEvent, RingTiming } from "./lib/core/ring.ts";
+export type { NetInfo } from "./lib/core/messages.ts";
+export type { ReaderOptions } from "./lib/node/fanout.ts";
+export { MemoryNetwork, type MemoryNetworkOptions, MemoryTransport } from "./lib/com/memory.ts";
+export { VirtualClock } from "./lib/com/virtual_clock.ts";
+export type {
+  AccessPoint,
+  Clock,
+  Frame,
+  Hello,
+  LinkStats,
+  NodeRef,
+  Timer,
+  Transport,
+  TransportEvents,
+} from "./lib/com/transport.ts";
 export type { FingerPolicyName } from "./lib/core/fingers.ts";
 export { hashKey } from "./lib/core/id_space.ts";
 export { Simulator, type SimulatorOptions } from "./lib/node/simulator.ts";

@@ -27,7 +27,9 @@ export interface NodeRef {
 
 /** A protocol frame: `t` is the message type, other fields depend on it. */
 export interface Frame {
+  /** Frame type. */
   t: number;
+  /** Fields that depend on the type. */
   [field: string]: unknown;
 }
 

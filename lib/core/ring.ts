@@ -26,6 +26,7 @@ export interface NodeEvent {
   type: string;
   /** Virtual or wall-clock time of the event, in ms. */
   time: number;
+  /** Fields that depend on the type (`pred`, `succ`, `peer`, `reason`, ...). */
   [field: string]: unknown;
 }
 

@@ -211,7 +211,13 @@ export class P2PNode implements AsyncDisposable {
         peerLost: () => {},
       },
     });
-    this.#group = new Group(this);
+    this.#group = new Group({
+      ring: this.#ring,
+      deliverLocal: (src, dst, payload, kind, hops, id) =>
+        this.#deliverLocal(src, dst, payload, kind, hops, id),
+      event: (type, fields) => this.#event(type, fields),
+      handle: (type, fn) => this.#services.set(type, fn),
+    });
     this.#services.set(T.Undeliverable, (_from, f) => {
       this.#undeliverable++;
       this.#group.undeliverable(f.id as number, f.d as number);
@@ -300,11 +306,6 @@ export class P2PNode implements AsyncDisposable {
     return this.#events.subscribe(options);
   }
 
-  /** Registers the handler of a service frame type (internal). */
-  handle(type: number, fn: (from: NodeRef, f: Frame) => void): void {
-    this.#services.set(type, fn);
-  }
-
   #service(from: NodeRef, f: Frame): void {
     this.#services.get(f.t)?.(from, f);
   }
@@ -312,16 +313,15 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame): void {
     if (f.q !== undefined) return this.#group.deliverAcked(f);
     this.#group.counters.send.received++;
-    this.deliverLocal(f.s, f.k, f.p, f.kd, f.h, f.id);
+    this.#deliverLocal(f.s, f.k, f.p, f.kd, f.h, f.id);
   }
 
-  /** Pushes an event on the event stream (internal; services call it). */
-  event(type: string, fields: Record<string, unknown>): void {
+  #event(type: string, fields: Record<string, unknown>): void {
     this.#events.push({ type, time: this.#ring.clock.now(), ...fields });
   }
 
-  /** Decodes and hands a message to the message stream (internal; services call it). */
-  deliverLocal(
+  /** Decodes and hands a message to the message stream. */
+  #deliverLocal(
     src: NodeRef,
     dst: number,
     payload: Uint8Array,
@@ -343,16 +343,16 @@ export class P2PNode implements AsyncDisposable {
     this.#messages.push({ src: src.id, srcAp: src.ap, dst, msg, kind, hops, id });
   }
 
-  /** Throws unless the node can send (internal). */
-  assertOpen(): void {
+  /** Throws unless the node can send. */
+  #assertOpen(): void {
     const s = this.#ring.status;
     if (s !== "connected" && s !== "alone") {
       throw new NodeClosedError(`Node ${this.id} cannot send: it is ${s}`);
     }
   }
 
-  /** Validates an id or key against the identifier space (internal). */
-  checkKey(k: unknown, what = "dst"): number {
+  /** Validates an id or key against the identifier space. */
+  #checkKey(k: unknown, what = "dst"): number {
     if (typeof k !== "number" || !Number.isSafeInteger(k) || k < 0 || k >= this.maxKey) {
       throw new InvalidArgumentError(
         `${what} must be an integer in [0, ${this.maxKey}), got ${String(k)}`,
@@ -361,8 +361,8 @@ export class P2PNode implements AsyncDisposable {
     return k;
   }
 
-  /** Encodes a message value, enforcing the frame limit (internal). */
-  encodePayload(msg: unknown): Uint8Array {
+  /** Encodes a message value, enforcing the frame limit. */
+  #encodePayload(msg: unknown): Uint8Array {
     let p: Uint8Array;
     try {
       p = encode(msg);
@@ -380,8 +380,8 @@ export class P2PNode implements AsyncDisposable {
     return p;
   }
 
-  /** A fresh sender-local message id (internal). */
-  nextMessageId(): number {
+  /** A fresh sender-local message id. */
+  #nextMessageId(): number {
     return this.#nextId++;
   }
 
@@ -396,10 +396,10 @@ export class P2PNode implements AsyncDisposable {
   send(dst: number, msg: unknown, options?: SendOptions): Promise<void>;
   send(dst: number, msg: unknown, options: SendOptions = {}): Promise<Receipt | void> {
     try {
-      this.assertOpen();
-      this.checkKey(dst);
-      const p = this.encodePayload(msg);
-      const id = this.nextMessageId();
+      this.#assertOpen();
+      this.#checkKey(dst);
+      const p = this.#encodePayload(msg);
+      const id = this.#nextMessageId();
       const toResp = options.toResp ?? false;
       if (options.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
       this.#group.counters.send.sent++;
@@ -441,17 +441,17 @@ export class P2PNode implements AsyncDisposable {
     options: MulticastOptions = {},
   ): Promise<DeliveryReport | void> {
     try {
-      this.assertOpen();
+      this.#assertOpen();
       if (!Array.isArray(dst) || dst.length === 0) {
         throw new InvalidArgumentError("multicast needs a non-empty array of destinations");
       }
-      const keys = [...new Set(dst.map((k, i) => this.checkKey(k, `dst[${i}]`)))];
-      const p = this.encodePayload(msg);
+      const keys = [...new Set(dst.map((k, i) => this.#checkKey(k, `dst[${i}]`)))];
+      const p = this.#encodePayload(msg);
       return this.#group.multicast(
         keys,
         options.toResp ?? false,
         p,
-        this.nextMessageId(),
+        this.#nextMessageId(),
         options.ack ? options : null,
       );
     } catch (e) {
@@ -468,11 +468,11 @@ export class P2PNode implements AsyncDisposable {
   broadcast(msg: unknown, options?: BroadcastOptions): Promise<void>;
   broadcast(msg: unknown, options: BroadcastOptions = {}): Promise<DeliveryReport | void> {
     try {
-      this.assertOpen();
-      const p = this.encodePayload(msg);
+      this.#assertOpen();
+      const p = this.#encodePayload(msg);
       return this.#group.broadcast(
         p,
-        this.nextMessageId(),
+        this.#nextMessageId(),
         options.toMyself ?? false,
         options.ack ? options : null,
       );
@@ -498,12 +498,12 @@ export class P2PNode implements AsyncDisposable {
     options: SuccOptions = {},
   ): Promise<DeliveryReport | void> {
     try {
-      this.assertOpen();
+      this.#assertOpen();
       if (!(Number.isSafeInteger(nrSucc) && nrSucc >= 1)) {
         throw new InvalidArgumentError(`nrSucc must be an integer ≥ 1, got ${nrSucc}`);
       }
-      const p = this.encodePayload(msg);
-      return this.#group.sendToSucc(p, nrSucc, this.nextMessageId(), options.ack ? options : null);
+      const p = this.#encodePayload(msg);
+      return this.#group.sendToSucc(p, nrSucc, this.#nextMessageId(), options.ack ? options : null);
     } catch (e) {
       return Promise.reject(e);
     }

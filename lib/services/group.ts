@@ -25,7 +25,9 @@ import { InOrder, Sequencer } from "./reliable.ts";
 
 /** What group communication needs from the node that hosts it. */
 export interface GroupHost {
+  /** The ring protocol of the node. */
   readonly ring: Ring;
+  /** Hands a message to the node's message stream. */
   deliverLocal(
     src: NodeRef,
     dst: number,
@@ -34,7 +36,9 @@ export interface GroupHost {
     hops: number,
     id: number,
   ): void;
+  /** Pushes an event on the node's event stream. */
   event(type: string, fields: Record<string, unknown>): void;
+  /** Registers the handler of a frame type. */
   handle(type: number, fn: (from: NodeRef, f: Frame) => void): void;
 }
 

@@ -132,3 +132,37 @@ Deno.test("garbage, truncated and oversize frames from a raw socket close that l
   assert.equal(a.status, "connected");
   await inbox.return?.();
 });
+
+Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 messages; multicast reaches exactly its targets", async () => {
+  const nodes: P2PNode[] = [await createNet()];
+  try {
+    for (let i = 1; i < 32; i++) nodes.push(await joinNet(nodes[Math.floor(Math.random() * i)].ap));
+    await until(() => ringOk(nodes), "a 32-node ring");
+    const got = new Map<number, unknown[]>(nodes.map((n) => [n.id, []]));
+    const readers = nodes.map((n) => {
+      const it = n.messages();
+      (async () => {
+        for await (const m of it) got.get(n.id)!.push(m.msg);
+      })();
+      return it;
+    });
+    const sent = () =>
+      nodes.reduce((a, n) => a + n.statistics().kinds.broadcast.sent + n.statistics().data.sent, 0);
+    const before = sent();
+    const report = await nodes[5].broadcast("everyone", { ack: true });
+    assert.equal(report.reached.length, 31);
+    await until(() => [...got.values()].filter((v) => v.length > 0).length === 31, "31 deliveries");
+    for (const n of nodes) assert.deepEqual(got.get(n.id), n === nodes[5] ? [] : ["everyone"]);
+    // N−1 data messages (plus the one counted as the broadcast's origin).
+    assert.equal(sent() - before, 31 + 1);
+    for (const v of got.values()) v.length = 0;
+    const targets = nodes.filter((_, i) => i % 4 === 1).map((n) => n.id);
+    const mreport = await nodes[0].multicast(targets, "some", { ack: true });
+    assert.deepEqual([...mreport.reached].sort(), [...targets].sort());
+    await until(() => targets.every((t) => got.get(t)!.length === 1), "multicast deliveries");
+    for (const n of nodes) assert.equal(got.get(n.id)!.length, targets.includes(n.id) ? 1 : 0);
+    for (const r of readers) await r.return?.();
+  } finally {
+    await Promise.all(nodes.map((n) => n.leave()));
+  }
+});

@@ -6,7 +6,7 @@
  *
  * @example Three nodes, a routed message
  * ```ts
- * import { createNet, joinNet } from "./mod.ts";
+ * import { createNet, joinNet } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * await using n1 = await createNet({ node: { id: 1 } });

@@ -66,7 +66,11 @@ function oracle(sim: Simulator): (key: number) => number {
   };
 }
 
-function lookupBatch(sim: Simulator, count: number, waitMs: number): { failed: number; hops: number } {
+function lookupBatch(
+  sim: Simulator,
+  count: number,
+  waitMs: number,
+): { failed: number; hops: number } {
   const live = sim.live;
   const resp = oracle(sim);
   let ok = 0;
@@ -87,7 +91,9 @@ function lookupBatch(sim: Simulator, count: number, waitMs: number): { failed: n
 async function simultaneous(): Promise<void> {
   const n = quick ? 2000 : 10_000;
   log(`\n## Simultaneous failures (N = ${n}, successor list 16, silent crashes)\n`);
-  log("| p (fraction failed) | lookups | failed lookups (routing) | mean hops | Chord paper (failed ≈ lost keys) |");
+  log(
+    "| p (fraction failed) | lookups | failed lookups (routing) | mean hops | Chord paper (failed ≈ lost keys) |",
+  );
   log("|---|---|---|---|---|");
   for (const p of [0.05, 0.1, 0.2, 0.5]) {
     const sim = await build(n, 16);
@@ -95,17 +101,30 @@ async function simultaneous(): Promise<void> {
     for (const node of live) if (sim.random() < p) sim.vanish(node);
     sim.run(60_000); // detection and repair
     const r = lookupBatch(sim, quick ? 2000 : 10_000, 30_000);
-    log(`| ${p} | ${quick ? 2000 : 10_000} | ${(r.failed * 100).toFixed(2)} % | ${r.hops.toFixed(2)} | ≈ ${(p * 100).toFixed(0)} % |`);
+    log(
+      `| ${p} | ${quick ? 2000 : 10_000} | ${(r.failed * 100).toFixed(2)} % | ${
+        r.hops.toFixed(2)
+      } | ≈ ${(p * 100).toFixed(0)} % |`,
+    );
   }
 }
 
 async function churn(): Promise<void> {
   const n = 500;
   const duration = quick ? 300_000 : 1_200_000;
-  log(`\n## Lookups during churn (N ≈ ${n}, joins and silent crashes each at rate R, 1 lookup/node/s, no retries, ${duration / 1000} s simulated)\n`);
+  log(
+    `\n## Lookups during churn (N ≈ ${n}, joins and silent crashes each at rate R, 1 lookup/node/s, no retries, ${
+      duration / 1000
+    } s simulated)\n`,
+  );
   log("| R (events/s) | lookups | failed | Chord paper (30 s stabilisation) |");
   log("|---|---|---|---|");
-  const paper: Record<number, string> = { 0.05: "≈ 3 %", 0.1: "≈ 6–7 %", 0.2: "≈ 12 %", 0.4: "≈ 23 %" };
+  const paper: Record<number, string> = {
+    0.05: "≈ 3 %",
+    0.1: "≈ 6–7 %",
+    0.2: "≈ 12 %",
+    0.4: "≈ 23 %",
+  };
   for (const R of [0.05, 0.1, 0.2, 0.4]) {
     const sim = await build(n, 8);
     const first = sim.live[0];
@@ -115,8 +134,12 @@ async function churn(): Promise<void> {
     for (let t = 0; t < duration; t += step) {
       const live = sim.live;
       // Poisson arrivals per step: P(k ≥ 1) approximated per 1 s step for these small rates.
-      if (sim.random() < R) sim.joinNet(live[Math.floor(sim.random() * live.length)] ?? first).catch(() => {});
-      if (sim.random() < R && live.length > 10) sim.vanish(live[Math.floor(sim.random() * live.length)]);
+      if (sim.random() < R) {
+        sim.joinNet(live[Math.floor(sim.random() * live.length)] ?? first).catch(() => {});
+      }
+      if (sim.random() < R && live.length > 10) {
+        sim.vanish(live[Math.floor(sim.random() * live.length)]);
+      }
       // One lookup per node per second, judged against the live set when it answers.
       for (const src of live) {
         const key = Math.floor(sim.random() * src.maxKey);
@@ -139,7 +162,9 @@ async function churn(): Promise<void> {
 
 async function repairTime(): Promise<void> {
   log("\n## Repair time after one silent crash, versus failure-detector settings (N = 200)\n");
-  log("| heartbeat | min timeout | suspected after | all pointers repaired after | maintenance msgs / node / s (stable) |");
+  log(
+    "| heartbeat | min timeout | suspected after | all pointers repaired after | maintenance msgs / node / s (stable) |",
+  );
   log("|---|---|---|---|---|");
   for (const [hb, to] of [[250, 250], [500, 500], [1000, 1000], [2000, 2000]]) {
     const timing = { heartbeatMs: hb, minTimeoutMs: to };
@@ -170,7 +195,11 @@ async function repairTime(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 0));
     await ev.return?.();
-    log(`| ${hb} ms | ${to} ms | ${suspected.toFixed(0)} ms | ${repaired.toFixed(0)} ms | ${perNode.toFixed(2)} |`);
+    log(
+      `| ${hb} ms | ${to} ms | ${suspected.toFixed(0)} ms | ${repaired.toFixed(0)} ms | ${
+        perNode.toFixed(2)
+      } |`,
+    );
   }
 }
 

@@ -126,7 +126,7 @@ async function pump<T>(
  * @example Send through the gateway in-process
  * ```ts
  * import { createGateway } from "./gateway.ts";
- * import { Simulator } from "../mod.ts";
+ * import { Simulator } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * const sim = new Simulator();

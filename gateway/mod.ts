@@ -10,8 +10,8 @@
  *
  * @example A gateway for a node on a free port
  * ```ts
- * import { serveGateway } from "./mod.ts";
- * import { createNet } from "../mod.ts";
+ * import { serveGateway } from "@p2ps/p2ps/gateway";
+ * import { createNet } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * await using node = await createNet({ node: { id: 1 } });

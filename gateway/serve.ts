@@ -42,7 +42,7 @@ export interface GatewayServer extends AsyncDisposable {
  * @example Serve on a free port and read the statistics
  * ```ts
  * import { serveGateway } from "./serve.ts";
- * import { Simulator } from "../mod.ts";
+ * import { Simulator } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * const node = new Simulator().createNet({ node: { id: 7 } });

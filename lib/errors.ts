@@ -5,7 +5,20 @@
  * @module
  */
 
-/** Base class of every error this library throws. */
+/**
+ * Base class of every error this library throws.
+ *
+ * @example Telling errors apart
+ * ```ts
+ * import { InvalidArgumentError, P2PSError, Simulator } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = new Simulator();
+ * const node = sim.createNet({ net: { maxKey: 100 } });
+ * await assert.rejects(node.send(500, "x"), (e) => e instanceof InvalidArgumentError && e instanceof P2PSError);
+ * node.crash();
+ * ```
+ */
 export class P2PSError extends Error {
   /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {

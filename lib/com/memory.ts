@@ -32,7 +32,19 @@ export interface MemoryNetworkOptions {
   loss?: number;
 }
 
-/** A simulated network joining many {@linkcode MemoryTransport}s. */
+/**
+ * A simulated network joining many {@linkcode MemoryTransport}s.
+ *
+ * @example Injecting loss
+ * ```ts
+ * import { Simulator } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = new Simulator({ seed: 3 });
+ * sim.network.options.loss = 0.1; // 10 % of frames vanish from now on
+ * assert.equal(sim.network.options.loss, 0.1);
+ * ```
+ */
 export class MemoryNetwork {
   /** The clock all transports schedule on. */
   readonly clock: VirtualClock;
@@ -99,7 +111,19 @@ interface Link {
   twin: Link | null;
 }
 
-/** A transport on a {@linkcode MemoryNetwork}. */
+/**
+ * A transport on a {@linkcode MemoryNetwork}: frames go through the virtual clock.
+ *
+ * @example
+ * ```ts
+ * import { MemoryNetwork, VirtualClock } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const net = new MemoryNetwork(new VirtualClock(), Math.random);
+ * const t = net.transport();
+ * assert.equal(t.ap.hostname, "sim");
+ * ```
+ */
 export class MemoryTransport implements Transport {
   readonly ap: AccessPoint;
   readonly stats: LinkStats = newLinkStats();

@@ -13,7 +13,22 @@ interface Entry {
   fn: (() => void) | null;
 }
 
-/** A deterministic clock whose time only moves when {@linkcode VirtualClock.run} runs timers. */
+/**
+ * A deterministic clock whose time only moves when {@linkcode VirtualClock.run} runs timers.
+ *
+ * @example
+ * ```ts
+ * import { VirtualClock } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new VirtualClock();
+ * const seen: number[] = [];
+ * clock.timer(20, () => seen.push(clock.now()));
+ * clock.timer(10, () => seen.push(clock.now()));
+ * clock.run();
+ * assert.deepEqual(seen, [10, 20]);
+ * ```
+ */
 export class VirtualClock implements Clock {
   #now = 0;
   #seq = 0;

@@ -52,6 +52,16 @@ export function addMod(a: number, d: number, maxKey: number): number {
  * Hashes a string key into `[0, maxKey)`: the top 53 bits of its FNV-1a 64-bit
  * digest, reduced modulo `maxKey`. FNV-1a is used because it is synchronous, stable across
  * platforms and well spread for short keys; it is not a cryptographic commitment.
+ *
+ * @example
+ * ```ts
+ * import { hashKey } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const k = hashKey("alice", 2 ** 52);
+ * assert.ok(Number.isSafeInteger(k) && k < 2 ** 52);
+ * assert.equal(hashKey("alice", 2 ** 52), k);
+ * ```
  */
 export function hashKey(key: string, maxKey: number): number {
   let h = 0xcbf29ce484222325n;

@@ -405,6 +405,13 @@ export class Ring {
     }
   }
 
+  /** Nodes suspected now but not declared crashed. */
+  suspected(): NodeRef[] {
+    const out: NodeRef[] = [];
+    for (const g of this.#graveyard.values()) if (!g.crashed) out.push(g.ref);
+    return out;
+  }
+
   #pingGraveyard(): void {
     const now = this.clock.now();
     for (const [id, g] of this.#graveyard) {

@@ -9,7 +9,18 @@ import type { AccessPoint } from "../com/transport.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { type NodeOptions, P2PNode } from "./node.ts";
 
-/** Parses `"host:port"` or `{ hostname, port }` into an access point. */
+/**
+ * Parses `"host:port"` or `{ hostname, port }` into an access point.
+ *
+ * @example
+ * ```ts
+ * import { parseAccessPoint } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseAccessPoint("127.0.0.1:3001"), { hostname: "127.0.0.1", port: 3001 });
+ * assert.throws(() => parseAccessPoint("nowhere"), /host:port/);
+ * ```
+ */
 export function parseAccessPoint(ap: string | Partial<AccessPoint>): AccessPoint {
   if (typeof ap === "string") {
     const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(ap.trim());
@@ -43,7 +54,7 @@ async function listen(options: NodeOptions): Promise<TcpTransport> {
  *
  * @example Create a network and leave it
  * ```ts
- * import { createNet } from "./mod.ts";
+ * import { createNet } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * await using node = await createNet({ node: { id: 1 }, ap: { port: 0 } });
@@ -70,7 +81,7 @@ export async function createNet(options: NodeOptions = {}): Promise<P2PNode> {
  *
  * @example Two nodes
  * ```ts
- * import { createNet, joinNet } from "./mod.ts";
+ * import { createNet, joinNet } from "@p2ps/p2ps";
  * import assert from "node:assert/strict";
  *
  * await using first = await createNet({ node: { id: 1 } });

@@ -176,7 +176,28 @@ function cryptoRandom(): number {
   return (a[0] * 2 ** 21 + (a[1] >>> 11)) / 2 ** 53;
 }
 
-/** A node of a P2PS overlay network. Create one with {@linkcode createNet} or {@linkcode joinNet}. */
+/**
+ * A node of a P2PS overlay network. Create one with {@linkcode createNet} or {@linkcode joinNet}
+ * (TCP), or with a {@linkcode Simulator} (in memory, virtual time).
+ *
+ * @example Route to the node responsible for a key, in the simulator
+ * ```ts
+ * import { Simulator } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = new Simulator({ seed: 1 });
+ * const a = sim.createNet({ node: { id: 10 }, net: { maxKey: 100 } });
+ * const b = await sim.settle(sim.joinNet(a, { node: { id: 60 } }));
+ * const inbox = b.messages();
+ * await a.send(42, "for key 42", { toResp: true });
+ * sim.run(100);
+ * const { value } = await inbox.next();
+ * assert.equal(value?.msg, "for key 42");
+ * assert.equal(value?.kind, "send");
+ * b.crash();
+ * a.crash();
+ * ```
+ */
 export class P2PNode implements AsyncDisposable {
   readonly #ring: Ring;
   readonly #messages = new Fanout<Message>();

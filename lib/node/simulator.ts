@@ -19,7 +19,24 @@ export interface SimulatorOptions extends MemoryNetworkOptions {
   seed?: number;
 }
 
-/** Many nodes in one process, in virtual time. */
+/**
+ * Many nodes in one process, in virtual time.
+ *
+ * @example A 100-node ring and a broadcast
+ * ```ts
+ * import { Simulator } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = new Simulator({ seed: 7 });
+ * const first = sim.createNet();
+ * for (let i = 0; i < 99; i++) sim.joinNet(first);
+ * sim.run(10_000);
+ * assert.equal(sim.live.length, 100);
+ * const report = await sim.settle(first.broadcast("hi", { ack: true }));
+ * assert.equal(report.reached.length, 99);
+ * for (const n of sim.live) n.crash();
+ * ```
+ */
 export class Simulator {
   /** The virtual clock. */
   readonly clock: VirtualClock = new VirtualClock();

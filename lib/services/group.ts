@@ -554,6 +554,9 @@ export class Group {
     tb.forEachKnown((n) => {
       if (inOO(n.id, me, lim, M)) byId.set(n.id, n);
     });
+    // A merely suspected node may well be alive, and nobody else would cover it; if it is dead,
+    // acknowledged broadcast hands its stretch on when it gives it up.
+    for (const n of this.#ring.suspected()) if (inOO(n.id, me, lim, M)) byId.set(n.id, n);
     return [...byId.values()].sort((a, b) => cw(me, a.id, M) - cw(me, b.id, M));
   }
 
@@ -637,13 +640,31 @@ export class Group {
     c.timer = this.#ring.timer(Math.min(MAX_RTO, FIRST_RTO * 2 ** c.tries), () => {
       if (!state.children.has(c.ref.id)) return;
       if (++c.tries > 6) {
-        // The child is gone: its stretch is reported as not reached.
+        // The child is gone. The first live node after it (once the ring has repaired) starts
+        // what is left of its stretch: look it up and hand the stretch over.
         state.children.delete(c.ref.id);
-        return this.#maybeDone(state);
+        return this.#handOver(state, c.ref, c.frame);
       }
       this.counters.broadcast.retransmitted++;
       this.#ring.transport.send(c.ref, c.frame);
       this.#armChild(state, c);
+    });
+  }
+
+  #handOver(state: BcastState, gone: NodeRef, frame: Frame): void {
+    const ring = this.#ring;
+    const M = ring.table!.maxKey;
+    const lim = frame.lim as number;
+    const key = (gone.id + 1) % M;
+    state.children.set(gone.id, { ref: gone, frame, timer: null, tries: 0 });
+    ring.lookup(key, (n) => {
+      if (!state.children.delete(gone.id)) return;
+      if (n.id !== gone.id && n.id !== ring.id && inOO(n.id, gone.id, lim, M)) {
+        const c = { ref: n, frame, timer: null as Timer | null, tries: 0 };
+        state.children.set(n.id, c);
+        ring.transport.send(n, frame);
+        this.#armChild(state, c);
+      } else this.#maybeDone(state);
     });
   }
 

@@ -1,0 +1,50 @@
+// Bytes allocated per operation on the per-message path, from heap growth between two forced
+// collections (run with --v8-flags=--expose-gc). Short loops stay inside the young generation so
+// that no scavenge hides allocations; each figure is the median of several rounds.
+import { encodeFrame, FrameDecoder } from "../lib/com/framing.ts";
+import { Phase } from "../lib/core/routing_table.ts";
+import { fullTable, randomKeys, randomRefs } from "./_tables.ts";
+import { sampleFrame } from "./_frames.ts";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (!gc) throw new Error("run with --v8-flags=--expose-gc");
+
+function bytesPerOp(op: (i: number) => unknown, iters = 2000): number {
+  for (let i = 0; i < 20_000; i++) op(i); // warm up and optimise
+  const rounds: number[] = [];
+  let keep: unknown = null;
+  for (let r = 0; r < 7; r++) {
+    gc!();
+    const h0 = Deno.memoryUsage().heapUsed;
+    for (let i = 0; i < iters; i++) keep = op(i);
+    const h1 = Deno.memoryUsage().heapUsed;
+    rounds.push((h1 - h0) / iters);
+  }
+  void keep;
+  return rounds.sort((a, b) => a - b)[3];
+}
+
+const refs = randomRefs(4096);
+const keys = randomKeys(1024);
+const out: Record<string, number> = {};
+for (const policy of ["tango", "chord"]) {
+  const tb = fullTable(refs, 17, policy);
+  out[`nextHop (${policy})`] = bytesPerOp((i) => tb.nextHop(keys[i & 1023], Phase.Approach));
+}
+const frame = sampleFrame(100);
+out["forward copy {...frame, h, ph, f} (Ring.route)"] = bytesPerOp((i) => ({
+  ...frame,
+  h: i,
+  ph: 0,
+  f: 1,
+}));
+out["encodeFrame (100-byte payload)"] = bytesPerOp(() => encodeFrame(frame, 1 << 22));
+const wire = encodeFrame(frame, 1 << 22);
+const dec = new FrameDecoder(1 << 22);
+let f: unknown;
+out["FrameDecoder.push (one frame)"] = bytesPerOp(() => dec.push(wire, (x) => (f = x)));
+const jf = { ...frame, p: "x".repeat(100) };
+const te = new TextEncoder();
+out["JSON baseline encode"] = bytesPerOp(() => te.encode(JSON.stringify(jf)));
+void f;
+console.log(JSON.stringify(out));

@@ -1,0 +1,83 @@
+// Frame encode/decode of a typical routed data frame (100-byte payload) against a JSON baseline
+// carrying the same fields (payload as a 100-character string).
+import { encodeFrame, FrameDecoder } from "../lib/com/framing.ts";
+import { sampleFrame } from "./_frames.ts";
+
+const MAX = 4 * 1024 * 1024;
+const frame = sampleFrame(100);
+const jsonFrame = { ...frame, p: "x".repeat(100) };
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+function jsonEncode(v: unknown): Uint8Array {
+  const body = te.encode(JSON.stringify(v));
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setUint32(0, body.length);
+  out.set(body, 4);
+  return out;
+}
+
+Deno.bench({
+  name: "JSON.stringify + TextEncoder + prefix",
+  group: "encode one frame",
+  baseline: true,
+  fn() {
+    jsonEncode(jsonFrame);
+  },
+});
+Deno.bench({
+  name: "encodeFrame (cbor-x)",
+  group: "encode one frame",
+  fn() {
+    encodeFrame(frame, MAX);
+  },
+});
+
+const wire = encodeFrame(frame, MAX);
+const jsonWire = jsonEncode(jsonFrame);
+const decoder = new FrameDecoder(MAX);
+let sink: unknown = null;
+const onFrame = (f: unknown) => (sink = f);
+Deno.bench({
+  name: "JSON.parse + TextDecoder",
+  group: "decode one frame",
+  baseline: true,
+  fn() {
+    const len = new DataView(jsonWire.buffer).getUint32(0);
+    sink = JSON.parse(td.decode(jsonWire.subarray(4, 4 + len)));
+  },
+});
+Deno.bench({
+  name: "FrameDecoder.push (cbor-x)",
+  group: "decode one frame",
+  fn() {
+    decoder.push(wire, onFrame);
+  },
+});
+
+// A read of 64 coalesced frames, as the TCP reader sees them under load.
+const batch = new Uint8Array(wire.length * 64);
+for (let i = 0; i < 64; i++) batch.set(wire, i * wire.length);
+const jsonBatch = new Uint8Array(jsonWire.length * 64);
+for (let i = 0; i < 64; i++) jsonBatch.set(jsonWire, i * jsonWire.length);
+Deno.bench({
+  name: "JSON: 64 frames in one chunk",
+  group: "decode a 64-frame chunk",
+  baseline: true,
+  fn() {
+    const dv = new DataView(jsonBatch.buffer);
+    for (let at = 0; at < jsonBatch.length;) {
+      const len = dv.getUint32(at);
+      sink = JSON.parse(td.decode(jsonBatch.subarray(at + 4, at + 4 + len)));
+      at += 4 + len;
+    }
+  },
+});
+Deno.bench({
+  name: "FrameDecoder: 64 frames in one chunk",
+  group: "decode a 64-frame chunk",
+  fn() {
+    decoder.push(batch, onFrame);
+  },
+});
+globalThis.addEventListener("unload", () => void sink);

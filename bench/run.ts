@@ -1,0 +1,890 @@
+// The whole benchmark suite in one command:
+//
+//   deno run --allow-run --allow-read --allow-write=bench bench/run.ts --quick   (≤ 2 minutes)
+//   deno run --allow-run --allow-read --allow-write=bench bench/run.ts --full
+//
+// Options: --only=micro,routing,scale,tcp,bcast (sections to run), --no-write (do not rewrite
+// bench/README.md and the charts). Every figure is printed with its target and a verdict, and
+// bench/README.md is rewritten with this run's tables, the machine and the command. The
+// experiments run in child processes (deno bench, bench/_sim.ts, bench/_peer.ts, bench/_raw.ts),
+// all on 127.0.0.1; every child is bounded in time and killed at the end.
+import { parseArgs } from "node:util";
+import {
+  fmt,
+  LineChannel,
+  lineChart,
+  machine,
+  max,
+  mdTable,
+  mean,
+  quantile,
+  readProc,
+} from "./_lib.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    full: { type: "boolean", default: false },
+    only: { type: "string" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+const FULL = args.full === true;
+const MODE = FULL ? "full" : "quick";
+const ONLY = new Set((args.only ?? "micro,routing,scale,tcp,bcast").split(","));
+const HERE = new URL(".", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const DENO = Deno.execPath();
+const T0 = performance.now();
+const children = new Set<Deno.ChildProcess>();
+const report: string[] = [];
+const verdicts: { target: string; figure: string; met: boolean }[] = [];
+
+// ---- plumbing ---------------------------------------------------------------------------
+
+function elapsed(): string {
+  return `${((performance.now() - T0) / 1000).toFixed(0)}s`;
+}
+
+function say(s: string): void {
+  console.log(s);
+}
+
+function progress(s: string): void {
+  // Progress goes to stderr so that stdout holds the figures only.
+  console.error(`[${elapsed()}] ${s}`);
+}
+
+function section(title: string): void {
+  say(`\n## ${title}\n`);
+  report.push(`\n## ${title}\n`);
+}
+
+function emit(md: string): void {
+  say(md);
+  report.push(md);
+}
+
+function verdict(target: string, figure: string, met: boolean): string {
+  verdicts.push({ target, figure, met });
+  return met ? "**met**" : "**not met**";
+}
+
+function spawn(args: string[], stdin: "piped" | "null" = "null"): Deno.ChildProcess {
+  const child = new Deno.Command(DENO, {
+    args,
+    cwd: HERE,
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  children.add(child);
+  child.status.finally(() => children.delete(child));
+  return child;
+}
+
+function killAll(): void {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch { /* already gone */ }
+  }
+}
+Deno.addSignalListener("SIGINT", () => {
+  killAll();
+  Deno.exit(130);
+});
+
+/** Runs a child to completion (killed after `timeoutS`); stderr lines become progress. */
+async function runJson(args: string[], timeoutS: number, label: string): Promise<unknown> {
+  const child = spawn(args);
+  const timer = setTimeout(() => {
+    progress(`${label}: time limit of ${timeoutS}s reached, stopping it`);
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+  }, timeoutS * 1000);
+  const errLines: string[] = [];
+  const errDone = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      for (const line of dec.decode(chunk).split("\n")) {
+        if (!line.trim()) continue;
+        errLines.push(line);
+        if (line.startsWith("  ")) progress(`${label}:${line.trimEnd()}`);
+      }
+    }
+  })();
+  const out = await new Response(child.stdout).text();
+  await errDone;
+  clearTimeout(timer);
+  const status = await child.status;
+  const last = out.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(last);
+  } catch {
+    throw new Error(
+      `${label} failed (exit ${status.code}): ${errLines.slice(-8).join("\n")}\n${out.slice(-500)}`,
+    );
+  }
+}
+
+/** A child process hosting P2PS nodes (bench/_peer.ts). */
+function peer(): LineChannel & { child: Deno.ChildProcess } {
+  const child = spawn([
+    "run",
+    "--config",
+    CONFIG,
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "_peer.ts",
+  ], "piped");
+  (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      const s = dec.decode(chunk).trim();
+      if (s) console.error(`  [peer ${child.pid}] ${s.slice(0, 300)}`);
+    }
+  })();
+  const ch = new LineChannel(child.stdin, child.stdout) as LineChannel & {
+    child: Deno.ChildProcess;
+  };
+  ch.child = child;
+  return ch;
+}
+
+async function stopPeers(peers: (LineChannel & { child: Deno.ChildProcess })[]): Promise<void> {
+  await Promise.allSettled(peers.map((p) => p.request({ op: "quit" }, 5000)));
+  await Promise.allSettled(peers.map((p) => p.close()));
+  await Promise.race([
+    Promise.allSettled(peers.map((p) => p.child.status)),
+    new Promise((r) => setTimeout(r, 3000)),
+  ]);
+  for (const p of peers) {
+    try {
+      p.child.kill("SIGKILL");
+    } catch { /* exited */ }
+  }
+}
+
+const results: Record<string, unknown> = {};
+
+// ---- 1. micro-benchmarks ----------------------------------------------------------------
+
+interface BenchEntry {
+  group: string;
+  name: string;
+  baseline: boolean;
+  results: { ok?: { avg: number; p75: number; min: number; n: number } }[];
+}
+
+function ns(x: number): string {
+  return x >= 1e6
+    ? `${(x / 1e6).toFixed(2)} ms`
+    : x >= 1e3
+    ? `${(x / 1e3).toFixed(2)} µs`
+    : `${x.toFixed(0)} ns`;
+}
+
+async function micro(): Promise<void> {
+  section("1. Micro-benchmarks (`deno bench`, bench/*_bench.ts)");
+  progress("micro: deno bench (routing, framing, broadcast)");
+  const child = spawn(["bench", "--config", CONFIG, "--json", "--allow-read", "."]);
+  const timer = setTimeout(() => child.kill("SIGKILL"), (FULL ? 600 : 120) * 1000);
+  const [out] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+  ]);
+  clearTimeout(timer);
+  await child.status;
+  const benches = (JSON.parse(out).benches as BenchEntry[]).filter((b) => b.results[0]?.ok);
+  const groups = new Map<string, BenchEntry[]>();
+  for (const b of benches) groups.set(b.group, [...(groups.get(b.group) ?? []), b]);
+  const rows: (string | number)[][] = [];
+  const byName: Record<string, number> = {};
+  for (const [g, bs] of groups) {
+    const base = bs.find((b) => b.baseline)?.results[0].ok!;
+    for (const b of bs) {
+      const r = b.results[0].ok!;
+      byName[b.name] = r.avg;
+      rows.push([
+        g,
+        b.name + (b.baseline ? " *(baseline)*" : ""),
+        ns(r.avg),
+        ns(r.p75),
+        base ? `${(r.avg / base.avg).toFixed(2)}×` : "",
+      ]);
+    }
+  }
+  emit(mdTable(["group", "benchmark", "avg", "p75", "vs baseline (avg)"], rows));
+  results.micro = byName;
+
+  progress("micro: allocation probe");
+  const alloc = await runJson(
+    ["run", "--config", CONFIG, "--allow-read", "--v8-flags=--expose-gc", "_alloc.ts"],
+    60,
+    "alloc",
+  ) as Record<string, number>;
+  results.alloc = alloc;
+  emit(
+    "\nBytes allocated per operation on the per-message path (heap growth between forced GCs):\n",
+  );
+  emit(
+    mdTable(["operation", "bytes/op"], Object.entries(alloc).map(([k, v]) => [k, v.toFixed(0)])),
+  );
+}
+
+// ---- 2. routing quality -----------------------------------------------------------------
+
+interface RoutingResult {
+  n: number;
+  policy: string;
+  nodes: number;
+  failedJoins: number;
+  buildMs: number;
+  joinMsgsPerNode: number;
+  table: { mean: number; max: number };
+  lookups: {
+    count: number;
+    answered: number;
+    wrong: number;
+    mean: number;
+    p50: number;
+    p99: number;
+    max: number;
+    perSec: number;
+  };
+  mem: { heapUsed: number };
+}
+
+async function routing(): Promise<void> {
+  section("2. Routing quality in the simulator");
+  const exps = FULL ? [10, 11, 12, 13, 14, 15, 16, 17] : [10, 11, 12];
+  const policies = ["tango", "chord", "dks:4", "fullmesh"];
+  // A full mesh costs O(N²) join traffic: it is the floor, measured where it is affordable.
+  const fullmeshMax = FULL ? 12 : 10;
+  const budgetS = FULL ? 3600 : 45;
+  const deadline = performance.now() + budgetS * 1000;
+  const jobs: { e: number; policy: string }[] = [];
+  for (const e of exps) {
+    for (const p of policies) {
+      if (p !== "fullmesh" || e <= fullmeshMax) jobs.push({ e, policy: p });
+    }
+  }
+  const out: RoutingResult[] = [];
+  const skipped: string[] = [];
+  // Two experiments at a time (two cores); each in its own process and heap.
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const { e, policy } = jobs[next++];
+      const left = (deadline - performance.now()) / 1000;
+      if (left < 5) {
+        skipped.push(`${policy} 2^${e}`);
+        continue;
+      }
+      progress(`routing: ${policy} N=2^${e} (budget left ${left.toFixed(0)}s)`);
+      try {
+        const r = await runJson(
+          [
+            "run",
+            "--config",
+            CONFIG,
+            "--allow-read",
+            "--v8-flags=--expose-gc,--max-old-space-size=8000",
+            "_sim.ts",
+            "routing",
+            String(2 ** e),
+            policy,
+            FULL ? "20000" : "3000",
+          ],
+          Math.max(5, left),
+          `routing ${policy} 2^${e}`,
+        ) as RoutingResult;
+        out.push(r);
+        progress(
+          `routing: ${policy} N=2^${e}: mean ${r.lookups.mean.toFixed(2)} hops, table ${
+            r.table.mean.toFixed(1)
+          }, built in ${(r.buildMs / 1000).toFixed(1)}s`,
+        );
+      } catch (err) {
+        skipped.push(`${policy} 2^${e} (${(err as Error).message.split("\n")[0]})`);
+      }
+    }
+  };
+  await Promise.all([worker(), worker()]);
+  out.sort((a, b) => a.n - b.n || policies.indexOf(a.policy) - policies.indexOf(b.policy));
+  results.routing = out;
+  emit(
+    "Built by real joins (batches of 64 concurrent joins through random members, `fingersOnJoin: true`, " +
+      "heartbeats off, then 20 s of virtual time for stabilisation and finger refresh); " +
+      "lookups of random keys from random nodes, every answer checked against the sorted ids.\n",
+  );
+  const rows = out.map((r) => [
+    `2^${Math.log2(r.n)}`,
+    r.policy,
+    fmt(r.table.mean, 1),
+    r.table.max,
+    fmt(r.lookups.mean),
+    r.lookups.p99,
+    r.lookups.max,
+    `${r.lookups.wrong}/${r.lookups.count - r.lookups.answered}`,
+    fmt(Math.log2(r.n) / 2),
+    fmt(r.joinMsgsPerNode, 1),
+    `${(r.buildMs / 1000).toFixed(1)} s`,
+  ]);
+  emit(
+    mdTable([
+      "N",
+      "policy",
+      "table (mean distinct)",
+      "table max",
+      "hops mean",
+      "p99",
+      "max",
+      "wrong/lost",
+      "½·log2 N",
+      "join msgs/node",
+      "build",
+    ], rows),
+  );
+  if (skipped.length) emit(`\nNot run within this mode's budget: ${skipped.join(", ")}.`);
+
+  // Targets, per N.
+  const vrows: (string | number)[][] = [];
+  for (const n of [...new Set(out.map((r) => r.n))]) {
+    const t = out.find((r) => r.n === n && r.policy === "tango");
+    const c = out.find((r) => r.n === n && r.policy === "chord");
+    if (!t || !c) continue;
+    const rm = t.lookups.mean / c.lookups.mean;
+    const rp = t.lookups.p99 / c.lookups.p99;
+    const rt = t.table.mean / c.table.mean;
+    const half = Math.log2(n) / 2;
+    vrows.push([
+      `2^${Math.log2(n)}`,
+      `${rm.toFixed(2)} ${
+        verdict("Tango mean ≤ 0.9× Chord", `${rm.toFixed(2)} at 2^${Math.log2(n)}`, rm <= 0.9)
+      }`,
+      `${rp.toFixed(2)} ${
+        verdict("Tango p99 ≤ 0.9× Chord", `${rp.toFixed(2)} at 2^${Math.log2(n)}`, rp <= 0.9)
+      }`,
+      `${rt.toFixed(2)} ${
+        verdict("Tango table ≤ 1.5× Chord", `${rt.toFixed(2)} at 2^${Math.log2(n)}`, rt <= 1.5)
+      }`,
+      `${c.lookups.mean.toFixed(2)} vs ${half.toFixed(2)} ${
+        verdict(
+          "Chord mean ≈ ½·log2 N (±15%)",
+          `${c.lookups.mean.toFixed(2)} vs ${half.toFixed(2)}`,
+          Math.abs(c.lookups.mean / half - 1) <= 0.15,
+        )
+      }`,
+    ]);
+  }
+  emit("\nTargets (Tango vs Chord at the same N):\n");
+  emit(
+    mdTable([
+      "N",
+      "mean ratio (≤ 0.9)",
+      "p99 ratio (≤ 0.9)",
+      "table ratio (≤ 1.5)",
+      "Chord mean vs ½·log2 N",
+    ], vrows),
+  );
+
+  const chart = lineChart({
+    title: "Mean hops per lookup vs network size (simulator)",
+    xLabel: "nodes (N)",
+    yLabel: "hops (mean)",
+    logX: true,
+    series: [
+      ...policies.map((p) => ({
+        name: p,
+        points: out.filter((r) => r.policy === p).map((r) =>
+          [r.n, r.lookups.mean] as [number, number]
+        ),
+      })).filter((s) => s.points.length),
+      {
+        name: "½·log2 N",
+        dashed: true,
+        points: [...new Set(out.map((r) => r.n))].map((n) =>
+          [n, Math.log2(n) / 2] as [number, number]
+        ),
+      },
+    ],
+  });
+  charts["hops_vs_n.svg"] = chart;
+  emit("\n![hops vs N](hops_vs_n.svg)");
+}
+
+// ---- 3. scale ---------------------------------------------------------------------------
+
+interface ScaleStep {
+  n: number;
+  joinMs: number;
+  joinsPerSec: number;
+  lookups: {
+    mean: number;
+    p99: number;
+    wrong: number;
+    perSec: number;
+    answered: number;
+    count: number;
+  };
+  mem: { heapUsed: number; rss: number };
+  heapPerNode: number;
+  rssPerNode: number;
+}
+
+async function scale(): Promise<void> {
+  section("3. Scale: the largest network one process builds and routes in");
+  const targets = FULL ? [16384, 65536, 131072, 262144, 524288, 1_000_000] : [4096, 16384];
+  const limitS = FULL ? 1800 : 30;
+  progress(
+    `scale: growing a tango ring to ${
+      targets.at(-1)!.toLocaleString("en-US")
+    } nodes (limit ${limitS}s)`,
+  );
+  const r = await runJson(
+    [
+      "run",
+      "--config",
+      CONFIG,
+      "--allow-read",
+      "--v8-flags=--expose-gc,--max-old-space-size=20000",
+      "_sim.ts",
+      "scale",
+      targets.join(","),
+      "tango",
+      String(limitS),
+    ],
+    limitS + 120,
+    "scale",
+  ) as { steps: ScaleStep[]; breakdown: Record<string, number> };
+  results.scale = r;
+  emit(
+    "One process, real protocol code over the in-memory transport; joins in batches of 256 through random members, " +
+      "heartbeats off; heap measured after a forced GC. Lookups: 10,000 random keys at each size, all checked.\n",
+  );
+  emit(mdTable(
+    [
+      "nodes",
+      "join time (this step)",
+      "joins/s",
+      "heap used",
+      "heap/node",
+      "rss/node",
+      "lookups/s",
+      "hops mean",
+      "p99",
+      "wrong",
+    ],
+    r.steps.map((s) => [
+      s.n.toLocaleString("en-US"),
+      `${(s.joinMs / 1000).toFixed(1)} s`,
+      fmt(s.joinsPerSec, 0),
+      `${(s.mem.heapUsed / 2 ** 30).toFixed(2)} GiB`,
+      `${(s.heapPerNode / 1024).toFixed(1)} KiB`,
+      `${(s.rssPerNode / 1024).toFixed(1)} KiB`,
+      fmt(s.lookups.perSec, 0),
+      fmt(s.lookups.mean),
+      s.lookups.p99,
+      s.lookups.wrong,
+    ]),
+  ));
+  const last = r.steps.at(-1);
+  if (last) {
+    const perNode = last.heapPerNode;
+    const projected = (perNode * 1e6) / 2 ** 30;
+    emit(
+      `\nLargest built: **${last.n.toLocaleString("en-US")} nodes** — target 1,000,000: ${
+        verdict("1,000,000 nodes in one process", `${last.n} nodes`, last.n >= 1e6)
+      }. At ${(perNode / 1024).toFixed(1)} KiB of heap per node, 1,000,000 nodes need ≈ ${
+        projected.toFixed(1)
+      } GiB of heap ` +
+        `(Overlay Weaver: 150,000 nodes in 1.75 GB ≈ ${
+          (1.75e9 / 150000 / 1024).toFixed(1)
+        } KiB/node). ` +
+        `Finger slots per node: ${
+          r.breakdown.fingerSlotsPerNode.toFixed(0)
+        }, distinct routing entries: ${r.breakdown.distinctEntriesPerNode.toFixed(1)}.`,
+    );
+  }
+}
+
+// ---- 4. TCP throughput and latency ------------------------------------------------------
+
+async function tcp(): Promise<void> {
+  section("4. Throughput and latency over TCP on 127.0.0.1 (separate processes)");
+  const COUNT = FULL ? 200_000 : 50_000;
+  const PINGS = FULL ? 2000 : 500;
+  const SIZE = 100;
+
+  progress("tcp: raw baseline (length-prefixed CBOR, coalesced writes)");
+  const server = spawn(["run", "--config", CONFIG, "--allow-net=127.0.0.1", "_raw.ts", "serve"]);
+  const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value: first } = await reader.read();
+  const port = JSON.parse(first!.split("\n")[0]).port;
+  const rawArgs = ["run", "--config", CONFIG, "--allow-net=127.0.0.1", "_raw.ts"];
+  await runJson([...rawArgs, "stream", port, "2000", String(SIZE)], 30, "raw warm-up");
+  const raw = await runJson(
+    [...rawArgs, "stream", port, String(COUNT), String(SIZE)],
+    120,
+    "raw stream",
+  ) as { perSec: number };
+  const rawPing = (await runJson([...rawArgs, "ping", port, String(PINGS)], 120, "raw ping") as {
+    rtts: number[];
+  }).rtts;
+  server.kill("SIGKILL");
+  reader.releaseLock();
+  await server.status;
+
+  progress("tcp: one-hop send between two nodes in two processes");
+  const [pa, pb] = [peer(), peer()];
+  const a = await pa.request({ op: "create" }) as { id: number; ap: unknown };
+  const b =
+    ((await pb.request({ op: "join", aps: [a.ap] })) as { nodes: { id: number }[] }).nodes[0];
+  await pa.request({ op: "stream", from: 0, dst: b.id, count: 2000, size: SIZE });
+  const one = await pa.request(
+    { op: "stream", from: 0, dst: b.id, count: COUNT, size: SIZE },
+    180_000,
+  ) as { perSec: number };
+  const onePing =
+    (await pa.request({ op: "ping", from: 0, dst: b.id, count: PINGS }) as { rtts: number[] }).rtts;
+  await stopPeers([pa, pb]);
+
+  const ratio = one.perSec / raw.perSec;
+  const rawOneWay = quantile(rawPing, 0.5) / 2;
+  emit(mdTable(
+    ["path", "msgs/s (100-byte payload, window 2048)", "RTT p50", "RTT p99", "target", "verdict"],
+    [
+      [
+        "raw CBOR frames, 2 processes *(baseline)*",
+        fmt(raw.perSec, 0),
+        `${fmt(quantile(rawPing, 0.5), 0)} µs`,
+        `${fmt(quantile(rawPing, 0.99), 0)} µs`,
+        "",
+        "",
+      ],
+      [
+        "P2PS one-hop `send`, 2 processes",
+        `${fmt(one.perSec, 0)} (${(ratio * 100).toFixed(0)} %)`,
+        `${fmt(quantile(onePing, 0.5), 0)} µs`,
+        `${fmt(quantile(onePing, 0.99), 0)} µs`,
+        "≥ 50 % of baseline msgs/s",
+        verdict("one-hop ≥ 50 % of raw msgs/s", `${(ratio * 100).toFixed(0)} %`, ratio >= 0.5),
+      ],
+    ],
+  ));
+  results.tcp = {
+    raw: raw.perSec,
+    rawPing: quantile(rawPing, 0.5),
+    one: one.perSec,
+    onePing: quantile(onePing, 0.5),
+  };
+
+  // Multi-hop.
+  const P = FULL ? 24 : 16;
+  progress(`tcp: multi-hop, ${P} nodes in ${P} processes`);
+  const peers = Array.from({ length: P }, () => peer());
+  const root = await peers[0].request({ op: "create" }) as { id: number; ap: unknown };
+  const ids = [root.id];
+  const aps = [root.ap];
+  for (let i = 1; i < P; i++) {
+    const n = ((await peers[i].request({
+      op: "join",
+      aps: [aps[Math.floor(Math.random() * aps.length)]],
+    })) as { nodes: { id: number; ap: unknown }[] }).nodes[0];
+    ids.push(n.id);
+    aps.push(n.ap);
+  }
+  await new Promise((r) => setTimeout(r, 3000)); // stabilisation and finger refresh
+  // Hops from node 0 to every other node, then one stream per distinct hop count.
+  const hopsTo = new Map<number, number>();
+  for (let i = 1; i < P; i++) {
+    hopsTo.set(
+      i,
+      ((await peers[0].request({ op: "probe", from: 0, dst: ids[i] })) as { hops: number }).hops,
+    );
+  }
+  const perHop: { hops: number; perSec: number; p50: number; p99: number }[] = [];
+  for (const h of [...new Set(hopsTo.values())].sort((x, y) => x - y)) {
+    const i = [...hopsTo].find(([, v]) => v === h)![0];
+    progress(`tcp: stream over ${h} hop(s) to node ${i}`);
+    const s = await peers[0].request({
+      op: "stream",
+      from: 0,
+      dst: ids[i],
+      count: Math.round(COUNT / 2),
+      size: SIZE,
+    }, 180_000) as { perSec: number };
+    const pings = (await peers[0].request({
+      op: "ping",
+      from: 0,
+      dst: ids[i],
+      count: Math.round(PINGS / 2),
+    })) as { rtts: number[] };
+    perHop.push({
+      hops: h,
+      perSec: s.perSec,
+      p50: quantile(pings.rtts, 0.5),
+      p99: quantile(pings.rtts, 0.99),
+    });
+  }
+  // Latency: acknowledged sends to random keys from node 0, one at a time (an idle network).
+  progress("tcp: acknowledged sends to random keys, one at a time");
+  const samples = ((await peers[0].request(
+    { op: "acked", from: 0, count: FULL ? 2000 : 500, conc: 1 },
+    180_000,
+  )) as {
+    samples: [number, number][];
+  }).samples;
+  // Throughput: every node at once, 16 acknowledged sends in flight each.
+  progress("tcp: acknowledged sends to random keys from every node at once");
+  const per = FULL ? 1000 : 300;
+  const tA = performance.now();
+  const loaded = (await Promise.all(
+    peers.map((p) => p.request({ op: "acked", from: 0, count: per, conc: 16 }, 180_000)),
+  )).flatMap((r) => (r as { samples: [number, number][] }).samples);
+  const aggPerSec = loaded.length / ((performance.now() - tA) / 1000);
+  await stopPeers(peers);
+
+  emit(
+    `\nMulti-hop: ${P} nodes (tango), one per process. Streams from node 0 to a node at each hop distance ` +
+      `(ping RTT = request over h hops + reply routed back; expected ≈ 2·h × raw one-way = h × raw RTT):\n`,
+  );
+  emit(mdTable(
+    ["hops", "msgs/s", "% of raw", "RTT p50", "RTT p99", "h × raw RTT p50", "p50 / (h × raw)"],
+    perHop.map((
+      r,
+    ) => [
+      r.hops,
+      fmt(r.perSec, 0),
+      `${(100 * r.perSec / raw.perSec).toFixed(0)} %`,
+      `${fmt(r.p50, 0)} µs`,
+      `${fmt(r.p99, 0)} µs`,
+      `${fmt(r.hops * 2 * rawOneWay, 0)} µs`,
+      (r.p50 / (r.hops * 2 * rawOneWay)).toFixed(2),
+    ]),
+  ));
+  const byH = new Map<number, number[]>();
+  for (const [h, rtt] of samples) byH.set(h, [...(byH.get(h) ?? []), rtt]);
+  emit(
+    `\nLatency of acknowledged \`send(key, msg, { toResp: true, ack: true })\` to random keys from node 0, one at a time ` +
+      `(${samples.length} samples): h routed hops + 1 direct acknowledgement, against (h+1) × the raw one-way latency ${
+        fmt(rawOneWay, 0)
+      } µs:\n`,
+  );
+  emit(mdTable(
+    ["hops", "share", "latency p50", "latency p99", "(h+1) × raw one-way", "p50 / that"],
+    [...byH].sort((x, y) => x[0] - y[0]).map((
+      [h, xs],
+    ) => [
+      h,
+      `${(100 * xs.length / samples.length).toFixed(0)} %`,
+      `${fmt(quantile(xs, 0.5), 0)} µs`,
+      `${fmt(quantile(xs, 0.99), 0)} µs`,
+      `${fmt((h + 1) * rawOneWay, 0)} µs`,
+      (quantile(xs, 0.5) / ((h + 1) * rawOneWay)).toFixed(2),
+    ]),
+  ));
+  const all = samples.map((s) => s[1]);
+  const lall = loaded.map((s) => s[1]);
+  emit(
+    `\nIdle: mean hops ${mean(samples.map((s) => s[0])).toFixed(2)}, latency p50 ${
+      fmt(quantile(all, 0.5), 0)
+    } µs, p99 ${fmt(quantile(all, 0.99), 0)} µs. ` +
+      `Loaded (all ${P} nodes at once, 16 in flight each, ${loaded.length} sends): **${
+        fmt(aggPerSec, 0)
+      } acknowledged msgs/s** aggregate, ` +
+      `latency p50 ${fmt(quantile(lall, 0.5), 0)} µs, p99 ${
+        fmt(quantile(lall, 0.99), 0)
+      } µs (${P} processes share ${m.cpus} cores).`,
+  );
+  (results.tcp as Record<string, unknown>).perHop = perHop;
+  charts["throughput_vs_hops.svg"] = lineChart({
+    title: "Stream throughput vs overlay hops (TCP, 127.0.0.1)",
+    xLabel: "hops",
+    yLabel: "messages/s",
+    yMin: 0,
+    series: [
+      { name: "P2PS send", points: perHop.map((r) => [r.hops, r.perSec]) },
+      {
+        name: "raw baseline (1 link)",
+        dashed: true,
+        points: perHop.map((r) => [r.hops, raw.perSec]),
+      },
+      {
+        name: "raw / hops",
+        dashed: true,
+        points: perHop.map((r) => [r.hops, raw.perSec / r.hops]),
+      },
+    ],
+  });
+  emit("\n![throughput vs hops](throughput_vs_hops.svg)");
+}
+
+// ---- 5. broadcast -----------------------------------------------------------------------
+
+async function bcast(): Promise<void> {
+  section("5. Broadcast");
+  const sizes: [number, number][] = FULL ? [[64, 4], [256, 8]] : [[64, 4]];
+  const rows: (string | number)[][] = [];
+  for (const [N, P] of sizes) {
+    progress(`bcast: ${N} nodes over TCP in ${P} processes`);
+    const peers = Array.from({ length: P }, () => peer());
+    const root = await peers[0].request({ op: "create" }) as { id: number; ap: unknown };
+    await peers[0].request({ op: "join", aps: [root.ap], count: N / P - 1 }, 120_000);
+    // Other processes join concurrently, each through the root.
+    await Promise.all(
+      peers.slice(1).map((p) => p.request({ op: "join", aps: [root.ap], count: N / P }, 180_000)),
+    );
+    await new Promise((r) => setTimeout(r, FULL ? 5000 : 3000));
+    const before = await Promise.all(peers.map((p) => p.request({ op: "stats" })));
+    const b = await peers[0].request({ op: "bcast", from: 0 }, 90_000) as {
+      t0: number;
+      reached: number;
+      rttMs: number;
+    };
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await Promise.all(peers.map((p) => p.request({ op: "stats" })));
+    const data = (xs: Record<string, unknown>[]) =>
+      xs.reduce((s, x) => s + (x.totals as { data: number }).data, 0);
+    const times = after.flatMap((x) => x.bcastAt as number[]);
+    const msgs = data(after) - data(before);
+    rows.push([
+      `TCP, ${P} processes × ${N / P} nodes`,
+      N,
+      `${b.reached}/${N - 1} others`,
+      `${(max(times) - b.t0).toFixed(1)} ms`,
+      `${b.rttMs.toFixed(1)} ms`,
+      msgs,
+      `${msgs === N - 1 ? "= N−1" : `N−1 = ${N - 1}`}`,
+    ]);
+    await stopPeers(peers);
+  }
+  const simN = FULL ? 65536 : 10_000;
+  progress(`bcast: ${simN} nodes in the simulator`);
+  const s = await runJson(
+    [
+      "run",
+      "--config",
+      CONFIG,
+      "--allow-read",
+      "--v8-flags=--expose-gc,--max-old-space-size=8000",
+      "_sim.ts",
+      "bcast",
+      String(simN),
+    ],
+    FULL ? 1800 : 90,
+    "bcast sim",
+  ) as {
+    n: number;
+    plain: { received: number; dataMsgs: number; depth: number; virtualMs: number };
+    acked: { reached: number; rttMs: number };
+    latencyMs: { min: number; max: number };
+  };
+  rows.push([
+    `simulator (one-way latency ${s.latencyMs.min}–${s.latencyMs.max} ms, virtual time)`,
+    s.n,
+    `${s.plain.received}/${s.n - 1} others (acked: ${s.acked.reached}/${s.n - 1})`,
+    `${s.plain.virtualMs.toFixed(1)} ms (depth ${s.plain.depth} hops, log2 N = ${
+      Math.log2(s.n).toFixed(1)
+    })`,
+    `${s.acked.rttMs.toFixed(1)} ms`,
+    s.plain.dataMsgs,
+    s.plain.dataMsgs === s.n - 1 ? "= N−1" : `N−1 = ${s.n - 1}`,
+  ]);
+  results.bcast = rows;
+  emit(
+    mdTable([
+      "where",
+      "N",
+      "reached",
+      "time to reach all",
+      "acked report RTT",
+      "data messages",
+      "vs N−1",
+    ], rows),
+  );
+  emit(
+    '\nTCP rows: acknowledged broadcast from one node; "time to reach all" is the last delivery\'s wall-clock time minus the send time (same machine clock in every process); data messages = Bcast frames sent by all nodes.',
+  );
+}
+
+// ---- main -------------------------------------------------------------------------------
+
+const charts: Record<string, string> = {};
+const m = machine();
+const load = (() => {
+  try {
+    return readProc("loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
+})();
+say(`# P2PS benchmarks (${MODE})`);
+say(
+  `machine: ${m.cpus} × ${m.cpuModel}, ${
+    m.memoryGiB.toFixed(1)
+  } GiB, deno ${m.deno} (V8 ${m.v8}), load average at start ${load}`,
+);
+try {
+  if (ONLY.has("micro")) await micro();
+  if (ONLY.has("routing")) await routing();
+  if (ONLY.has("scale")) await scale();
+  if (ONLY.has("tcp")) await tcp();
+  if (ONLY.has("bcast")) await bcast();
+} catch (e) {
+  emit(`\n**Suite error:** ${(e as Error).message}`);
+  console.error(e);
+} finally {
+  killAll();
+}
+
+section("Verdicts");
+emit(
+  mdTable(
+    ["target", "figure", "verdict"],
+    verdicts.map((v) => [v.target, v.figure, v.met ? "met" : "NOT met"]),
+  ),
+);
+const took = ((performance.now() - T0) / 1000).toFixed(0);
+say(`\nsuite took ${took} s (${MODE} mode)`);
+
+if (!args["no-write"]) {
+  for (const [name, svg] of Object.entries(charts)) Deno.writeTextFileSync(`${HERE}${name}`, svg);
+  const cmd = `deno run --allow-run --allow-read --allow-write=bench bench/run.ts --${MODE}` +
+    (args.only ? ` --only=${args.only}` : "");
+  const readme = [
+    "# Benchmarks",
+    "",
+    "Everything here is produced by one command; the tables below are the output of the latest run",
+    "(this file and the SVG charts are rewritten by it). Baselines are measured in the same run.",
+    "",
+    "```sh",
+    "deno run --allow-run --allow-read --allow-write=bench bench/run.ts --quick   # ≤ 2 minutes",
+    "deno run --allow-run --allow-read --allow-write=bench bench/run.ts --full    # long: N up to 2^17, scale towards 10^6",
+    "deno bench --allow-read bench/                                                 # micro-benchmarks only",
+    "```",
+    "",
+    "Files: `run.ts` (the suite), `*_bench.ts` (micro-benchmarks for `deno bench`), `_sim.ts` (simulator",
+    "experiments, one child process each), `_peer.ts` (a process hosting P2PS nodes over TCP, driven",
+    "by JSON lines), `_raw.ts` (the raw TCP baseline), `_alloc.ts` (allocation probe), `_lib.ts`,",
+    "`_tables.ts`, `_frames.ts` (helpers).",
+    "",
+    "## Latest run",
+    "",
+    `- command: \`${cmd}\` — took ${took} s`,
+    `- date: ${new Date().toISOString()}`,
+    `- machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel} (/proc/cpuinfo), ${
+      m.memoryGiB.toFixed(1)
+    } GiB RAM, ${m.os}`,
+    `- deno ${m.deno}, V8 ${m.v8}`,
+    `- load average when the run started: ${load} (the machine is shared: timings are noisy; compare rows of the same run)`,
+    ...report,
+    "",
+  ].join("\n");
+  Deno.writeTextFileSync(`${HERE}README.md`, readme);
+  progress("wrote bench/README.md and charts");
+}
+Deno.exit(0);

@@ -54,7 +54,7 @@ export class MemoryNetwork {
   /** Latency bounds and loss; may be changed between phases of a run. */
   options: Required<MemoryNetworkOptions>;
   /** Partition groups: two transports in different non-zero groups cannot reach each other. */
-  readonly group = new Map<number, number>();
+  readonly group: Map<number, number> = new Map();
   /** Frames in flight or delivered, counted for message-complexity checks. */
   framesSent = 0;
 

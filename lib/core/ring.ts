@@ -500,7 +500,7 @@ export class Ring {
     const hop = tb.nextHop(f.k, f.ph);
     if (hop.node === null) {
       counters.received++;
-      return this.#arrive(from, f);
+      return this.#arrive(f);
     }
     if (f.h >= MAX_HOPS) {
       counters.dropped++;
@@ -512,9 +512,9 @@ export class Ring {
   }
 
   /** Forwards a frame again without counting it (a retry after a dead next hop). */
-  #step(from: NodeRef | null, f: Routed): void {
+  #step(f: Routed): void {
     const hop = this.table!.nextHop(f.k, f.ph);
-    if (hop.node === null) return this.#arrive(from, f);
+    if (hop.node === null) return this.#arrive(f);
     this.transport.send(hop.node, { ...f, ph: hop.phase, f: hop.finger });
   }
 
@@ -538,7 +538,7 @@ export class Ring {
     if (best) this.sendControl(from, { t: T.Fix, i: index, n: best });
   }
 
-  #arrive(from: NodeRef | null, f: Routed): void {
+  #arrive(f: Routed): void {
     switch (f.t) {
       case T.Join:
         return this.#onJoin(f.j as NodeRef);
@@ -736,7 +736,7 @@ export class Ring {
     // Routed frames that never left go another way now that the dead peer is forgotten.
     for (const f of unsent) {
       if (typeof (f as Routed).k === "number" && typeof (f as Routed).h === "number") {
-        this.#step(null, f as Routed);
+        this.#step(f as Routed);
       }
     }
   }

@@ -52,7 +52,7 @@ export class RoutingTable {
   /** Finger target positions, aligned with `fingers`. */
   readonly targets: number[];
   /** Every node kept by a full-mesh policy (empty otherwise). */
-  readonly mesh = new Map<number, NodeRef>();
+  readonly mesh: Map<number, NodeRef> = new Map();
 
   /** Creates the table of a node alone on its ring. */
   constructor(self: NodeRef, maxKey: number, policy: FingerPolicy, succListSize: number) {

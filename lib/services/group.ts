@@ -143,7 +143,7 @@ export class Group {
     this.#host = host;
     host.handle(T.Bcast, (from, f) => this.#onBcast(from, f));
     host.handle(T.Mcast, (from, f) => this.#onMcast(from, f));
-    host.handle(T.Succ, (from, f) => this.#onSucc(f));
+    host.handle(T.Succ, (_from, f) => this.#onSucc(f));
     host.handle(T.Ack, (_from, f) => this.#onAck(f));
     host.handle(T.BcastDone, (from, f) => this.#onBcastDone(from, f));
   }

@@ -167,3 +167,16 @@ Deno.test("a ring smaller than the successor list survives crashes down to one n
   assert.deepEqual(ringViolations(sim), []);
   assert.equal(back.info().succ.id, first.id);
 });
+
+Deno.test("all successors of a node crashing together: the ring recovers through fingers", async () => {
+  const sim = new Simulator({ seed: 48 });
+  const first = sim.createNet({ net: { succListSize: 3 } });
+  for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));
+  sim.run(20_000);
+  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
+  // The three successors of ids[5] — its whole list — vanish at once.
+  for (const id of ids.slice(6, 9)) sim.vanish(sim.nodes.find((n) => n.id === id)!);
+  sim.run(60_000);
+  assert.deepEqual(ringViolations(sim), []);
+  assert.equal(lookups(sim, 300).wrong, 0);
+});

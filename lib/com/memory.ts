@@ -13,11 +13,10 @@ import type { VirtualClock } from "./virtual_clock.ts";
 import {
   type AccessPoint,
   type Frame,
+  helloProblem,
   type LinkStats,
   newLinkStats,
   type NodeRef,
-  PROTOCOL_MAGIC,
-  PROTOCOL_VERSION,
   type Transport,
   type TransportEvents,
 } from "./transport.ts";
@@ -158,11 +157,7 @@ export class MemoryTransport implements Transport {
     const mine = ev.hello();
     const theirs = peer.#events.hello();
     for (const [a, b, side] of [[mine, theirs, this], [theirs, mine, peer]] as const) {
-      let why: string | null = null;
-      if (b.magic !== PROTOCOL_MAGIC || b.v !== PROTOCOL_VERSION) {
-        why = `Protocol version ${b.v} is not supported (expected ${PROTOCOL_VERSION})`;
-      } else if (b.id === a.id) why = `Duplicate node id ${b.id}`;
-      else why = side.#events!.checkHello(b);
+      const why = helloProblem(b, a.id, side.#events!);
       if (why) {
         side.stats.badLinks++;
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };

@@ -40,11 +40,10 @@ import {
   type AccessPoint,
   type Frame,
   type Hello,
+  helloProblem,
   type LinkStats,
   newLinkStats,
   type NodeRef,
-  PROTOCOL_MAGIC,
-  PROTOCOL_VERSION,
   type Transport,
   type TransportEvents,
 } from "./transport.ts";
@@ -191,16 +190,6 @@ function where(ap: AccessPoint): string {
 function describeError(e: unknown): string {
   const message = e instanceof Error ? e.message : String(e);
   return message.replace(/ \(os error \d+\)$/, "");
-}
-
-function validHelloShape(h: Hello): string | null {
-  if (typeof h.id !== "number" || !Number.isSafeInteger(h.id)) return "id";
-  if (typeof h.name !== "string") return "name";
-  if (h.net !== null && typeof h.net !== "string") return "net";
-  const ap = h.ap as Partial<AccessPoint> | null;
-  if (typeof ap !== "object" || ap === null) return "ap";
-  if (typeof ap.hostname !== "string" || typeof ap.port !== "number") return "ap";
-  return null;
 }
 
 function checkPositive(name: string, value: number | undefined, fallback: number): number {
@@ -677,22 +666,13 @@ export class TcpTransport implements Transport {
     }
     const hello = frame.hello as Hello | undefined;
     let why: string | null;
-    if (frame.t !== T_HELLO || typeof hello !== "object" || hello === null) {
+    if (frame.t !== T_HELLO) {
       why = `Expected a hello frame, got a frame of type ${frame.t}`;
-    } else if (hello.magic !== PROTOCOL_MAGIC) {
-      why = `Not a P2PS peer (protocol magic ${JSON.stringify(hello.magic)})`;
-    } else if (hello.v !== PROTOCOL_VERSION) {
-      why = `Protocol version ${hello.v} is not supported (expected ${PROTOCOL_VERSION})`;
     } else {
-      const field = validHelloShape(hello);
-      if (field) why = `Malformed hello: bad field "${field}"`;
-      else if (hello.id === link.localId) why = `Duplicate node id ${hello.id}`;
-      else {
-        try {
-          why = this.#events!.checkHello(hello);
-        } catch (e) {
-          why = `Hello check failed: ${describeError(e)}`;
-        }
+      try {
+        why = helloProblem(hello, link.localId, this.#events!);
+      } catch (e) {
+        why = `Hello check failed: ${describeError(e)}`;
       }
     }
     if (why !== null) {

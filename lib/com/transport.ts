@@ -130,6 +130,40 @@ export interface Clock {
   timer(ms: number, fn: () => void): Timer;
 }
 
+/**
+ * Why a peer's hello must be refused, or `null` to accept it: wrong protocol, malformed, the
+ * same id as ours, or refused by the node's own check. Shared by every transport so that they
+ * refuse alike.
+ */
+export function helloProblem(
+  hello: unknown,
+  localId: number,
+  events: Pick<TransportEvents, "checkHello">,
+): string | null {
+  if (typeof hello !== "object" || hello === null) return "Expected a hello";
+  const h = hello as Hello;
+  if (h.magic !== PROTOCOL_MAGIC) {
+    return `Not a P2PS peer (protocol magic ${JSON.stringify(h.magic)})`;
+  }
+  if (h.v !== PROTOCOL_VERSION) {
+    return `Protocol version ${h.v} is not supported (expected ${PROTOCOL_VERSION})`;
+  }
+  const ap = h.ap as Partial<AccessPoint> | null;
+  const bad = typeof h.id !== "number" || !Number.isSafeInteger(h.id)
+    ? "id"
+    : typeof h.name !== "string"
+    ? "name"
+    : h.net !== null && typeof h.net !== "string"
+    ? "net"
+    : typeof ap !== "object" || ap === null || typeof ap.hostname !== "string" ||
+        typeof ap.port !== "number"
+    ? "ap"
+    : null;
+  if (bad) return `Malformed hello: bad field "${bad}"`;
+  if (h.id === localId) return `Duplicate node id ${h.id}`;
+  return events.checkHello(h);
+}
+
 /** Creates zeroed link counters. */
 export function newLinkStats(): LinkStats {
   return {

@@ -74,3 +74,16 @@ Deno.test("graceful leaves keep the ring correct and end at a lone node", async 
   }
   assert.equal(sim.live[0].status, "alone");
 });
+
+Deno.test("simulator: a private network refuses joiners without its secret", async () => {
+  const sim = new Simulator({ seed: 9 });
+  const first = sim.createNet({ net: { secret: "k" } });
+  const member = await sim.settle(sim.joinNet(first, { net: { secret: "k" } }));
+  await assert.rejects(sim.settle(sim.joinNet(first)), /requires a secret|did not prove/);
+  await assert.rejects(
+    sim.settle(sim.joinNet(member, { net: { secret: "x" } })),
+    /different network secret/,
+  );
+  sim.run(5000);
+  assert.deepEqual(ringViolations(sim), []);
+});

@@ -156,8 +156,11 @@ export class MemoryTransport implements Transport {
     }
     const mine = ev.hello();
     const theirs = peer.#events.hello();
-    for (const [a, b, side] of [[mine, theirs, this], [theirs, mine, peer]] as const) {
-      const why = helloProblem(b, a.id, side.#events!);
+    for (
+      const [a, b, side, other] of [[mine, theirs, this, peer], [theirs, mine, peer, this]] as const
+    ) {
+      const why = helloProblem(b, a.id, side.#events!) ??
+        side.#events!.verify?.(a, b, other.#events!.prove?.(a)) ?? null;
       if (why) {
         side.stats.badLinks++;
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };

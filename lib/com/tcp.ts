@@ -106,6 +106,9 @@ class Link {
   peer: NodeRef | null = null;
   /** The id we presented in our hello. */
   localId = NaN;
+  /** Our hello and the peer's, for the secret's proof. */
+  mine: Hello | null = null;
+  theirs: Hello | null = null;
   /** Handshake frames, written before any queued frame. */
   ctl: Uint8Array[] = [];
   /** Queued frames from `head` on, with their encoded bodies. */
@@ -516,6 +519,7 @@ export class TcpTransport implements Transport {
     try {
       const hello = this.#events!.hello();
       link.localId = hello.id;
+      link.mine = hello;
       link.ctl.push(encodeFrameBody({ t: T_HELLO, hello }, this.#maxFrame));
     } catch (e) {
       this.#fail(link, `Cannot say hello to ${link.where}: ${describeError(e)}`, HandshakeError);
@@ -597,6 +601,19 @@ export class TcpTransport implements Transport {
         return;
       case "confirm":
         if (frame.t === T_HELLO && frame.ok === true) {
+          const why = this.#events!.verify?.(link.mine!, link.theirs!, frame.proof) ?? null;
+          if (why !== null) {
+            this.stats.badLinks++;
+            const unsent = link.takeUnsent();
+            this.#refuse(link, why);
+            this.#lost(
+              link,
+              `Handshake with ${link.where} refused: ${why}`,
+              HandshakeError,
+              unsent,
+            );
+            return;
+          }
           this.#complete(link);
         } else if (frame.t === T_REFUSE) {
           this.#refused(link, frame);
@@ -709,7 +726,15 @@ export class TcpTransport implements Transport {
       return;
     }
     link.state = "confirm";
-    link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true }, this.#maxFrame));
+    link.theirs = h;
+    let proof: string | undefined;
+    try {
+      proof = this.#events!.prove?.(h);
+    } catch (e) {
+      this.#fail(link, `Cannot prove the network secret: ${describeError(e)}`, HandshakeError);
+      return;
+    }
+    link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true, proof }, this.#maxFrame));
     this.#kick(link);
   }
 

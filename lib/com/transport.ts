@@ -47,6 +47,10 @@ export interface Hello {
   id: number;
   /** Access point. */
   ap: AccessPoint;
+  /** Fresh random challenge; the peer proves knowledge of the network secret over it. */
+  nonce?: string;
+  /** Whether the sender's network requires a secret. */
+  auth?: boolean;
 }
 
 /** First bytes of meaning in every handshake. */
@@ -60,6 +64,17 @@ export interface TransportEvents {
   hello(): Hello;
   /** Validates a peer's hello: `null` to accept, or a message naming the problem. */
   checkHello(peer: Hello): string | null;
+  /**
+   * Proof that this node holds the network secret, computed over the peer's hello (its nonce);
+   * `undefined` when the network has no secret. Sent with the handshake's acceptance, never the
+   * secret itself.
+   */
+  prove?(peer: Hello): string | undefined;
+  /**
+   * Checks the proof a peer sent over our hello `mine`: `null` to accept, or a message naming
+   * the problem (missing or wrong secret).
+   */
+  verify?(mine: Hello, peer: Hello, proof: unknown): string | null;
   /** A frame arrived from an authenticated peer. */
   frame(from: NodeRef, frame: Frame): void;
   /**

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { newNonce, proveSecret, verifySecret } from "../com/secret.ts";
 import type { Clock, Frame, NodeRef, Timer, Transport } from "../com/transport.ts";
 import { JoinError, TimeoutError } from "../errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
@@ -137,6 +138,7 @@ export class Ring {
     id: number | null;
     timing?: Partial<RingTiming>;
     expectName?: string | null;
+    secret?: string | null;
   }) {
     this.transport = options.transport;
     this.clock = options.clock;
@@ -146,6 +148,7 @@ export class Ring {
     this.id = options.id ?? -1;
     this.#expectName = options.expectName ?? null;
     this.#detector = new FailureDetector(this.timing);
+    const secret = options.secret ?? null;
     this.transport.bind({
       hello: () => ({
         magic: "p2ps",
@@ -154,7 +157,11 @@ export class Ring {
         net: this.net?.netId ?? null,
         id: this.id,
         ap: this.transport.ap,
+        nonce: newNonce(),
+        auth: secret !== null,
       }),
+      prove: (peer) => (secret === null ? undefined : proveSecret(secret, peer, this.id)),
+      verify: (mine, peer, proof) => verifySecret(secret, mine, peer, proof),
       checkHello: (h) => {
         if (!this.net || h.net === null) return null;
         if (h.name !== this.net.name || h.net !== this.net.netId) {

@@ -41,6 +41,12 @@ export interface NetOptions {
   fingers?: FingerPolicyName;
   /** Successor-list length: the ring survives `succListSize − 1` adjacent crashes. @default 4 */
   succListSize?: number;
+  /**
+   * Shared secret of a private network. Every member must be given it (it is not adopted on
+   * join and never sent): peers prove they hold it in each handshake, and a peer without it, or
+   * with another, is refused with a `HandshakeError`.
+   */
+  secret?: string;
 }
 
 /** Options of {@linkcode createNet} and {@linkcode joinNet}. */
@@ -171,6 +177,14 @@ export interface NodeParts {
   random?: () => number;
 }
 
+function checkSecret(secret: unknown): string | null {
+  if (secret === undefined) return null;
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new InvalidArgumentError("net.secret must be a non-empty string");
+  }
+  return secret;
+}
+
 function cryptoRandom(): number {
   const a = crypto.getRandomValues(new Uint32Array(2));
   return (a[0] * 2 ** 21 + (a[1] >>> 11)) / 2 ** 53;
@@ -225,6 +239,7 @@ export class P2PNode implements AsyncDisposable {
       id: id ?? null,
       timing: options.timing,
       expectName: options.net?.name ?? null,
+      secret: checkSecret(options.net?.secret),
       sink: {
         event: (e) => this.#events.push(e),
         deliver: (f) => this.#deliver(f),

@@ -13,7 +13,7 @@
 // detector's heartbeats are switched off (no faults are injected here); stabilisation (5 s) and
 // finger refresh (2 s) run at their defaults, and the ring settles for a while before measuring.
 import { Simulator } from "../lib/node/simulator.ts";
-import type { P2PNode } from "../lib/node/node.ts";
+import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import type { FingerPolicyName } from "../lib/core/fingers.ts";
 import { max, mean, quantile } from "./_lib.ts";
 
@@ -81,7 +81,7 @@ class Ring {
   tableSizes(): number[] {
     return this.live.map((n) => {
       const s = new Set<number>();
-      n.ring.table!.forEachKnown((x) => s.add(x.id));
+      ringOf(n).table!.forEachKnown((x) => s.add(x.id));
       return s.size;
     });
   }
@@ -103,7 +103,7 @@ class Ring {
         else hi = m;
       }
       const expected = lo < ids.length ? ids[lo] : ids[0];
-      src.ring.lookup(key, (n, _p, h) => {
+      ringOf(src).lookup(key, (n, _p, h) => {
         hops.push(h);
         if (n.id !== expected) wrong++;
       });
@@ -213,7 +213,7 @@ function breakdown(nodes: P2PNode[]) {
   const sample = nodes.slice(0, 2000);
   let fingers = 0, distinct = 0;
   for (const n of sample) {
-    const tb = n.ring.table!;
+    const tb = ringOf(n).table!;
     fingers += tb.fingers.length;
     const s = new Set<number>();
     tb.forEachKnown((x) => s.add(x.id));

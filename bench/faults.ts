@@ -17,7 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { Simulator } from "../lib/node/simulator.ts";
-import type { P2PNode } from "../lib/node/node.ts";
+import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import type { RingTiming } from "../lib/core/ring.ts";
 
 const args = parseArgs({
@@ -79,7 +79,7 @@ function lookupBatch(
     const src = live[Math.floor(sim.random() * live.length)];
     const key = Math.floor(sim.random() * src.maxKey);
     const want = resp(key);
-    src.ring.lookup(key, (n, _p, h) => {
+    ringOf(src).lookup(key, (n, _p, h) => {
       if (n.id === want) ok++;
       hops += h;
     });
@@ -145,7 +145,7 @@ async function churn(): Promise<void> {
         const key = Math.floor(sim.random() * src.maxKey);
         total++;
         let answered = false;
-        src.ring.lookup(key, (node) => {
+        ringOf(src).lookup(key, (node) => {
           answered = true;
           if (node.id !== oracle(sim)(key)) failed++;
         });

@@ -1,6 +1,6 @@
 // Shared fixtures for simulator tests: build a ring, check the ring invariant, read a stream.
 import { Simulator, type SimulatorOptions } from "../lib/node/simulator.ts";
-import type { NodeOptions, P2PNode } from "../lib/node/node.ts";
+import { type NodeOptions, type P2PNode, ringOf } from "../lib/node/node.ts";
 
 /** Builds a ring of `n` nodes joining through the first, in batches, then lets it settle. */
 export async function buildRing(
@@ -58,7 +58,7 @@ export function lookups(
     const src = live[Math.floor(sim.random() * live.length)];
     const key = Math.floor(sim.random() * maxKey);
     const expected = responsibleFor(sim, key);
-    src.ring.lookup(key, (n, _p, h) => {
+    ringOf(src).lookup(key, (n, _p, h) => {
       answered++;
       if (n.id !== expected) wrong++;
       hops.push(h);

@@ -22,7 +22,7 @@ function tables(
     tb.pred = { id: sorted[(i - 1 + sorted.length) % sorted.length], ap };
     tb.succList = [1, 2, 3].map((k) => ({ id: sorted[(i + k) % sorted.length], ap }));
     for (const other of sorted) if (other !== id) tb.considerFinger({ id: other, ap });
-    for (let j = 0; j < tb.fingers.length; j++) if (rnd() < broken) tb.fingers[j] = null;
+    for (let j = 0; j < tb.fingers.length; j++) if (rnd() < broken) tb.setFinger(j, null);
     out.set(id, tb);
   }
   return out;

@@ -851,7 +851,7 @@ export class Ring {
       this.lookup(t, (n) => {
         const cur = tb.fingers[i];
         if (!cur || cur.id !== n.id) {
-          tb.fingers[i] = n.id === tb.self.id ? null : n;
+          tb.setFinger(i, n.id === tb.self.id ? null : n);
           this.#emitFingers([i]);
         }
       });

@@ -43,12 +43,16 @@ export class RoutingTable {
   readonly policy: FingerPolicy;
   /** Successor-list length (fault-tolerance degree). */
   readonly succListSize: number;
-  /** Predecessor; `self` when alone; `null` when lost and not yet replaced. */
-  pred: NodeRef | null;
-  /** Successors clockwise, nearest first; empty when alone. */
-  succList: NodeRef[] = [];
+  #pred: NodeRef | null;
+  #succList: NodeRef[] = [];
   /** Finger per policy offset; `null` when the position falls on this node. */
-  readonly fingers: (NodeRef | null)[];
+  readonly fingers: readonly (NodeRef | null)[];
+  /**
+   * Every known node with the finger slot it came from (-1 for other slots), rebuilt only after
+   * the table changed, so that the per-message next-hop scan is a plain loop over an array.
+   */
+  #known: NodeRef[] | null = null;
+  #knownSlot: number[] = [];
   /** Finger target positions, aligned with `fingers`. */
   readonly targets: number[];
   /** Every node kept by a full-mesh policy (empty otherwise). */
@@ -60,9 +64,65 @@ export class RoutingTable {
     this.maxKey = maxKey;
     this.policy = policy;
     this.succListSize = succListSize;
-    this.pred = self;
+    this.#pred = self;
     this.targets = policy.offsets.map((d) => addMod(self.id, d, maxKey));
     this.fingers = this.targets.map(() => null);
+  }
+
+  /** Predecessor; `self` when alone; `null` when lost and not yet replaced. */
+  get pred(): NodeRef | null {
+    return this.#pred;
+  }
+
+  set pred(p: NodeRef | null) {
+    this.#pred = p;
+    this.#known = null;
+  }
+
+  /** Successors clockwise, nearest first; empty when alone. */
+  get succList(): readonly NodeRef[] {
+    return this.#succList;
+  }
+
+  set succList(list: readonly NodeRef[]) {
+    this.#succList = [...list];
+    this.#known = null;
+  }
+
+  /** Sets finger `i` (`null` to clear it). */
+  setFinger(i: number, n: NodeRef | null): void {
+    (this.fingers as (NodeRef | null)[])[i] = n;
+    this.#known = null;
+  }
+
+  /** Known nodes and their finger slots, as flat arrays (shared; do not modify). */
+  #candidates(): NodeRef[] {
+    if (this.#known) return this.#known;
+    const known: NodeRef[] = [];
+    const slots: number[] = [];
+    const p = this.#pred;
+    if (p && p !== this.self) {
+      known.push(p);
+      slots.push(-1);
+    }
+    for (const n of this.#succList) {
+      known.push(n);
+      slots.push(-1);
+    }
+    const f = this.fingers;
+    for (let i = 0; i < f.length; i++) {
+      const n = f[i];
+      if (n) {
+        known.push(n);
+        slots.push(i);
+      }
+    }
+    for (const n of this.mesh.values()) {
+      known.push(n);
+      slots.push(-1);
+    }
+    this.#knownSlot = slots;
+    return (this.#known = known);
   }
 
   /** The successor (this node when alone). */
@@ -100,14 +160,9 @@ export class RoutingTable {
 
   /** Calls `fn` for every distinct-by-slot known node (may repeat a node held in two slots). */
   forEachKnown(fn: (n: NodeRef, finger: number) => void): void {
-    if (this.pred && this.pred !== this.self) fn(this.pred, -1);
-    for (const s of this.succList) fn(s, -1);
-    const f = this.fingers;
-    for (let i = 0; i < f.length; i++) {
-      const n = f[i];
-      if (n) fn(n, i);
-    }
-    if (this.mesh.size) { for (const n of this.mesh.values()) fn(n, -1); }
+    const known = this.#candidates();
+    const slots = this.#knownSlot;
+    for (let i = 0; i < known.length; i++) fn(known[i], slots[i]);
   }
 
   /**
@@ -120,61 +175,59 @@ export class RoutingTable {
     if (this.responsible(key)) return LOCAL;
     const succ = this.succ;
     if (inOC(key, me, succ.id, M)) return { node: succ, phase: Phase.Settle, finger: -1 };
-    let best: NodeRef | null = null;
-    let bestF = -1;
+    const known = this.#candidates();
+    const slots = this.#knownSlot;
+    let best = -1;
     if (phase === Phase.Approach && this.policy.bidirectional) {
       // The first known node at or after the key is probably responsible for it when it lies
-      // within about one node spacing (estimated from our successor) past the key: go straight
+      // within about two node spacings (estimated from our successor) past the key: go straight
       // there and settle, saving the extra hop of arriving from below. A full mesh knows every
       // node, so there the first node after the key is the responsible one.
-      let after: NodeRef | null = null;
       let ad = this.policy.keepAll ? M : 2 * cw(me, succ.id, M);
-      let afterF = -1;
-      this.forEachKnown((n, f) => {
-        const d = cw(key, n.id, M);
+      for (let i = 0; i < known.length; i++) {
+        const d = cw(key, known[i].id, M);
         if (d < ad) {
           ad = d;
-          after = n;
-          afterF = f;
+          best = i;
         }
-      });
-      if (after) return { node: after, phase: Phase.Settle, finger: afterF };
+      }
+      if (best >= 0) return { node: known[best], phase: Phase.Settle, finger: slots[best] };
+      // Otherwise the known node strictly closer to the key either way round; ties go to the
+      // node at or after the key, which may be the responsible one.
       let bd = ringDistance(me, key, M);
       let bAfter = cw(key, me, M) <= cw(me, key, M);
-      this.forEachKnown((n, f) => {
-        const d = ringDistance(n.id, key, M);
-        // Ties go to the node at or after the key: it may be the responsible one.
-        if (d < bd || (d === bd && !bAfter && cw(key, n.id, M) <= cw(n.id, key, M))) {
+      for (let i = 0; i < known.length; i++) {
+        const id = known[i].id;
+        const d = ringDistance(id, key, M);
+        if (d < bd || (d === bd && !bAfter && cw(key, id, M) <= cw(id, key, M))) {
           bd = d;
-          bAfter = cw(key, n.id, M) <= cw(n.id, key, M);
-          best = n;
-          bestF = f;
+          bAfter = cw(key, id, M) <= cw(id, key, M);
+          best = i;
         }
-      });
-      if (best) return { node: best, phase: Phase.Approach, finger: bestF };
+      }
+      if (best >= 0) return { node: known[best], phase: Phase.Approach, finger: slots[best] };
     } else if (phase === Phase.Approach) {
       // One-way fingers: the closest known node preceding the key, as in Chord.
       let bd = cw(me, key, M);
-      this.forEachKnown((n, f) => {
-        const d = cw(n.id, key, M);
+      for (let i = 0; i < known.length; i++) {
+        const d = cw(known[i].id, key, M);
         if (d > 0 && d < bd) {
           bd = d;
-          best = n;
-          bestF = f;
+          best = i;
         }
-      });
-      if (best) return { node: best, phase: Phase.Approach, finger: bestF };
+      }
+      if (best >= 0) return { node: known[best], phase: Phase.Approach, finger: slots[best] };
     }
+    // Settle: only nodes strictly closer to the key from above.
     let bd = cw(key, me, M);
-    this.forEachKnown((n, f) => {
-      const d = cw(key, n.id, M);
+    for (let i = 0; i < known.length; i++) {
+      const d = cw(key, known[i].id, M);
       if (d < bd) {
         bd = d;
-        best = n;
-        bestF = f;
+        best = i;
       }
-    });
-    return best ? { node: best, phase: Phase.Settle, finger: bestF } : LOCAL;
+    }
+    return best >= 0 ? { node: known[best], phase: Phase.Settle, finger: slots[best] } : LOCAL;
   }
 
   /**
@@ -186,7 +239,7 @@ export class RoutingTable {
     if (n.id === this.self.id) return changed;
     const M = this.maxKey;
     const t = this.targets;
-    const f = this.fingers;
+    const f = this.fingers as (NodeRef | null)[];
     for (let i = 0; i < t.length; i++) {
       const cur = f[i];
       // The finger for target t is the first node at or after t; this node itself covers
@@ -200,6 +253,7 @@ export class RoutingTable {
       }
     }
     if (this.policy.keepAll) this.mesh.set(n.id, n);
+    if (changed.length || this.policy.keepAll) this.#known = null;
     return changed;
   }
 
@@ -212,11 +266,12 @@ export class RoutingTable {
     const fingers: number[] = [];
     for (let i = 0; i < this.fingers.length; i++) {
       if (this.fingers[i]?.id === id) {
-        this.fingers[i] = null;
+        this.setFinger(i, null);
         fingers.push(i);
       }
     }
     this.mesh.delete(id);
+    this.#known = null;
     return { wasPred, wasSucc, fingers };
   }
 

@@ -185,6 +185,16 @@ function checkSecret(secret: unknown): string | null {
   return secret;
 }
 
+let ringAccess: (node: P2PNode) => Ring;
+
+/**
+ * The protocol engine behind a node, for the library's own tools, tests and benchmarks (not
+ * part of the public API).
+ */
+export function ringOf(node: P2PNode): Ring {
+  return ringAccess(node);
+}
+
 function cryptoRandom(): number {
   const a = crypto.getRandomValues(new Uint32Array(2));
   return (a[0] * 2 ** 21 + (a[1] >>> 11)) / 2 ** 53;
@@ -324,9 +334,8 @@ export class P2PNode implements AsyncDisposable {
     return this.#ring.status;
   }
 
-  /** The protocol engine, for services and tests inside the library. */
-  get ring(): Ring {
-    return this.#ring;
+  static {
+    ringAccess = (node) => node.#ring;
   }
 
   /**

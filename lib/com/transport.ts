@@ -197,6 +197,12 @@ export function newLinkStats(): LinkStats {
 export const realClock: Clock = {
   now: () => performance.now(),
   timer(ms, fn) {
+    if (ms <= 0) {
+      // "As soon as possible" (a frame to oneself): a microtask, not a timer's millisecond.
+      let live = true;
+      queueMicrotask(() => live && fn());
+      return { cancel: () => (live = false) };
+    }
     const h = setTimeout(fn, ms);
     return { cancel: () => clearTimeout(h) };
   },

@@ -120,7 +120,11 @@ export class Ring {
   #timers: Timer[] = [];
   /** Every timer this node has pending, so that stopping leaves none behind. */
   readonly #pendingTimers = new Set<Timer>();
-  #lookups = new Map<number, (n: NodeRef, pred: NodeRef | null, hops: number) => void>();
+  /** Lookups waiting for an answer, with when they were sent (swept by a periodic tick). */
+  #lookups = new Map<
+    number,
+    { done: (n: NodeRef, pred: NodeRef | null, hops: number) => void; at: number }
+  >();
   #nextReq = 1;
   #refreshIndex = 0;
   readonly #random: () => number;
@@ -279,21 +283,24 @@ export class Ring {
     // Ask who is responsible for our id first: if it is a node with that very id, the id is
     // taken. (Nobody could answer that node's refusal: ids are connection keys.)
     const q = this.#nextReq++;
-    this.#lookups.set(q, (n) => {
-      if (n.id === id) {
-        return this.#joinDone?.(new JoinError(`Node id ${id} is already in use`));
-      }
-      // Links opened under the provisional id must not carry the real one: close them.
-      this.transport.disconnect(from.id);
-      if (n.id !== from.id) this.transport.disconnect(n.id);
-      this.id = id;
-      this.table = new RoutingTable(
-        { id, ap: this.transport.ap },
-        net.maxKey,
-        fingerPolicy(net.fingers, net.maxKey),
-        net.succListSize,
-      );
-      this.sendControl(from, { t: T.Join, k: id, h: 0, ph: Phase.Approach, f: -1, j: this.self });
+    this.#lookups.set(q, {
+      at: this.clock.now(),
+      done: (n) => {
+        if (n.id === id) {
+          return this.#joinDone?.(new JoinError(`Node id ${id} is already in use`));
+        }
+        // Links opened under the provisional id must not carry the real one: close them.
+        this.transport.disconnect(from.id);
+        if (n.id !== from.id) this.transport.disconnect(n.id);
+        this.id = id;
+        this.table = new RoutingTable(
+          { id, ap: this.transport.ap },
+          net.maxKey,
+          fingerPolicy(net.fingers, net.maxKey),
+          net.succListSize,
+        );
+        this.sendControl(from, { t: T.Join, k: id, h: 0, ph: Phase.Approach, f: -1, j: this.self });
+      },
     });
     this.sendControl(from, {
       t: T.Lookup,
@@ -806,18 +813,16 @@ export class Ring {
   /** Looks up the node responsible for `key`. */
   lookup(key: number, done: (n: NodeRef, pred: NodeRef | null, hops: number) => void): void {
     const q = this.#nextReq++;
-    this.#lookups.set(q, done);
-    // Lookups that never return (lost with a crashed hop) are forgotten after a while.
-    this.timer(this.timing.joinTimeoutMs, () => this.#lookups.delete(q));
+    this.#lookups.set(q, { done, at: this.clock.now() });
     this.route(null, { t: T.Lookup, k: key, h: 0, ph: Phase.Approach, f: -1, r: this.self, q });
   }
 
   #onLookupOk(f: Frame): void {
-    const cb = this.#lookups.get(f.q as number);
-    if (!cb) return;
+    const pending = this.#lookups.get(f.q as number);
+    if (!pending) return;
     this.#lookups.delete(f.q as number);
     this.#learn(f.n as NodeRef);
-    cb(f.n as NodeRef, f.p as NodeRef | null, f.h as number);
+    pending.done(f.n as NodeRef, f.p as NodeRef | null, f.h as number);
   }
 
   /** Looks up each finger target in turn, skipping targets a previous answer already covers. */
@@ -842,6 +847,9 @@ export class Ring {
   }
 
   #refreshOneFinger(): void {
+    // Lookups that never returned (lost with a crashed hop) are forgotten after a while.
+    const old = this.clock.now() - this.timing.joinTimeoutMs;
+    for (const [q, l] of this.#lookups) if (l.at < old) this.#lookups.delete(q);
     const tb = this.table!;
     if (tb.alone || tb.targets.length === 0) return;
     for (let tries = 0; tries < tb.targets.length; tries++) {

@@ -108,6 +108,8 @@ interface Link {
   out: boolean;
   /** The peer's side of this link. */
   twin: Link | null;
+  /** Virtual time of the last frame either way. */
+  used: number;
 }
 
 /**
@@ -168,8 +170,9 @@ export class MemoryTransport implements Transport {
     }
     const meRef = { id: mine.id, ap: mine.ap };
     const themRef = { id: theirs.id, ap: theirs.ap };
-    const link: Link = { peer: themRef, back: meRef, lastAt: 0, out, twin: null };
-    const back: Link = { peer: meRef, back: themRef, lastAt: 0, out: !out, twin: link };
+    const now = this.#net.clock.now();
+    const link: Link = { peer: themRef, back: meRef, lastAt: 0, out, twin: null, used: now };
+    const back: Link = { peer: meRef, back: themRef, lastAt: 0, out: !out, twin: link, used: now };
     link.twin = back;
     this.#links.set(theirs.id, link);
     if (out) this.stats.linksOut++;
@@ -203,6 +206,8 @@ export class MemoryTransport implements Transport {
     }
     const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
     link.lastAt = at;
+    link.used = at;
+    if (link.twin) link.twin.used = at;
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
     const from = link.back;
@@ -225,6 +230,13 @@ export class MemoryTransport implements Transport {
 
   disconnect(peerId: number): void {
     this.#drop(peerId, "bye");
+  }
+
+  idle(ms: number): number[] {
+    const since = this.#net.clock.now() - ms;
+    const out: number[] = [];
+    for (const [id, link] of this.#links) if (link.used < since) out.push(id);
+    return out;
   }
 
   /**

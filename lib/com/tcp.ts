@@ -135,6 +135,8 @@ class Link {
   counted = false;
   /** The peer announced it is closing this link on purpose: its end is not a failure. */
   orderly = false;
+  /** When a frame last went out or came in (for idle-link closing). */
+  used = performance.now();
   shutting = false;
   writeEnded = false;
   readEnded = false;
@@ -294,6 +296,7 @@ export class TcpTransport implements Transport {
     link.frames.push(frame);
     link.bodies.push(body);
     link.queued += FRAME_HEADER_SIZE + body.length;
+    link.used = performance.now();
     if (link.queued > this.#maxQueued) {
       this.stats.badLinks++;
       const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
@@ -316,6 +319,18 @@ export class TcpTransport implements Transport {
       return;
     }
     this.#dial(ap, null, done);
+  }
+
+  idle(ms: number): number[] {
+    const since = performance.now() - ms;
+    const out: number[] = [];
+    for (const [id, slot] of this.#slots) {
+      const link = slot.active;
+      if (link && link.state === "open" && link.used < since && link.head === link.frames.length) {
+        out.push(id);
+      }
+    }
+    return out;
   }
 
   /** Flushes what is queued for `peerId`, then closes the link, without reporting it down. */
@@ -632,6 +647,7 @@ export class TcpTransport implements Transport {
 
   #deliver(link: Link, frame: Frame): void {
     this.stats.framesIn++;
+    link.used = performance.now();
     const from = link.peer!;
     if (!link.draining) {
       const slot = this.#slots.get(from.id);

@@ -125,6 +125,8 @@ export interface Transport {
    * is deliberate and reports no failure.
    */
   disconnect(peerId: number): void;
+  /** Ids of the peers whose links carried no frame either way for at least `ms`. */
+  idle(ms: number): number[];
   /** Flushes every link and closes everything, including the listener. */
   close(): Promise<void>;
   /** Drops everything at once without flushing or telling anybody (a crash). */

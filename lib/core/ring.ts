@@ -62,6 +62,8 @@ export const DEFAULT_TIMING: RingTiming = {
 
 /** How long a crashed node is remembered and pinged in case it comes back, ms. */
 const GRAVEYARD_MS = 120_000;
+/** Links to non-neighbours idle this long are closed, ms. */
+const IDLE_LINK_MS = 30_000;
 /** Fingers are pinged this many times less often than ring neighbours. */
 const FINGER_SCALE = 5;
 /** How many crashed nodes are remembered. */
@@ -441,6 +443,20 @@ export class Ring {
   stabilize(): void {
     const tb = this.table!;
     if (!tb.alone) this.sendControl(tb.succ, { t: T.Notify });
+    this.#closeIdleLinks();
+  }
+
+  /**
+   * Links opened for one-off exchanges (lookup answers, acknowledgements, corrections) would
+   * otherwise accumulate: close those to non-neighbours that sat idle, and forget their
+   * liveness records. Neighbours keep their links (and heartbeats).
+   */
+  #closeIdleLinks(): void {
+    for (const id of this.transport.idle(IDLE_LINK_MS)) {
+      if (this.#isNeighbour(id)) continue;
+      this.transport.disconnect(id);
+      this.#detector.drop(id);
+    }
   }
 
   #onFrame(from: NodeRef, f: Frame): void {

@@ -82,10 +82,27 @@ export interface Routed {
   [field: string]: unknown;
 }
 
+/**
+ * A node on the wire of the hot path: `[id, hostname, port]`. Arrays decode several times faster
+ * than nested objects with string keys, and every application message carries its sender.
+ */
+export type WireRef = [number, string, number];
+
+/** The wire form of a node. */
+export function toWire(n: NodeRef): WireRef {
+  return [n.id, n.ap.hostname, n.ap.port];
+}
+
+/** A node from its wire form. */
+export function fromWire(w: unknown): NodeRef {
+  const [id, hostname, port] = w as WireRef;
+  return { id, ap: { hostname, port } };
+}
+
 /** A routed application message. */
 export interface DataFrame extends Routed {
   /** Original sender. */
-  s: NodeRef;
+  s: WireRef;
   /** Whether `k` is a key (deliver to its responsible node) rather than a node id. */
   r: boolean;
   /** Sender-local message id. */

@@ -18,7 +18,15 @@ import { JoinError, TimeoutError } from "../errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { fingerPolicy } from "./fingers.ts";
 import { addMod, cw, inOC, inOO } from "./id_space.ts";
-import { type DataFrame, type NetInfo, type Routed, T } from "./messages.ts";
+import {
+  type DataFrame,
+  fromWire,
+  type NetInfo,
+  type Routed,
+  T,
+  toWire,
+  type WireRef,
+} from "./messages.ts";
 import { Phase, RoutingTable } from "./routing_table.ts";
 
 /** An event on a node's event stream. */
@@ -183,6 +191,15 @@ export class Ring {
   /** This node as others know it. */
   get self(): NodeRef {
     return this.table ? this.table.self : { id: this.id, ap: this.transport.ap };
+  }
+
+  #wireSelf: WireRef | null = null;
+
+  /** This node in the wire form messages carry as their sender. */
+  get wireSelf(): WireRef {
+    const self = this.self;
+    if (this.#wireSelf?.[0] !== self.id) this.#wireSelf = toWire(self);
+    return this.#wireSelf;
   }
 
   #emit(type: string, fields: Record<string, unknown> = {}): void {
@@ -593,8 +610,9 @@ export class Ring {
 
   #undeliverable(d: DataFrame, why: string): void {
     const report = { t: T.Undeliverable, id: d.id, d: d.k, why, kd: d.kd };
-    if (d.s.id === this.id) this.sink.service(this.self, report);
-    else this.sendControl(d.s, report);
+    const src = fromWire(d.s);
+    if (src.id === this.id) this.sink.service(src, report);
+    else this.sendControl(src, report);
   }
 
   #onJoin(j: NodeRef): void {

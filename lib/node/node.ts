@@ -11,7 +11,7 @@ import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/trans
 import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
-import { type DataFrame, type NetInfo, T } from "../core/messages.ts";
+import { type DataFrame, fromWire, type NetInfo, T } from "../core/messages.ts";
 import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
 import { Phase } from "../core/routing_table.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
@@ -358,7 +358,7 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame): void {
     if (f.q !== undefined) return this.#group.deliverAcked(f);
     this.#group.counters.send.received++;
-    this.#deliverLocal(f.s, f.k, f.p, f.kd, f.h, f.id);
+    this.#deliverLocal(fromWire(f.s), f.k, f.p, f.kd, f.h, f.id);
   }
 
   #event(type: string, fields: Record<string, unknown>): void {
@@ -454,7 +454,7 @@ export class P2PNode implements AsyncDisposable {
         h: 0,
         ph: Phase.Approach,
         f: -1,
-        s: this.#ring.self,
+        s: this.#ring.wireSelf,
         r: toResp,
         id,
         kd: "send",

@@ -17,7 +17,7 @@
 
 import type { Frame, NodeRef, Timer } from "../com/transport.ts";
 import { cw, inOO } from "../core/id_space.ts";
-import { T } from "../core/messages.ts";
+import { fromWire, T } from "../core/messages.ts";
 import type { Ring } from "../core/ring.ts";
 import { Phase } from "../core/routing_table.ts";
 import { NodeAbsentError, TimeoutError } from "../errors.ts";
@@ -343,7 +343,7 @@ export class Group {
       h: 0,
       ph: Phase.Approach,
       f: -1,
-      s: ring.self,
+      s: ring.wireSelf,
       r: toResp,
       id,
       kd: "send",
@@ -376,7 +376,7 @@ export class Group {
 
   /** Handles an acknowledged data frame that reached its destination. */
   deliverAcked(f: Frame): void {
-    const src = f.s as NodeRef;
+    const src = fromWire(f.s);
     this.counters.send.received++;
     this.#acked(
       src,
@@ -412,17 +412,25 @@ export class Group {
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
     const ring = this.#ring;
-    const self = ring.self;
     this.counters.multicast.sent++;
     if (!ack) {
-      this.#mcastStep(null, { t: T.Mcast, s: self, id, ks: keys, r: toResp, p, h: 0, ph: 0 });
+      this.#mcastStep(null, {
+        t: T.Mcast,
+        s: ring.wireSelf,
+        id,
+        ks: keys,
+        r: toResp,
+        p,
+        h: 0,
+        ph: 0,
+      });
       return Promise.resolve();
     }
     const qs = new Map<number, number>();
     for (const k of keys) qs.set(k, this.#seq.take(`k${k}`));
     const frameFor = (ks: number[]) => ({
       t: T.Mcast,
-      s: self,
+      s: ring.wireSelf,
       id,
       ks,
       r: toResp,
@@ -492,7 +500,7 @@ export class Group {
       ring.transport.send(to, sub);
     }
     if (mine.length === 0) return;
-    const src = f.s as NodeRef;
+    const src = fromWire(f.s);
     const id = f.id as number;
     const toResp = f.r as boolean;
     const here = mine.filter((k) => toResp || k === ring.id);
@@ -571,7 +579,7 @@ export class Group {
     const self = ring.self;
     this.counters.broadcast.sent++;
     if (toMyself) this.#host.deliverLocal(self, self.id, p, "broadcast", 0, id);
-    const base = { t: T.Bcast, s: self, id, p, h: 0 };
+    const base = { t: T.Bcast, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
       this.#spread(base, ring.id, null);
       return Promise.resolve();
@@ -701,7 +709,7 @@ export class Group {
   #onBcast(from: NodeRef, f: Frame): void {
     const ring = this.#ring;
     if (!ring.table) return;
-    const src = f.s as NodeRef;
+    const src = fromWire(f.s);
     const id = f.id as number;
     const deliver = () =>
       this.#host.deliverLocal(src, ring.id, f.p as Uint8Array, "broadcast", f.h as number, id);
@@ -756,9 +764,8 @@ export class Group {
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
     const ring = this.#ring;
-    const self = ring.self;
     this.counters.succ.sent++;
-    const base = { t: T.Succ, s: self, id, p, h: 0 };
+    const base = { t: T.Succ, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
       this.#succStep({ ...base, n }, null);
       return Promise.resolve();
@@ -798,7 +805,7 @@ export class Group {
     const ring = this.#ring;
     const tb = ring.table;
     if (!tb || tb.alone) return;
-    const src = f.s as NodeRef;
+    const src = fromWire(f.s);
     let n = f.n as number;
     const list = tb.succList;
     for (let i = 0; i < list.length && n > 0; i++) {
@@ -818,7 +825,7 @@ export class Group {
 
   #onSucc(f: Frame): void {
     const ring = this.#ring;
-    const src = f.s as NodeRef;
+    const src = fromWire(f.s);
     const id = f.id as number;
     if (src.id === ring.id) {
       this.#wrapped.get(id)?.();

@@ -83,38 +83,38 @@ export class VirtualClock implements Clock {
     return n;
   }
 
-  #less(a: Entry, b: Entry): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
+  // Sifting moves a hole instead of swapping pairs: no temporary arrays on the hot path.
   #push(e: Entry): void {
     const h = this.#heap;
+    let i = h.length;
     h.push(e);
-    let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.#less(h[i], h[p])) break;
-      [h[i], h[p]] = [h[p], h[i]];
+      const q = h[p];
+      if (q.at < e.at || (q.at === e.at && q.seq < e.seq)) break;
+      h[i] = q;
       i = p;
     }
+    h[i] = e;
   }
 
   #pop(): void {
     const h = this.#heap;
     const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
+    const n = h.length;
+    if (n === 0) return;
     let i = 0;
     for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.#less(h[l], h[m])) m = l;
-      if (r < h.length && this.#less(h[r], h[m])) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m], h[i]];
-      i = m;
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      const r = c + 1;
+      if (r < n && (h[r].at < h[c].at || (h[r].at === h[c].at && h[r].seq < h[c].seq))) c = r;
+      const m = h[c];
+      if (last.at < m.at || (last.at === m.at && last.seq < m.seq)) break;
+      h[i] = m;
+      i = c;
     }
+    h[i] = last;
   }
 }
 

@@ -40,9 +40,10 @@ export class FailureDetector {
     return p;
   }
 
-  /** Something arrived from `id` at `now`. */
+  /** Something arrived from `id` at `now` (recorded only for peers being watched). */
   heard(id: number, now: number): void {
-    this.#peer(id, now).last = now;
+    const p = this.#peers.get(id);
+    if (p) p.last = now;
   }
 
   /** A heartbeat round trip to `id` took `ms`. */

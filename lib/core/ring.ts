@@ -171,7 +171,7 @@ export class Ring {
         net: this.net?.netId ?? null,
         id: this.id,
         ap: this.transport.ap,
-        nonce: newNonce(),
+        nonce: secret === null ? undefined : newNonce(),
         auth: secret !== null,
       }),
       prove: (peer) => (secret === null ? undefined : proveSecret(secret, peer, this.id)),

@@ -296,7 +296,6 @@ export class TcpTransport implements Transport {
     link.frames.push(frame);
     link.bodies.push(body);
     link.queued += FRAME_HEADER_SIZE + body.length;
-    link.used = performance.now();
     if (link.queued > this.#maxQueued) {
       this.stats.badLinks++;
       const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
@@ -585,6 +584,8 @@ export class TcpTransport implements Transport {
           return;
         }
         this.stats.bytesIn += n;
+        // Idleness is tracked per read and per write, not per frame (clock reads cost).
+        link.used = performance.now();
         link.decoder.push(buf.subarray(0, n), link.onFrame);
         if (link.isClosed()) return;
       }
@@ -647,7 +648,6 @@ export class TcpTransport implements Transport {
 
   #deliver(link: Link, frame: Frame): void {
     this.stats.framesIn++;
-    link.used = performance.now();
     const from = link.peer!;
     if (!link.draining) {
       const slot = this.#slots.get(from.id);
@@ -1018,6 +1018,7 @@ export class TcpTransport implements Transport {
           }
         }
         if (size === 0) break;
+        link.used = performance.now();
         let buf = link.wbuf;
         if (size > MAX_BATCH) {
           buf = new Uint8Array(size);

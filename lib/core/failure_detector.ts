@@ -40,10 +40,10 @@ export class FailureDetector {
     return p;
   }
 
-  /** Something arrived from `id` at `now` (recorded only for peers being watched). */
-  heard(id: number, now: number): void {
+  /** Something arrived from `id` (recorded only for peers being watched). */
+  heard(id: number, clock: { now(): number }): void {
     const p = this.#peers.get(id);
-    if (p) p.last = now;
+    if (p) p.last = clock.now();
   }
 
   /** A heartbeat round trip to `id` took `ms`. */

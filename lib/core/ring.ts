@@ -485,7 +485,7 @@ export class Ring {
       }
     }
     if (this.table) {
-      this.#detector.heard(from.id, this.clock.now());
+      this.#detector.heard(from.id, this.clock);
       if (this.#graveyard.has(from.id) && this.#running) this.#revive(from);
     }
     switch (f.t) {

@@ -565,10 +565,17 @@ Deno.test("a peer that stops reading is dropped once its queue passes the high-w
   await writeAll(conn, encodeFrame({ t: 0, ok: true }, MAX));
   await waitFor(() => a.t.stats.linksOut === 1, "the link");
   const chunk = "x".repeat(256 * 1024);
+  let waited = false;
   for (let i = 0; i < 1000 && a.downs.length === 0; i++) {
     a.t.send(peer, { t: 13, seq: i + 1, chunk });
+    // Past the soft limit (a quarter of the hard one), senders are told to wait.
+    let settled = false;
+    a.t.ready().then(() => (settled = true));
     await new Promise((resolve) => setTimeout(resolve, 0));
+    if (!settled) waited = true;
   }
+  assert.ok(waited, "ready() waited while the backlog was over the soft limit");
+  await a.t.ready(); // and resolves once the stuck link is gone
   assert.equal(a.downs.length, 1);
   assert.match(a.downs[0].reason, /More than 1048576 bytes queued for 127\.0\.0\.1:\d+/);
   assert.ok((a.downs[0].unsent?.length ?? 0) > 0);

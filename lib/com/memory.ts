@@ -232,6 +232,11 @@ export class MemoryTransport implements Transport {
     this.#drop(peerId, "bye");
   }
 
+  /** The simulated network has no send buffers: always ready. */
+  ready(): Promise<void> {
+    return Promise.resolve();
+  }
+
   idle(ms: number): number[] {
     const since = this.#net.clock.now() - ms;
     const out: number[] = [];

@@ -75,6 +75,7 @@ export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 
 const T_HELLO = 0;
+const READY: Promise<void> = Promise.resolve();
 const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
@@ -220,6 +221,9 @@ export class TcpTransport implements Transport {
   readonly #maxQueued: number;
   #events: TransportEvents | null = null;
   readonly #links = new Set<Link>();
+  #readyWaiters: (() => void)[] = [];
+  /** Backlog over all links past which ready() makes senders wait. */
+  readonly #softQueued: number;
   readonly #slots = new Map<number, Slot>();
   /** Every loop and pending operation; `close()` waits for all of them. */
   readonly #tasks = new Set<Promise<void>>();
@@ -255,6 +259,7 @@ export class TcpTransport implements Transport {
       options.maxQueuedBytes,
       DEFAULT_MAX_QUEUED_BYTES,
     );
+    this.#softQueued = Math.max(1, Math.floor(this.#maxQueued / 4));
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
     try {
@@ -318,6 +323,28 @@ export class TcpTransport implements Transport {
       return;
     }
     this.#dial(ap, null, done);
+  }
+
+  ready(): Promise<void> {
+    if (this.#stopped || this.#backlog() < this.#softQueued) return READY;
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#readyWaiters.push(resolve);
+    return promise;
+  }
+
+  #backlog(): number {
+    let total = 0;
+    for (const link of this.#links) total += link.queued;
+    return total;
+  }
+
+  /** Wakes senders waiting in ready() once the backlog fell below the soft limit (or we stopped). */
+  #wakeReady(): void {
+    if (this.#readyWaiters.length === 0) return;
+    if (!this.#stopped && this.#backlog() >= this.#softQueued) return;
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = [];
+    for (const w of waiters) w();
   }
 
   idle(ms: number): number[] {
@@ -405,6 +432,7 @@ export class TcpTransport implements Transport {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    queueMicrotask(() => this.#wakeReady());
     try {
       this.#listener.close();
     } catch {
@@ -965,6 +993,7 @@ export class TcpTransport implements Transport {
     this.#links.delete(link);
     this.#uncount(link);
     this.#undrain(link);
+    this.#wakeReady();
   }
 
   // ---- writing ---------------------------------------------------------------------------
@@ -1052,6 +1081,7 @@ export class TcpTransport implements Transport {
         this.stats.framesOut += end - link.head;
         if (link.bodies === bodies) {
           link.queued -= size - ctlSize;
+          this.#wakeReady();
           link.head = end;
           if (end === bodies.length) {
             link.frames = [];

@@ -125,6 +125,12 @@ export interface Transport {
    * is deliberate and reports no failure.
    */
   disconnect(peerId: number): void;
+  /**
+   * Resolves when what is queued for all peers is below the transport's soft limit: senders
+   * that await it cannot outrun the network (the hard per-link limit is for peers that stop
+   * reading). Resolves at once when there is room.
+   */
+  ready(): Promise<void>;
   /** Ids of the peers whose links carried no frame either way for at least `ms`. */
   idle(ms: number): number[];
   /** Flushes every link and closes everything, including the listener. */

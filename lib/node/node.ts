@@ -432,7 +432,8 @@ export class P2PNode implements AsyncDisposable {
 
   /**
    * Sends `msg` to the node whose id is `dst`, or with `toResp` to the node responsible for key
-   * `dst`. Resolves once the message has left this node. If no node has id `dst`, the event
+   * `dst`. Resolves once the message has left this node and the send queues have room again
+   * (awaiting each send paces a fast sender to the network). If no node has id `dst`, the event
    * stream gets an `undeliverable` event. With `ack`, resolves with a {@linkcode Receipt} once
    * the destination acknowledged it, or rejects with `NodeAbsentError` or `TimeoutError`.
    */
@@ -461,7 +462,7 @@ export class P2PNode implements AsyncDisposable {
         p,
       };
       this.#ring.route(null, frame);
-      return Promise.resolve();
+      return this.#ring.transport.ready();
     } catch (e) {
       return Promise.reject(e);
     }

@@ -424,7 +424,7 @@ export class Group {
         h: 0,
         ph: 0,
       });
-      return Promise.resolve();
+      return ring.transport.ready();
     }
     const qs = new Map<number, number>();
     for (const k of keys) qs.set(k, this.#seq.take(`k${k}`));
@@ -582,7 +582,7 @@ export class Group {
     const base = { t: T.Bcast, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
       this.#spread(base, ring.id, null);
-      return Promise.resolve();
+      return ring.transport.ready();
     }
     const q = this.#seq.take("b");
     const frame = { ...base, a: 1, q, lo: this.#seq.floor("b") };
@@ -768,7 +768,7 @@ export class Group {
     const base = { t: T.Succ, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
       this.#succStep({ ...base, n }, null);
-      return Promise.resolve();
+      return ring.transport.ready();
     }
     const q = this.#seq.take("s");
     const frameFor = () => ({ ...base, n, a: 1, q, lo: this.#seq.floor("s") });

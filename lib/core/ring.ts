@@ -97,8 +97,6 @@ export interface RingSink {
   deliver(frame: DataFrame): void;
   /** A frame type the ring does not handle (group communication, acknowledgements). */
   service(from: NodeRef, frame: Frame): void;
-  /** The link to a peer was lost (after the ring repaired itself). */
-  peerLost(peer: NodeRef): void;
 }
 
 const MAX_HOPS = 255;
@@ -780,7 +778,6 @@ export class Ring {
       this.#emit("crash", { peer, reason: why });
       this.#graveyard.set(peer.id, { ref: peer, since: this.clock.now(), crashed: true });
     }
-    this.sink.peerLost(peer);
     // Routed frames that never left go another way now that the dead peer is forgotten.
     for (const f of unsent) {
       if (typeof (f as Routed).k === "number" && typeof (f as Routed).h === "number") {

@@ -254,7 +254,6 @@ export class P2PNode implements AsyncDisposable {
         event: (e) => this.#events.push(e),
         deliver: (f) => this.#deliver(f),
         service: (from, f) => this.#service(from, f),
-        peerLost: () => {},
       },
     });
     this.#group = new Group({

@@ -107,8 +107,6 @@ export interface DataFrame extends Routed {
   r: boolean;
   /** Sender-local message id. */
   id: number;
-  /** Message kind. */
-  kd: string;
   /** Encoded payload (CBOR), forwarded untouched. */
   p: Uint8Array;
   /** Acknowledged-delivery sequence number, when the sender wants an acknowledgement. */

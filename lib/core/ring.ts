@@ -607,7 +607,7 @@ export class Ring {
   }
 
   #undeliverable(d: DataFrame, why: string): void {
-    const report = { t: T.Undeliverable, id: d.id, d: d.k, why, kd: d.kd };
+    const report = { t: T.Undeliverable, id: d.id, d: d.k, why, kd: "send" };
     const src = fromWire(d.s);
     if (src.id === this.id) this.sink.service(src, report);
     else this.sendControl(src, report);

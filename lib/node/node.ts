@@ -357,7 +357,7 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame): void {
     if (f.q !== undefined) return this.#group.deliverAcked(f);
     this.#group.counters.send.received++;
-    this.#deliverLocal(fromWire(f.s), f.k, f.p, f.kd, f.h, f.id);
+    this.#deliverLocal(fromWire(f.s), f.k, f.p, "send", f.h, f.id);
   }
 
   #event(type: string, fields: Record<string, unknown>): void {
@@ -457,7 +457,6 @@ export class P2PNode implements AsyncDisposable {
         s: this.#ring.wireSelf,
         r: toResp,
         id,
-        kd: "send",
         p,
       };
       this.#ring.route(null, frame);

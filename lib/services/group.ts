@@ -346,7 +346,6 @@ export class Group {
       s: ring.wireSelf,
       r: toResp,
       id,
-      kd: "send",
       p,
       q,
       lo: this.#seq.floor(stream),

@@ -125,7 +125,8 @@ export class Ring {
   readonly control: TrafficCounters = newCounters();
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
   readonly #leavers = new Set<number>();
-  #timers: Timer[] = [];
+  /** The periodic tick. */
+  #tick: Timer | null = null;
   /** Every timer this node has pending, so that stopping leaves none behind. */
   readonly #pendingTimers = new Set<Timer>();
   /** Lookups waiting for an answer, with when they were sent (swept by a periodic tick). */
@@ -356,7 +357,8 @@ export class Ring {
   }
 
   #stop(): void {
-    this.#timers = [];
+    this.#tick?.cancel();
+    this.#tick = null;
     for (const t of this.#pendingTimers) t.cancel();
     this.#pendingTimers.clear();
     this.#joinDone?.(new JoinError("Node stopped while joining"));
@@ -366,24 +368,43 @@ export class Ring {
     return this.status === "connected" || this.status === "alone";
   }
 
+  /**
+   * Periodic work runs from one timer per node (a simulated network of a million nodes holds a
+   * million of them, not four million): each task keeps its own next due time, with a random
+   * first phase so that nodes do not act in lockstep.
+   */
   #startTimers(): void {
-    const every = (ms: number, fn: () => void) => {
-      // Spread periodic work with a random phase so nodes do not act in lockstep.
-      let t: Timer;
-      const tick = () => {
-        if (!this.#running) return;
-        fn();
-        t = this.timer(ms, tick);
-        this.#timers[idx] = t;
-      };
-      const idx = this.#timers.length;
-      t = this.timer(ms * (0.5 + this.#random()), tick);
-      this.#timers.push(t);
-    };
-    every(this.timing.stabilizeMs, () => this.stabilize());
-    every(this.timing.fingerRefreshMs, () => this.#refreshOneFinger());
-    every(this.timing.heartbeatMs, () => this.#heartbeat());
-    every(this.timing.reviveMs, () => this.#pingGraveyard());
+    const t = this.timing;
+    const now = this.clock.now();
+    const periods = [t.stabilizeMs, t.fingerRefreshMs, t.heartbeatMs, t.reviveMs];
+    this.#due = periods.map((ms) => now + ms * (0.5 + this.#random()));
+    this.#schedule();
+  }
+
+  #due: number[] = [];
+
+  #schedule(): void {
+    let next = Infinity;
+    for (const d of this.#due) if (d < next) next = d;
+    this.#tick = this.clock.timer(Math.max(0, next - this.clock.now()), () => this.#onTick());
+  }
+
+  #onTick(): void {
+    if (!this.#running) return;
+    const now = this.clock.now();
+    const t = this.timing;
+    const periods = [t.stabilizeMs, t.fingerRefreshMs, t.heartbeatMs, t.reviveMs];
+    const due = this.#due;
+    for (let i = 0; i < due.length; i++) {
+      if (due[i] > now) continue;
+      due[i] = now + periods[i];
+      if (!this.#running) return;
+      if (i === 0) this.stabilize();
+      else if (i === 1) this.#refreshOneFinger();
+      else if (i === 2) this.#heartbeat();
+      else this.#pingGraveyard();
+    }
+    if (this.#running) this.#schedule();
   }
 
   /** Pings silent neighbours and suspects those silent past the detector's timeout. */

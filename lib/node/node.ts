@@ -20,6 +20,7 @@ import {
   type DeliveryReport,
   Group,
   type KindCounters,
+  noKinds,
   type Receipt,
 } from "../services/group.ts";
 
@@ -231,9 +232,8 @@ export class P2PNode implements AsyncDisposable {
   #undeliverable = 0;
   readonly #hops = { total: 0, count: 0, max: 0 };
   #closed: Promise<void> | null = null;
-  readonly #group: Group;
   /** Handlers of service frames (group communication, acknowledgements). */
-  readonly #services = new Map<number, (from: NodeRef, f: Frame) => void>();
+  #groupInstance: Group | null = null;
 
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
   constructor(parts: NodeParts, options: NodeOptions = {}) {
@@ -256,24 +256,15 @@ export class P2PNode implements AsyncDisposable {
         service: (from, f) => this.#service(from, f),
       },
     });
-    this.#group = new Group({
+  }
+
+  /** Group communication, created on first use: most simulated nodes never need it. */
+  get #group(): Group {
+    return this.#groupInstance ??= new Group({
       ring: this.#ring,
       deliverLocal: (src, dst, payload, kind, hops, id) =>
         this.#deliverLocal(src, dst, payload, kind, hops, id),
       event: (type, fields) => this.#event(type, fields),
-      handle: (type, fn) => this.#services.set(type, fn),
-    });
-    this.#services.set(T.Undeliverable, (_from, f) => {
-      this.#undeliverable++;
-      this.#group.undeliverable(f.id as number, f.d as number);
-      this.#events.push({
-        type: "undeliverable",
-        time: this.#ring.clock.now(),
-        id: f.id,
-        dst: f.d,
-        kind: f.kd,
-        reason: f.why,
-      });
     });
   }
 
@@ -351,7 +342,17 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #service(from: NodeRef, f: Frame): void {
-    this.#services.get(f.t)?.(from, f);
+    if (f.t !== T.Undeliverable) return this.#group.frame(from, f);
+    this.#undeliverable++;
+    this.#groupInstance?.undeliverable(f.id as number, f.d as number);
+    this.#events.push({
+      type: "undeliverable",
+      time: this.#ring.clock.now(),
+      id: f.id,
+      dst: f.d,
+      kind: f.kd,
+      reason: f.why,
+    });
   }
 
   #deliver(f: DataFrame): void {
@@ -567,7 +568,7 @@ export class P2PNode implements AsyncDisposable {
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,
-      kinds: structuredClone(this.#group.counters),
+      kinds: this.#groupInstance ? structuredClone(this.#groupInstance.counters) : noKinds(),
     };
   }
 
@@ -605,7 +606,7 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #end(): void {
-    this.#group.close(
+    this.#groupInstance?.close(
       new NodeClosedError(`Node ${this.id} stopped before delivery was acknowledged`),
     );
     this.#messages.close();

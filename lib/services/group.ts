@@ -38,8 +38,6 @@ export interface GroupHost {
   ): void;
   /** Pushes an event on the node's event stream. */
   event(type: string, fields: Record<string, unknown>): void;
-  /** Registers the handler of a frame type. */
-  handle(type: number, fn: (from: NodeRef, f: Frame) => void): void;
 }
 
 /** The outcome of an acknowledged send. */
@@ -121,6 +119,11 @@ function newKind(): KindCounters {
   return { sent: 0, forwarded: 0, received: 0, retransmitted: 0, duplicates: 0 };
 }
 
+/** Zeroed counters for every kind of message. */
+export function noKinds(): Record<string, KindCounters> {
+  return { send: newKind(), multicast: newKind(), broadcast: newKind(), succ: newKind() };
+}
+
 /** Group communication of one node. */
 export class Group {
   readonly #host: GroupHost;
@@ -131,21 +134,27 @@ export class Group {
   /** Recently seen unacknowledged broadcast/multicast ids, to deliver each once. */
   readonly #seen = new Set<string>();
   /** Counters per kind. */
-  readonly counters: Record<string, KindCounters> = {
-    send: newKind(),
-    multicast: newKind(),
-    broadcast: newKind(),
-    succ: newKind(),
-  };
+  readonly counters: Record<string, KindCounters> = noKinds();
 
   /** Attaches to `host`, registering the frame handlers. */
   constructor(host: GroupHost) {
     this.#host = host;
-    host.handle(T.Bcast, (from, f) => this.#onBcast(from, f));
-    host.handle(T.Mcast, (from, f) => this.#onMcast(from, f));
-    host.handle(T.Succ, (_from, f) => this.#onSucc(f));
-    host.handle(T.Ack, (_from, f) => this.#onAck(f));
-    host.handle(T.BcastDone, (from, f) => this.#onBcastDone(from, f));
+  }
+
+  /** Handles a group frame from `from`; other types are ignored. */
+  frame(from: NodeRef, f: Frame): void {
+    switch (f.t) {
+      case T.Bcast:
+        return this.#onBcast(from, f);
+      case T.Mcast:
+        return this.#mcastStep(from, f);
+      case T.Succ:
+        return this.#onSucc(f);
+      case T.Ack:
+        return this.#onAck(f);
+      case T.BcastDone:
+        return this.#onBcastDone(from, f);
+    }
   }
 
   /** Distinct node ids in clockwise order from this node (this node first when present). */
@@ -459,10 +468,6 @@ export class Group {
     for (const [k, q] of qs) pending.qs.set(k, q);
     this.#mcastStep(null, frameFor(keys));
     return promise;
-  }
-
-  #onMcast(from: NodeRef, f: Frame): void {
-    this.#mcastStep(from, f);
   }
 
   /** Delivers the keys this node is responsible for and splits the rest by next hop. */

@@ -93,6 +93,8 @@ export interface TrafficCounters {
 export interface RingSink {
   /** An event for the event stream. */
   event(e: NodeEvent): void;
+  /** Whether anybody reads the event stream (events are not even built otherwise). */
+  listening(): boolean;
   /** A routed data frame reached the node responsible for its key. */
   deliver(frame: DataFrame): void;
   /** A frame type the ring does not handle (group communication, acknowledgements). */
@@ -124,7 +126,7 @@ export class Ring {
   /** Control-message counters. */
   readonly control: TrafficCounters = newCounters();
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
-  readonly #leavers = new Set<number>();
+  #leavers: Set<number> | null = null;
   /** The periodic tick. */
   #tick: Timer | null = null;
   /** Every timer this node has pending, so that stopping leaves none behind. */
@@ -202,7 +204,7 @@ export class Ring {
   }
 
   #emit(type: string, fields: Record<string, unknown> = {}): void {
-    this.sink.event({ type, time: this.clock.now(), ...fields });
+    if (this.sink.listening()) this.sink.event({ type, time: this.clock.now(), ...fields });
   }
 
   /** Runs `fn` after `ms`, unless this node stops first. */
@@ -776,7 +778,7 @@ export class Ring {
 
   #onLeave(from: NodeRef, p: NodeRef, succs: NodeRef[]): void {
     const tb = this.table!;
-    this.#leavers.add(from.id);
+    (this.#leavers ??= new Set()).add(from.id);
     const wasPred = tb.pred?.id === from.id;
     const wasSucc = !tb.alone && tb.succ.id === from.id;
     tb.forget(from.id);
@@ -793,7 +795,7 @@ export class Ring {
 
   #onPeerDown(peer: NodeRef, why: string, unsent: Frame[]): void {
     if (!this.#running || !this.table) return;
-    const graceful = this.#leavers.delete(peer.id);
+    const graceful = this.#leavers?.delete(peer.id) ?? false;
     const { wasPred, wasSucc, fingers } = this.#repair(peer);
     if (!graceful && (wasPred || wasSucc || fingers.length)) {
       this.#emit("crash", { peer, reason: why });
@@ -856,6 +858,7 @@ export class Ring {
   }
 
   #emitFingers(indices: number[]): void {
+    if (!this.sink.listening()) return;
     const tb = this.table!;
     this.#emit("fingers", {
       changed: indices.map((i) => ({ index: i, target: tb.targets[i], node: tb.fingers[i] })),

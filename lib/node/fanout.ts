@@ -95,37 +95,38 @@ class Reader<T> implements AsyncIterableIterator<T> {
 
 /** A multi-reader stream. */
 export class Fanout<T> {
-  readonly #readers = new Set<Reader<T>>();
+  /** Created with the first reader: most nodes of a large simulation never have one. */
+  #readers: Set<Reader<T>> | null = null;
   #closed = false;
   /** Values dropped because a reader was too far behind. */
   overflow = 0;
 
   /** Number of readers attached now. */
   get readers(): number {
-    return this.#readers.size;
+    return this.#readers?.size ?? 0;
   }
 
   /** Hands `v` to every reader. */
   push(v: T): void {
-    for (const r of this.#readers) r.push(v);
+    if (this.#readers) { for (const r of this.#readers) r.push(v); }
   }
 
   /** A new reader that sees everything pushed from now on; breaking out of a loop releases it. */
   subscribe(options: ReaderOptions = {}): AsyncIterableIterator<T> {
     const r = new Reader(this, options);
     if (this.#closed || options.signal?.aborted) r.end();
-    else this.#readers.add(r);
+    else (this.#readers ??= new Set()).add(r);
     return r;
   }
 
   /** Ends every reader after what it has queued. */
   close(): void {
     this.#closed = true;
-    for (const r of [...this.#readers]) r.end();
+    for (const r of [...(this.#readers ?? [])]) r.end();
   }
 
   /** Detaches a reader (called by the reader itself). */
   release(r: Reader<T>): void {
-    this.#readers.delete(r);
+    this.#readers?.delete(r);
   }
 }

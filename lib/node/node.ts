@@ -252,6 +252,7 @@ export class P2PNode implements AsyncDisposable {
       secret: checkSecret(options.net?.secret),
       sink: {
         event: (e) => this.#events.push(e),
+        listening: () => this.#events.readers > 0,
         deliver: (f) => this.#deliver(f),
         service: (from, f) => this.#service(from, f),
       },

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { encode } from "cbor-x/encode";
 import {
+  defineCompactFrame,
   encodeFrame,
   encodeFrameBody,
   FRAME_HEADER_SIZE,
@@ -219,4 +220,19 @@ Deno.test("an encoded frame starts with its body length in big-endian order", ()
   const wire = encodeFrame({ t: 3, s: "x".repeat(300) }, MAX);
   const length = new DataView(wire.buffer, wire.byteOffset).getUint32(0);
   assert.equal(length, wire.length - FRAME_HEADER_SIZE);
+});
+
+Deno.test("a registered compact layout travels as a positional array and decodes to the same frame", () => {
+  defineCompactFrame(250, ["a", "b", "c"]);
+  const frame = { t: 250, a: 1, b: "two", c: new Uint8Array([3]) };
+  const wire = encodeFrame(frame, MAX);
+  const got: Frame[] = [];
+  new FrameDecoder(MAX).push(wire, (f) => got.push(f));
+  assert.deepEqual(got, [frame]);
+  // Trailing absent fields are left out of the array; an array of an unknown type is refused.
+  const short = encodeFrame({ t: 250, a: 7 }, MAX);
+  assert.ok(short.length < encodeFrame({ t: 249, a: 7 }, MAX).length);
+  const bogus = encodeFrame({ t: 251, x: 1 }, MAX);
+  bogus[FRAME_HEADER_SIZE] = 0x82; // turn the map into a two-element array
+  assert.throws(() => new FrameDecoder(MAX).push(bogus, () => {}), FrameError);
 });

@@ -26,6 +26,48 @@ const cbor = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: 
 const EMPTY = new Uint8Array(0);
 
 /**
+ * Compact layouts: a frame type registered here travels as a CBOR array `[t, ...values]` in the
+ * registered field order instead of a map with string keys. Arrays encode and decode several
+ * times faster, which matters for the frames every application message is carried in. The layer
+ * above registers its hot frame types; the framing stays ignorant of what they mean.
+ */
+const layouts = new Map<number, readonly string[]>();
+
+/**
+ * Makes frames of type `t` travel in the compact positional form, with `fields` in this order
+ * (absent trailing fields are left out). Both ends must register the same layout: it is part of
+ * the wire protocol.
+ */
+export function defineCompactFrame(t: number, fields: readonly string[]): void {
+  layouts.set(t, fields);
+}
+
+function toWire(frame: Frame): unknown {
+  const fields = layouts.get(frame.t);
+  if (!fields) return frame;
+  const out: unknown[] = [frame.t];
+  let last = 0;
+  for (let i = 0; i < fields.length; i++) {
+    const v = frame[fields[i]];
+    out.push(v);
+    if (v !== undefined) last = i + 1;
+  }
+  out.length = last + 1;
+  return out;
+}
+
+function fromWire(v: unknown[]): Frame {
+  const t = v[0];
+  const fields = typeof t === "number" ? layouts.get(t) : undefined;
+  if (!fields || v.length - 1 > fields.length) {
+    throw new FrameError(`Frame body is an array that matches no compact frame layout`);
+  }
+  const frame: Frame = { t: t as number };
+  for (let i = 1; i < v.length; i++) if (v[i] !== undefined) frame[fields[i - 1]] = v[i];
+  return frame;
+}
+
+/**
  * Encodes a frame body (CBOR, without the length prefix), checking it against `maxFrameSize`.
  * The result may be a view into cbor-x's shared output buffer: it stays valid, but it is not a
  * buffer of its own.
@@ -35,7 +77,7 @@ const EMPTY = new Uint8Array(0);
 export function encodeFrameBody(frame: Frame, maxFrameSize: number): Uint8Array {
   let body: Uint8Array;
   try {
-    body = encode(frame);
+    body = encode(toWire(frame));
   } catch (e) {
     throw new MessageTooLargeError(
       `Frame of type ${frame.t} cannot be encoded: ${(e as Error).message}`,
@@ -93,7 +135,8 @@ function decodeBody(body: Uint8Array): Frame {
       { cause: e },
     );
   }
-  if (typeof v !== "object" || v === null || Array.isArray(v) || v instanceof Uint8Array) {
+  if (Array.isArray(v)) return fromWire(v);
+  if (typeof v !== "object" || v === null || v instanceof Uint8Array) {
     throw new FrameError(`Frame body is ${describe(v)}, not an object with a numeric "t" field`);
   }
   const t = (v as { t?: unknown }).t;

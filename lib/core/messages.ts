@@ -8,6 +8,7 @@
  * @module
  */
 
+import { defineCompactFrame } from "../com/framing.ts";
 import type { NodeRef } from "../com/transport.ts";
 
 /** Frame type numbers. */
@@ -112,3 +113,6 @@ export interface DataFrame extends Routed {
   /** Acknowledged-delivery sequence number, when the sender wants an acknowledgement. */
   q?: number;
 }
+
+// Application messages travel in the compact positional form (see defineCompactFrame).
+defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "p", "q", "lo"]);

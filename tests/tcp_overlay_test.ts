@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { encode } from "cbor-x/encode";
 import { createNet, joinNet } from "../lib/node/net.ts";
+import { TcpTransport } from "../lib/com/tcp.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
 import { nextWithin, until } from "./_wait.ts";
@@ -183,4 +184,35 @@ Deno.test("a private network: members prove the secret; a joiner without it or w
   assert.ok(a.statistics().badLinks + b.statistics().badLinks >= 2, "refusals are counted");
   const receipt = await b.send(1, "inside", { ack: true });
   assert.equal(receipt.node, 1);
+});
+
+Deno.test("ill-typed frames from a peer that passed the handshake are dropped and counted; the node keeps working", async () => {
+  await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 } });
+  await using b = await joinNet(a.ap, { node: { id: 500 } });
+  await until(() => ringOk([a, b]), "a two-node ring");
+  const rogue = await TcpTransport.listen();
+  rogue.bind({
+    hello: () => ({ magic: "p2ps", v: 1, name: "p2ps", net: null, id: 777, ap: rogue.ap }),
+    checkHello: () => null,
+    frame: () => {},
+    peerDown: () => {},
+  });
+  const target = { id: 1, ap: a.ap };
+  const bad = [
+    { t: 4, k: "x", h: 0, ph: 0, f: -1, j: null }, // Join without a joiner
+    { t: 19, ts: 1, extra: "ignored" }, // a well-formed ping: must not count
+    { t: 8, p: 42, s: "nope" }, // Stab with junk
+    { t: 9, p: null, s: [] }, // Leave without a predecessor
+    { t: 12, i: 0, n: { id: "1" } }, // Fix with a bad node
+    { t: 13, k: 5, h: 0, ph: 0, f: -1, s: [1], r: true, id: 1, p: "not bytes" },
+    { t: 15, s: [1, "h", 1], id: 1, p: new Uint8Array(1), h: 0, lim: "x" },
+    { t: 200 }, // unknown type
+  ];
+  for (const f of bad) rogue.send(target, f);
+  await until(() => a.statistics().badFrames === bad.length - 1, "7 malformed frames counted");
+  assert.equal(a.status, "connected");
+  assert.equal(a.info().pred?.id, 500);
+  const receipt = await b.send(1, "still routing", { ack: true });
+  assert.equal(receipt.node, 1);
+  await rogue.close();
 });

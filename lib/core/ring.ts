@@ -28,6 +28,7 @@ import {
   type WireRef,
 } from "./messages.ts";
 import { Phase, RoutingTable } from "./routing_table.ts";
+import { frameProblem } from "./validate.ts";
 
 /** An event on a node's event stream. */
 export interface NodeEvent {
@@ -123,6 +124,8 @@ export class Ring {
   status = "joining";
   /** Data-message counters. */
   readonly data: TrafficCounters = newCounters();
+  /** Frames from peers dropped because their fields had the wrong shape. */
+  badFrames = 0;
   /** Control-message counters. */
   readonly control: TrafficCounters = newCounters();
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
@@ -184,7 +187,10 @@ export class Ring {
         }
         return null;
       },
-      frame: (from, f) => this.#onFrame(from, f),
+      frame: (from, f) => {
+        if (frameProblem(f) === null) return this.#onFrame(from, f);
+        this.badFrames++;
+      },
       peerDown: (peer, why, unsent) => this.#onPeerDown(peer, why, unsent ?? []),
     });
   }

@@ -141,6 +141,8 @@ export interface Statistics {
   frames: { in: number; out: number; dropped: number };
   /** Connections closed for protocol violations. */
   badLinks: number;
+  /** Frames from peers dropped because their fields had the wrong shape. */
+  badFrames: number;
   /** Messages reported undeliverable to this node as their sender. */
   undeliverable: number;
   /** Hops of messages delivered here: total, count, max. */
@@ -566,6 +568,7 @@ export class P2PNode implements AsyncDisposable {
       bytes: { in: s.bytesIn, out: s.bytesOut },
       frames: { in: s.framesIn, out: s.framesOut, dropped: s.framesDropped },
       badLinks: s.badLinks,
+      badFrames: r.badFrames,
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,

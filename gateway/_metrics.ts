@@ -43,6 +43,7 @@ const FAMILIES: Record<string, { type: MetricType; help: string }> = {
   p2ps_frames_total: { type: "counter", help: "Frames on the wire." },
   p2ps_frames_dropped_total: { type: "counter", help: "Frames dropped for a dead link." },
   p2ps_bad_links_total: { type: "counter", help: "Links closed for protocol violations." },
+  p2ps_bad_frames_total: { type: "counter", help: "Ill-typed frames from peers, dropped." },
   p2ps_undeliverable_total: { type: "counter", help: "Own messages reported undeliverable." },
   p2ps_delivered_hops_total: { type: "counter", help: "Overlay hops of messages delivered here." },
   p2ps_delivered_messages_total: { type: "counter", help: "Messages delivered here." },

@@ -282,3 +282,17 @@ export async function serveLines(
     if (cmd.op === "quit") break;
   }
 }
+
+/** The node responsible for a key among `ids` (sorted ascending): the first at or after it. */
+export function responsibleAmong(ids: readonly number[]): (key: number) => number {
+  return (key) => {
+    let lo = 0;
+    let hi = ids.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (ids[mid] < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === ids.length ? ids[0] : ids[lo];
+  };
+}

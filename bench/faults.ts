@@ -17,6 +17,7 @@
 
 import { parseArgs } from "node:util";
 import { Simulator } from "../lib/node/simulator.ts";
+import { responsibleAmong } from "./_lib.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import type { RingTiming } from "../lib/core/ring.ts";
 
@@ -53,17 +54,7 @@ async function build(
 
 /** Responsible-node oracle over the live set, recomputed on demand. */
 function oracle(sim: Simulator): (key: number) => number {
-  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
-  return (key) => {
-    let lo = 0;
-    let hi = ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (ids[mid] < key) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === ids.length ? ids[0] : ids[lo];
-  };
+  return responsibleAmong(sim.live.map((n) => n.id).sort((a, b) => a - b));
 }
 
 function lookupBatch(

@@ -15,6 +15,7 @@
 
 import { Simulator } from "../lib/node/simulator.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
+import { responsibleAmong } from "./_lib.ts";
 
 const N = Number(Deno.args[0] ?? 65536);
 const timing = {
@@ -63,7 +64,7 @@ const joinS = (performance.now() - t0) / 1000;
 (globalThis as { gc?: () => void }).gc?.();
 const heap = Deno.memoryUsage().heapUsed;
 const live = sim.live;
-const ids = live.map((n) => n.id).sort((a, b) => a - b);
+const responsible = responsibleAmong(live.map((n) => n.id).sort((a, b) => a - b));
 let ok = 0;
 let hops = 0;
 const L = 20_000;
@@ -71,14 +72,7 @@ const t1 = performance.now();
 for (let i = 0; i < L; i++) {
   const src = live[Math.floor(sim.random() * live.length)];
   const key = Math.floor(sim.random() * src.maxKey);
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (ids[mid] < key) lo = mid + 1;
-    else hi = mid;
-  }
-  const want = lo === ids.length ? ids[0] : ids[lo];
+  const want = responsible(key);
   ringOf(src).lookup(key, (n, _p, h) => {
     if (n.id === want) ok++;
     hops += h;

@@ -34,6 +34,19 @@ const MODE = FULL ? "full" : "quick";
 const ONLY = new Set((args.only ?? "micro,routing,scale,tcp,bcast").split(","));
 const HERE = new URL(".", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+/** Arguments of a `deno run` of one simulator experiment (`_sim.ts`) with a heap of `heapMb`. */
+function simArgs(heapMb: number, ...experiment: string[]): string[] {
+  return [
+    "run",
+    "--config",
+    CONFIG,
+    "--allow-read",
+    `--v8-flags=--expose-gc,--max-old-space-size=${heapMb}`,
+    "_sim.ts",
+    ...experiment,
+  ];
+}
 const DENO = Deno.execPath();
 const T0 = performance.now();
 const children = new Set<Deno.ChildProcess>();
@@ -290,18 +303,7 @@ async function routing(): Promise<void> {
       progress(`routing: ${policy} N=2^${e} (budget left ${left.toFixed(0)}s)`);
       try {
         const r = await runJson(
-          [
-            "run",
-            "--config",
-            CONFIG,
-            "--allow-read",
-            "--v8-flags=--expose-gc,--max-old-space-size=8000",
-            "_sim.ts",
-            "routing",
-            String(2 ** e),
-            policy,
-            FULL ? "20000" : "3000",
-          ],
+          simArgs(8000, "routing", String(2 ** e), policy, FULL ? "20000" : "3000"),
           left + 60,
           `routing ${policy} 2^${e}`,
         ) as RoutingResult;
@@ -449,18 +451,7 @@ async function scale(): Promise<void> {
     } nodes (limit ${limitS}s)`,
   );
   const r = await runJson(
-    [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-read",
-      "--v8-flags=--expose-gc,--max-old-space-size=20000",
-      "_sim.ts",
-      "scale",
-      targets.join(","),
-      "tango",
-      String(limitS),
-    ],
+    simArgs(20000, "scale", targets.join(","), "tango", String(limitS)),
     limitS + 120,
     "scale",
   ) as { steps: ScaleStep[]; breakdown: Record<string, number> };
@@ -769,16 +760,7 @@ async function bcast(): Promise<void> {
   const simN = FULL ? 65536 : 10_000;
   progress(`bcast: ${simN} nodes in the simulator`);
   const s = await runJson(
-    [
-      "run",
-      "--config",
-      CONFIG,
-      "--allow-read",
-      "--v8-flags=--expose-gc,--max-old-space-size=8000",
-      "_sim.ts",
-      "bcast",
-      String(simN),
-    ],
+    simArgs(8000, "bcast", String(simN)),
     FULL ? 1800 : 90,
     "bcast sim",
   ) as {

@@ -112,6 +112,28 @@ export interface DataFrame extends Routed {
   p: Uint8Array;
   /** Acknowledged-delivery sequence number, when the sender wants an acknowledgement. */
   q?: number;
+  /** Lowest sequence number of the stream still unacknowledged at the sender. */
+  lo?: number;
+}
+
+/**
+ * A new application message from `src` to `dst` (a node id, or a key with `toResp`), not yet
+ * routed; `q`/`lo` mark an acknowledged one.
+ */
+export function dataFrame(
+  src: WireRef,
+  dst: number,
+  toResp: boolean,
+  id: number,
+  p: Uint8Array,
+  ack?: { q: number; lo: number },
+): DataFrame {
+  const f: DataFrame = { t: T.Data, k: dst, h: 0, ph: 0, f: -1, s: src, r: toResp, id, p };
+  if (ack) {
+    f.q = ack.q;
+    f.lo = ack.lo;
+  }
+  return f;
 }
 
 // Application messages travel in the compact positional form (see defineCompactFrame).

@@ -11,9 +11,8 @@ import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/trans
 import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
-import { type DataFrame, fromWire, type NetInfo, T } from "../core/messages.ts";
+import { type DataFrame, dataFrame, fromWire, type NetInfo, T } from "../core/messages.ts";
 import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
-import { Phase } from "../core/routing_table.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
 import {
   type AckOptions,
@@ -452,18 +451,7 @@ export class P2PNode implements AsyncDisposable {
       const toResp = options.toResp ?? false;
       if (options.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
       this.#group.counters.send.sent++;
-      const frame: DataFrame = {
-        t: T.Data,
-        k: dst,
-        h: 0,
-        ph: Phase.Approach,
-        f: -1,
-        s: this.#ring.wireSelf,
-        r: toResp,
-        id,
-        p,
-      };
-      this.#ring.route(null, frame);
+      this.#ring.route(null, dataFrame(this.#ring.wireSelf, dst, toResp, id, p));
       return this.#ring.transport.ready();
     } catch (e) {
       return Promise.reject(e);

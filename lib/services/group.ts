@@ -17,9 +17,8 @@
 
 import type { Frame, NodeRef, Timer } from "../com/transport.ts";
 import { cw, inOO } from "../core/id_space.ts";
-import { fromWire, T } from "../core/messages.ts";
+import { dataFrame, fromWire, T } from "../core/messages.ts";
 import type { Ring } from "../core/ring.ts";
-import { Phase } from "../core/routing_table.ts";
 import { NodeAbsentError, TimeoutError } from "../errors.ts";
 import { InOrder, Sequencer } from "./reliable.ts";
 
@@ -346,19 +345,8 @@ export class Group {
     const ring = this.#ring;
     const stream = `k${dst}`;
     const q = this.#seq.take(stream);
-    const frameFor = () => ({
-      t: T.Data,
-      k: dst,
-      h: 0,
-      ph: Phase.Approach,
-      f: -1,
-      s: ring.wireSelf,
-      r: toResp,
-      id,
-      p,
-      q,
-      lo: this.#seq.floor(stream),
-    });
+    const frameFor = () =>
+      dataFrame(ring.wireSelf, dst, toResp, id, p, { q, lo: this.#seq.floor(stream) });
     const { promise, pending } = this.#track<Receipt>(
       id,
       [dst],

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { encode } from "cbor-x/encode";
 import {
   defineCompactFrame,
+  Embedded,
   encodeFrame,
   encodeFrameBody,
+  encodeValue,
   FRAME_HEADER_SIZE,
   FrameDecoder,
   writeFrameHeader,
@@ -178,12 +180,13 @@ Deno.test("a stream that ends at a frame boundary ends cleanly", () => {
   decoder.end();
 });
 
-Deno.test("byte strings in decoded frames do not alias the input buffer", () => {
+Deno.test("byte strings are views of the chunk a frame lay in, never of the decoder's own buffer", () => {
+  // Zero copy for a frame inside one chunk (the caller gives every chunk a buffer of its own).
   const wire = encodeFrame({ t: 1, bytes: new Uint8Array([9, 9, 9]) }, MAX);
   const [whole] = collect(new FrameDecoder(MAX), wire);
-  wire.fill(0);
   assert.deepEqual(whole.bytes, new Uint8Array([9, 9, 9]));
-  // And not the decoder's own carry-over buffer, which is reused for the next frame.
+  assert.equal((whole.bytes as Uint8Array).buffer, wire.buffer);
+  // Frames that span chunks are decoded from a copy: the carry-over buffer is reused.
   const decoder = new FrameDecoder(MAX);
   const a = encodeFrame({ t: 1, bytes: new Uint8Array([1, 1, 1]) }, MAX);
   const b = encodeFrame({ t: 1, bytes: new Uint8Array([2, 2, 2]) }, MAX);
@@ -235,4 +238,42 @@ Deno.test("a registered compact layout travels as a positional array and decodes
   const bogus = encodeFrame({ t: 251, x: 1 }, MAX);
   bogus[FRAME_HEADER_SIZE] = 0x82; // turn the map into a two-element array
   assert.throws(() => new FrameDecoder(MAX).push(bogus, () => {}), FrameError);
+});
+
+Deno.test("an embedded field is spliced in as CBOR bytes and decoded once, with the frame", () => {
+  defineCompactFrame(245, ["a", "b", "c"], "p");
+  const value = { d: 7, bytes: new Uint8Array([1, 2, 3]), text: "héllo" };
+  const spliced = encodeFrame({ t: 245, a: 1, c: "three", p: encodeValue(value) }, MAX);
+  // The same wire bytes as when the value itself is encoded in place (a forwarded frame).
+  assert.deepEqual(spliced, encodeFrame({ t: 245, a: 1, c: "three", p: new Embedded(value) }, MAX));
+  // A large payload is not copied: the body is a head and the payload's own bytes.
+  const big = encodeValue(new Uint8Array(10_000));
+  const body = encodeFrameBody({ t: 245, a: 1, p: big }, MAX);
+  assert.ok(Array.isArray(body) && body[1] === big, "the payload bytes are spliced, not copied");
+  const got = collect(new FrameDecoder(MAX), spliced);
+  assert.equal(got.length, 1);
+  const f = got[0];
+  assert.deepEqual({ ...f, p: undefined }, { t: 245, a: 1, c: "three", p: undefined });
+  assert.ok(!("b" in f), "an absent field in the middle stays absent");
+  assert.ok(f.p instanceof Embedded);
+  assert.deepEqual(f.p.value, value);
+  // Received byte strings are plain Uint8Arrays (not Node Buffers).
+  assert.equal((f.p.value as typeof value).bytes.constructor, Uint8Array);
+});
+
+Deno.test("an embedded layout refuses arrays of the wrong length and counts the payload in the limit", () => {
+  defineCompactFrame(246, ["a"], "p");
+  for (const items of [[246, 1], [246, 1, 2, 3], [246]]) {
+    assert.throws(
+      () => new FrameDecoder(MAX).push(rawFrame(encode(items)), () => {}),
+      FrameError,
+      JSON.stringify(items),
+    );
+  }
+  assert.throws(
+    () => encodeFrameBody({ t: 246, a: 1, p: encode("x".repeat(2000)) }, 1000),
+    MessageTooLargeError,
+  );
+  assert.throws(() => encodeFrameBody({ t: 246, a: 1, p: "raw" }, MAX), MessageTooLargeError);
+  assert.throws(() => defineCompactFrame(247, ["a", "p"], "p"), RangeError);
 });

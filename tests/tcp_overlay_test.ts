@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { encode } from "cbor-x/encode";
 import { createNet, joinNet } from "../lib/node/net.ts";
 import { TcpTransport } from "../lib/com/tcp.ts";
+import { Embedded } from "../lib/com/framing.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
 import { nextWithin, until } from "./_wait.ts";
@@ -204,7 +205,7 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
     { t: 8, p: 42, s: "nope" }, // Stab with junk
     { t: 9, p: null, s: [] }, // Leave without a predecessor
     { t: 12, i: 0, n: { id: "1" } }, // Fix with a bad node
-    { t: 13, k: 5, h: 0, ph: 0, f: -1, s: [1], r: true, id: 1, p: "not bytes" },
+    { t: 13, k: 5, h: 0, ph: 0, f: -1, s: [1], r: true, id: 1, p: new Embedded("x") }, // bad sender
     { t: 15, s: [1, "h", 1], id: 1, p: new Uint8Array(1), h: 0, lim: "x" },
     { t: 200 }, // unknown type
   ];

@@ -30,11 +30,13 @@ import {
   P2PSError,
 } from "../errors.ts";
 import {
+  bodySize,
   DEFAULT_MAX_FRAME_SIZE,
   encodeFrameBody,
   FRAME_HEADER_SIZE,
+  type FrameBody,
   FrameDecoder,
-  writeFrameHeader,
+  writeFrame,
 } from "./framing.ts";
 import {
   type AccessPoint,
@@ -111,10 +113,10 @@ class Link {
   mine: Hello | null = null;
   theirs: Hello | null = null;
   /** Handshake frames, written before any queued frame. */
-  ctl: Uint8Array[] = [];
+  ctl: FrameBody[] = [];
   /** Queued frames from `head` on, with their encoded bodies. */
   frames: Frame[] = [];
-  bodies: Uint8Array[] = [];
+  bodies: FrameBody[] = [];
   head = 0;
   /** Bytes queued (prefixes included) and not yet confirmed written. */
   queued = 0;
@@ -300,7 +302,7 @@ export class TcpTransport implements Transport {
     }
     link.frames.push(frame);
     link.bodies.push(body);
-    link.queued += FRAME_HEADER_SIZE + body.length;
+    link.queued += FRAME_HEADER_SIZE + bodySize(body);
     if (link.queued > this.#maxQueued) {
       this.stats.badLinks++;
       const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
@@ -614,7 +616,9 @@ export class TcpTransport implements Transport {
         this.stats.bytesIn += n;
         // Idleness is tracked per read and per write, not per frame (clock reads cost).
         link.used = performance.now();
-        link.decoder.push(buf.subarray(0, n), link.onFrame);
+        // Received frames keep views of the bytes they arrived in (one copy of the read instead
+        // of one per byte string): each read gets a buffer of its own, of its exact size.
+        link.decoder.push(buf.slice(0, n), link.onFrame);
         if (link.isClosed()) return;
       }
     } catch (e) {
@@ -917,7 +921,7 @@ export class TcpTransport implements Transport {
       const body = encodeFrameBody(frame, this.#maxFrame);
       link.frames.push(frame);
       link.bodies.push(body);
-      link.queued += FRAME_HEADER_SIZE + body.length;
+      link.queued += FRAME_HEADER_SIZE + bodySize(body);
     }
     if (link.state === "open") this.#kick(link);
   }
@@ -1034,13 +1038,13 @@ export class TcpTransport implements Transport {
         if (state === "closed") return;
         const data = link.up;
         ctlSize = 0;
-        for (const c of link.ctl) ctlSize += FRAME_HEADER_SIZE + c.length;
+        for (const c of link.ctl) ctlSize += FRAME_HEADER_SIZE + bodySize(c);
         size = ctlSize;
         const bodies = link.bodies;
         let end = link.head;
         if (data) {
           while (end < bodies.length) {
-            const s = FRAME_HEADER_SIZE + bodies[end].length;
+            const s = FRAME_HEADER_SIZE + bodySize(bodies[end]);
             if (end > link.head && size + s > MAX_BATCH) break;
             size += s;
             end++;
@@ -1057,18 +1061,9 @@ export class TcpTransport implements Transport {
           );
         }
         let at = 0;
-        for (const c of link.ctl) {
-          writeFrameHeader(buf, at, c.length);
-          buf.set(c, at + FRAME_HEADER_SIZE);
-          at += FRAME_HEADER_SIZE + c.length;
-        }
+        for (const c of link.ctl) at = writeFrame(buf, at, c);
         link.ctl = [];
-        for (let i = link.head; i < end; i++) {
-          const b = bodies[i];
-          writeFrameHeader(buf, at, b.length);
-          buf.set(b, at + FRAME_HEADER_SIZE);
-          at += FRAME_HEADER_SIZE + b.length;
-        }
+        for (let i = link.head; i < end; i++) at = writeFrame(buf, at, bodies[i]);
         link.inflightEnd = end;
         link.written = 0;
         const out = buf.subarray(0, size);
@@ -1101,7 +1096,7 @@ export class TcpTransport implements Transport {
       let off = ctlSize;
       let i = link.head;
       for (; i < link.inflightEnd; i++) {
-        off += FRAME_HEADER_SIZE + link.bodies[i].length;
+        off += FRAME_HEADER_SIZE + bodySize(link.bodies[i]);
         if (off > link.written) break;
       }
       link.head = i;

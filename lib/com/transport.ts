@@ -201,9 +201,26 @@ export function newLinkStats(): LinkStats {
   };
 }
 
-/** The wall clock, with timers that do not keep the process alive on their own. */
+// A clock read is a call into the runtime; a burst of frames handled in one go (a read of 64 KiB
+// holds hundreds) reads it once: the time is kept until the current task's microtasks run.
+let nowCache = -1;
+const forgetNow = () => {
+  nowCache = -1;
+};
+
+/**
+ * The wall clock, with timers that do not keep the process alive on their own. Its time stands
+ * still within one synchronous stretch of code (it is read once, then kept until the microtask
+ * queue runs).
+ */
 export const realClock: Clock = {
-  now: () => performance.now(),
+  now: () => {
+    if (nowCache < 0) {
+      nowCache = performance.now();
+      queueMicrotask(forgetNow);
+    }
+    return nowCache;
+  },
   timer(ms, fn) {
     if (ms <= 0) {
       // "As soon as possible" (a frame to oneself): a microtask, not a timer's millisecond.

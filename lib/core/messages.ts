@@ -8,7 +8,7 @@
  * @module
  */
 
-import { defineCompactFrame } from "../com/framing.ts";
+import { defineCompactFrame, Embedded } from "../com/framing.ts";
 import type { NodeRef } from "../com/transport.ts";
 
 /** Frame type numbers. */
@@ -100,16 +100,36 @@ export function fromWire(w: unknown): NodeRef {
   return { id, ap: { hostname, port } };
 }
 
+/**
+ * An application message's value: its CBOR encoding (made once by the sender, passed on
+ * untouched in the simulator and spliced into frames over TCP), or the value itself as decoded
+ * with the frame that carried it.
+ */
+export type Payload = Uint8Array | Embedded;
+
+/** The value of a payload (decoding it when it is still encoded). */
+export function payloadValue(p: Payload, decode: (b: Uint8Array) => unknown): unknown {
+  return p instanceof Embedded ? p.value : decode(p);
+}
+
+/** Whether `v` is a payload (for the shape checks of frames from peers). */
+export function isPayload(v: unknown): v is Payload {
+  return v instanceof Uint8Array || v instanceof Embedded;
+}
+
 /** A routed application message. */
 export interface DataFrame extends Routed {
-  /** Original sender. */
-  s: WireRef;
+  /**
+   * Original sender; `null` on the wire for the first hop, whose receiver knows the sender as
+   * the peer at the other end of the link (the ring puts it back on arrival).
+   */
+  s: WireRef | null;
   /** Whether `k` is a key (deliver to its responsible node) rather than a node id. */
   r: boolean;
   /** Sender-local message id. */
   id: number;
-  /** Encoded payload (CBOR), forwarded untouched. */
-  p: Uint8Array;
+  /** The message. */
+  p: Payload;
   /** Acknowledged-delivery sequence number, when the sender wants an acknowledgement. */
   q?: number;
   /** Lowest sequence number of the stream still unacknowledged at the sender. */
@@ -125,16 +145,45 @@ export function dataFrame(
   dst: number,
   toResp: boolean,
   id: number,
-  p: Uint8Array,
+  p: Payload,
   ack?: { q: number; lo: number },
 ): DataFrame {
-  const f: DataFrame = { t: T.Data, k: dst, h: 0, ph: 0, f: -1, s: src, r: toResp, id, p };
-  if (ack) {
-    f.q = ack.q;
-    f.lo = ack.lo;
-  }
-  return f;
+  // Every field is set (q and lo to undefined when unacknowledged), in the order of the wire
+  // layout, so that frames made here and frames decoded from the wire share one object shape.
+  return {
+    t: T.Data,
+    k: dst,
+    h: 0,
+    ph: 0,
+    f: -1,
+    s: src,
+    r: toResp,
+    id,
+    q: ack?.q,
+    lo: ack?.lo,
+    p,
+  };
 }
 
-// Application messages travel in the compact positional form (see defineCompactFrame).
-defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "p", "q", "lo"]);
+// Frames that carry application messages travel in the compact positional form, with the message
+// spliced in last (see defineCompactFrame). Every field a frame of these types may hold must be
+// listed: the others would not travel.
+defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p", {
+  build: (v): DataFrame => ({
+    t: T.Data,
+    k: v[1] as number,
+    h: v[2] as number,
+    ph: v[3] as number,
+    f: v[4] as number,
+    s: v[5] as WireRef | null,
+    r: v[6] as boolean,
+    id: v[7] as number,
+    q: v[8] as number | undefined,
+    lo: v[9] as number | undefined,
+    p: new Embedded(v[10]),
+  }),
+  values: (f) => [T.Data, f.k, f.h, f.ph, f.f, f.s, f.r, f.id, f.q, f.lo],
+});
+defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");
+defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p");
+defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p");

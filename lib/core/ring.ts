@@ -527,6 +527,8 @@ export class Ring {
           this.clock.now(),
         );
       case T.Data:
+        // A first hop travels without its sender: it is the peer that sent it.
+        if (f.s === null) f.s = this.#wireOf(from);
         return this.route(from, f as DataFrame);
       case T.InfoReq:
         if (this.net) this.sendControl(from, { t: T.Info, net: this.net });
@@ -563,7 +565,7 @@ export class Ring {
   /**
    * Routes a frame one step: delivers it here when this node is responsible for its key,
    * otherwise forwards it along the loop-free next-hop rule. Frames originated here come with
-   * `from === null`.
+   * `from === null`, each made for this call alone (it is updated in place and handed on).
    */
   route(from: NodeRef | null, f: Routed): void {
     if (!this.#running) return;
@@ -582,11 +584,35 @@ export class Ring {
       return;
     }
     if (from) counters.forwarded++;
+    if (from === null) {
+      // Originated here, in a frame made for this send alone: updated in place. A data frame
+      // travels without its sender, whom the receiver knows from the link (see #onFrame).
+      f.h = 1;
+      f.ph = hop.phase;
+      f.f = hop.finger;
+      if (f.t === T.Data) f.s = null;
+      this.transport.send(hop.node, f);
+      return;
+    }
     this.transport.send(hop.node, { ...f, h: f.h + 1, ph: hop.phase, f: hop.finger });
+  }
+
+  #wireFrom: NodeRef | null = null;
+  #wireFromRef: WireRef | null = null;
+
+  /** The wire form of `from` (the same peer object arrives for every frame of a link). */
+  #wireOf(from: NodeRef): WireRef {
+    if (from !== this.#wireFrom) {
+      this.#wireFrom = from;
+      this.#wireFromRef = toWire(from);
+    }
+    return this.#wireFromRef!;
   }
 
   /** Forwards a frame again without counting it (a retry after a dead next hop). */
   #step(f: Routed): void {
+    // A frame of ours handed back unsent went out without its sender (see route()).
+    if (f.t === T.Data && f.s === null) f = { ...f, s: this.wireSelf };
     const hop = this.table!.nextHop(f.k, f.ph);
     if (hop.node === null) return this.#arrive(f);
     this.transport.send(hop.node, { ...f, ph: hop.phase, f: hop.finger });

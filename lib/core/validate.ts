@@ -7,7 +7,7 @@
  */
 
 import type { Frame } from "../com/transport.ts";
-import { T } from "./messages.ts";
+import { isPayload, T } from "./messages.ts";
 
 function int(v: unknown): boolean {
   return typeof v === "number" && Number.isSafeInteger(v);
@@ -35,10 +35,6 @@ function ints(v: unknown): boolean {
 
 function routed(f: Frame): boolean {
   return int(f.k) && int(f.h) && (f.ph === 0 || f.ph === 1) && int(f.f);
-}
-
-function bytes(v: unknown): boolean {
-  return v instanceof Uint8Array;
 }
 
 function acked(f: Frame): boolean {
@@ -73,18 +69,20 @@ export function frameProblem(f: Frame): string | null {
       case T.Fix:
         return int(f.i) && ref(f.n);
       case T.Data:
-        return routed(f) && wireRef(f.s) && typeof f.r === "boolean" && int(f.id) && bytes(f.p) &&
+        return routed(f) && (f.s === null || wireRef(f.s)) && typeof f.r === "boolean" &&
+          int(f.id) &&
+          isPayload(f.p) &&
           acked(f);
       case T.Undeliverable:
         return int(f.id) && int(f.d) && typeof f.why === "string";
       case T.Bcast:
-        return wireRef(f.s) && int(f.id) && bytes(f.p) && int(f.h) && int(f.lim) && acked(f);
+        return wireRef(f.s) && int(f.id) && isPayload(f.p) && int(f.h) && int(f.lim) && acked(f);
       case T.Mcast:
         return wireRef(f.s) && int(f.id) && ints(f.ks) && typeof f.r === "boolean" &&
-          bytes(f.p) && int(f.h) && (f.ph === 0 || f.ph === 1) &&
+          isPayload(f.p) && int(f.h) && (f.ph === 0 || f.ph === 1) &&
           (f.a !== 1 || (ints(f.qs) && ints(f.los)));
       case T.Succ:
-        return wireRef(f.s) && int(f.id) && int(f.n) && bytes(f.p) && int(f.h) && acked(f);
+        return wireRef(f.s) && int(f.id) && int(f.n) && isPayload(f.p) && int(f.h) && acked(f);
       case T.Ack:
         return int(f.id) && ints(f.ks) && int(f.n) && int(f.h);
       case T.BcastDone:

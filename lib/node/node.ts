@@ -6,12 +6,20 @@
  * @module
  */
 
-import { decode, encode } from "cbor-x/encode";
 import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/transport.ts";
 import { realClock } from "../com/transport.ts";
+import { decodeValue, encodeValue } from "../com/framing.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
-import { type DataFrame, dataFrame, fromWire, type NetInfo, T } from "../core/messages.ts";
+import {
+  type DataFrame,
+  dataFrame,
+  fromWire,
+  type NetInfo,
+  type Payload,
+  payloadValue,
+  T,
+} from "../core/messages.ts";
 import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
 import {
@@ -74,7 +82,11 @@ export interface Message {
   srcAp: AccessPoint;
   /** Destination id or key as the sender gave it. */
   dst: number;
-  /** The message value, decoded. */
+  /**
+   * The message value, decoded. Over TCP, byte strings inside it are views of the bytes read
+   * from the network (no copy is made): keeping one keeps that read's buffer (at most 64 KiB)
+   * alive, so `slice()` a small one you hold on to for long.
+   */
   msg: unknown;
   /** `send`, `multicast`, `broadcast` or `succ`. */
   kind: string;
@@ -371,14 +383,14 @@ export class P2PNode implements AsyncDisposable {
   #deliverLocal(
     src: NodeRef,
     dst: number,
-    payload: Uint8Array,
+    payload: Payload,
     kind: string,
     hops: number,
     id: number,
   ): void {
     let msg: unknown;
     try {
-      msg = decode(payload);
+      msg = payloadValue(payload, decodeValue);
     } catch {
       this.#ring.data.dropped++;
       return;
@@ -412,7 +424,7 @@ export class P2PNode implements AsyncDisposable {
   #encodePayload(msg: unknown): Uint8Array {
     let p: Uint8Array;
     try {
-      p = encode(msg);
+      p = encodeValue(msg);
     } catch (e) {
       throw new InvalidArgumentError(`Message cannot be encoded as CBOR: ${(e as Error).message}`, {
         cause: e,

@@ -17,7 +17,7 @@
 
 import type { Frame, NodeRef, Timer } from "../com/transport.ts";
 import { cw, inOO } from "../core/id_space.ts";
-import { dataFrame, fromWire, T } from "../core/messages.ts";
+import { dataFrame, fromWire, type Payload, T } from "../core/messages.ts";
 import type { Ring } from "../core/ring.ts";
 import { NodeAbsentError, TimeoutError } from "../errors.ts";
 import { InOrder, Sequencer } from "./reliable.ts";
@@ -30,7 +30,7 @@ export interface GroupHost {
   deliverLocal(
     src: NodeRef,
     dst: number,
-    payload: Uint8Array,
+    payload: Payload,
     kind: string,
     hops: number,
     id: number,
@@ -389,7 +389,7 @@ export class Group {
         this.#host.deliverLocal(
           src,
           f.k as number,
-          f.p as Uint8Array,
+          f.p as Payload,
           "send",
           f.h as number,
           f.id as number,
@@ -512,7 +512,7 @@ export class Group {
     }
     if (here.length === 0) return;
     const deliver = () =>
-      this.#host.deliverLocal(src, here[0], f.p as Uint8Array, "multicast", f.h as number, id);
+      this.#host.deliverLocal(src, here[0], f.p as Payload, "multicast", f.h as number, id);
     this.counters.multicast.received++;
     if (!acked) {
       if (this.#seenOnce(`m${src.id}|${id}`)) deliver();
@@ -704,7 +704,7 @@ export class Group {
     const src = fromWire(f.s);
     const id = f.id as number;
     const deliver = () =>
-      this.#host.deliverLocal(src, ring.id, f.p as Uint8Array, "broadcast", f.h as number, id);
+      this.#host.deliverLocal(src, ring.id, f.p as Payload, "broadcast", f.h as number, id);
     if (f.a !== 1) {
       if (!this.#seenOnce(`b${src.id}|${id}`)) {
         this.counters.broadcast.duplicates++;
@@ -824,7 +824,7 @@ export class Group {
       return;
     }
     const deliver = () =>
-      this.#host.deliverLocal(src, ring.id, f.p as Uint8Array, "succ", f.h as number, id);
+      this.#host.deliverLocal(src, ring.id, f.p as Payload, "succ", f.h as number, id);
     this.counters.succ.received++;
     if (f.a === 1) {
       this.#acked(

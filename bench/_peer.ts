@@ -50,9 +50,15 @@ function node(i: unknown): P2PNode {
 }
 
 /** Streams `count` messages to `dst` with at most `window` undelivered; resolves when all are. */
-async function stream(src: P2PNode, dst: number, count: number, size: number, toResp: boolean) {
+async function stream(
+  src: P2PNode,
+  dst: number,
+  count: number,
+  size: number,
+  toResp: boolean,
+  window = 8 * CREDIT,
+) {
   count = Math.ceil(count / CREDIT) * CREDIT;
-  const window = 8 * CREDIT;
   let acked = 0;
   let sent = 0;
   let wake: (() => void) | null = null;
@@ -119,6 +125,7 @@ await serveLines(async (cmd) => {
         cmd.count as number,
         cmd.size as number,
         !!cmd.toResp,
+        (cmd.window as number | undefined) ?? undefined,
       );
     case "ping": {
       const rtts = await ping(node(cmd.from), cmd.dst as number, cmd.count as number, !!cmd.toResp);

@@ -3,29 +3,35 @@
 // synchronous burst goes out in one write) and the same application protocol as bench/_peer.ts
 // (credits every 256 stream messages; ping/pong). No overlay, no handshake, no routing.
 //
-//   deno run --allow-net=127.0.0.1 bench/_raw.ts serve
-//   deno run --allow-net=127.0.0.1 bench/_raw.ts stream <port> <count> <size>
-//   deno run --allow-net=127.0.0.1 bench/_raw.ts ping   <port> <count>
-import { decode, encode } from "cbor-x/encode";
+//   deno run --allow-net=127.0.0.1 bench/_raw.ts serve            (prints {"port": n})
+//   deno run --allow-net=127.0.0.1 bench/_raw.ts client <port>    (then JSON lines on stdin:
+//     {"op":"stream","count":n,"size":b,"window":w,"rid":i} and {"op":"ping","count":n,"rid":i})
+//
+// It is given every trick the library uses, so that the comparison is about the overlay alone:
+// the same cbor-x settings (plain byte strings), bodies written straight into one reused batch
+// buffer, each read copied once into a buffer of its own and decoded with views into it.
+import { Decoder } from "cbor-x/encode";
+import { encodeValue as encode } from "../lib/com/framing.ts";
+import { serveLines } from "./_lib.ts";
 
 const CREDIT = 256;
+const cbor = new Decoder({ useRecords: false, mapsAsObjects: true });
 
 /** One connection: a coalescing writer and a frame reader. */
 class Wire {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #writing = false;
+  #batch = new Uint8Array(256 * 1024);
   constructor(readonly conn: Deno.TcpConn) {
     conn.setNoDelay(true);
   }
 
   send(v: unknown): void {
+    // A view into cbor-x's output buffer, which it never writes over.
     const body = encode(v);
-    const f = new Uint8Array(4 + body.length);
-    new DataView(f.buffer).setUint32(0, body.length);
-    f.set(body, 4);
-    this.#queue.push(f);
-    this.#queued += f.length;
+    this.#queue.push(body);
+    this.#queued += 4 + body.length;
     if (!this.#writing) {
       this.#writing = true;
       this.#flush();
@@ -35,15 +41,21 @@ class Wire {
   async #flush(): Promise<void> {
     await null;
     while (this.#queue.length) {
-      const buf = new Uint8Array(this.#queued);
+      if (this.#batch.length < this.#queued) this.#batch = new Uint8Array(this.#queued);
+      const buf = this.#batch;
       let at = 0;
-      for (const f of this.#queue) {
-        buf.set(f, at);
-        at += f.length;
+      for (const b of this.#queue) {
+        const n = b.length;
+        buf[at] = n >>> 24;
+        buf[at + 1] = (n >>> 16) & 0xff;
+        buf[at + 2] = (n >>> 8) & 0xff;
+        buf[at + 3] = n & 0xff;
+        buf.set(b, at + 4);
+        at += 4 + n;
       }
       this.#queue = [];
       this.#queued = 0;
-      for (let w = 0; w < buf.length;) w += await this.conn.write(buf.subarray(w));
+      for (let w = 0; w < at;) w += await this.conn.write(buf.subarray(w, at));
     }
     this.#writing = false;
   }
@@ -54,19 +66,18 @@ class Wire {
     for (;;) {
       const n = await this.conn.read(buf);
       if (n === null) return;
-      let data: Uint8Array = buf.subarray(0, n);
+      let data: Uint8Array;
       if (pending.length) {
-        const j = new Uint8Array(pending.length + n);
-        j.set(pending);
-        j.set(data, pending.length);
-        data = j;
-      }
+        data = new Uint8Array(pending.length + n);
+        data.set(pending);
+        data.set(buf.subarray(0, n), pending.length);
+      } else data = buf.slice(0, n);
       let pos = 0;
       while (data.length - pos >= 4) {
         const len = ((data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) |
           data[pos + 3]) >>> 0;
         if (data.length - pos - 4 < len) break;
-        onFrame(decode(data.subarray(pos + 4, pos + 4 + len)));
+        onFrame(cbor.decode(data.subarray(pos + 4, pos + 4 + len)) as Record<string, unknown>);
         pos += 4 + len;
       }
       pending = data.slice(pos);
@@ -74,7 +85,7 @@ class Wire {
   }
 }
 
-const [mode, port, countS, sizeS] = Deno.args;
+const [mode, port] = Deno.args;
 if (mode === "serve") {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   console.log(JSON.stringify({ port: listener.addr.port }));
@@ -92,42 +103,50 @@ if (mode === "serve") {
     });
   }
 } else {
+  // A client driven like bench/_peer.ts: one connection, then `stream` and `ping` commands.
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
   const w = new Wire(conn);
-  // Credits come back per 256 delivered messages: stream whole credits.
-  const count = mode === "stream" ? Math.ceil(Number(countS) / CREDIT) * CREDIT : Number(countS);
   let onFrame: (v: Record<string, unknown>) => void = () => {};
   const reading = w.read((v) => onFrame(v));
-  if (mode === "stream") {
-    const p = new Uint8Array(Number(sizeS)).fill(1);
-    const window = 8 * CREDIT;
-    let acked = 0, sent = 0;
-    let wake: (() => void) | null = null;
-    onFrame = (v) => {
-      if (typeof v.c === "number") {
-        acked += v.c;
-        wake?.();
-      }
-    };
-    const t0 = performance.now();
-    while (acked < count) {
-      while (sent < count && sent - acked < window) w.send({ d: sent++, p });
-      await new Promise<void>((r) => (wake = r));
-    }
-    const ms = performance.now() - t0;
-    console.log(JSON.stringify({ ms, count, perSec: count / (ms / 1000) }));
-  } else {
-    const rtts: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const { promise, resolve } = Promise.withResolvers<void>();
-      onFrame = (v) => v.po === i && resolve();
+  await serveLines(async (cmd) => {
+    if (cmd.op === "stream") {
+      // Credits come back per 256 delivered messages: stream whole credits.
+      const count = Math.ceil(Number(cmd.count) / CREDIT) * CREDIT;
+      const p = new Uint8Array(Number(cmd.size)).fill(1);
+      const window = Number(cmd.window ?? 8 * CREDIT);
+      let acked = 0, sent = 0;
+      let wake: (() => void) | null = null;
+      onFrame = (v) => {
+        if (typeof v.c === "number") {
+          acked += v.c;
+          wake?.();
+        }
+      };
       const t0 = performance.now();
-      w.send({ pi: i });
-      await promise;
-      rtts.push((performance.now() - t0) * 1000);
+      while (acked < count) {
+        while (sent < count && sent - acked < window) w.send({ d: sent++, p });
+        await new Promise<void>((r) => (wake = r));
+      }
+      const ms = performance.now() - t0;
+      return { ms, count, perSec: count / (ms / 1000) };
     }
-    console.log(JSON.stringify({ rtts }));
-  }
-  conn.close();
-  await reading.catch(() => {});
+    if (cmd.op === "ping") {
+      const rtts: number[] = [];
+      for (let i = 0; i < Number(cmd.count); i++) {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        onFrame = (v) => v.po === i && resolve();
+        const t0 = performance.now();
+        w.send({ pi: i });
+        await promise;
+        rtts.push((performance.now() - t0) * 1000);
+      }
+      return { rtts };
+    }
+    if (cmd.op === "quit") {
+      conn.close();
+      await reading.catch(() => {});
+      return { ok: true };
+    }
+    throw new Error(`unknown op ${cmd.op}`);
+  });
 }

@@ -24,6 +24,7 @@ export function max(xs: readonly number[]): number {
 /** Fixed-point formatting that keeps integers short. */
 export function fmt(x: number, digits = 2): string {
   if (!Number.isFinite(x)) return String(x);
+  if (digits === 0) return Math.round(x).toLocaleString("en-US");
   if (Math.abs(x) >= 1e6) return x.toExponential(2);
   if (Number.isInteger(x)) return x.toLocaleString("en-US");
   return x.toFixed(digits);

@@ -43,56 +43,57 @@ function acked(f: Frame): boolean {
 
 /** The name of the first ill-typed field of `f`, or `null` when its shape is right. */
 export function frameProblem(f: Frame): string | null {
-  const ok = (() => {
-    switch (f.t) {
-      case T.InfoReq:
-      case T.Notify:
-        return true;
-      case T.Info: {
-        const n = f.net as Record<string, unknown> | null;
-        return typeof n === "object" && n !== null && typeof n.name === "string" &&
-          typeof n.netId === "string" && int(n.maxKey) && typeof n.fingers === "string" &&
-          int(n.succListSize);
-      }
-      case T.Join:
-        return routed(f) && ref(f.j);
-      case T.Lookup:
-        return routed(f) && ref(f.r) && int(f.q);
-      case T.LookupOk:
-        return int(f.q) && ref(f.n) && (f.p === null || ref(f.p)) && int(f.h);
-      case T.JoinOk:
-        return ref(f.p) && refs(f.s) && (f.s as unknown[]).length > 0 && refs(f.fg);
-      case T.Stab:
-        return (f.p === null || ref(f.p)) && refs(f.s);
-      case T.Leave:
-        return ref(f.p) && refs(f.s);
-      case T.Fix:
-        return int(f.i) && ref(f.n);
-      case T.Data:
-        return routed(f) && (f.s === null || wireRef(f.s)) && typeof f.r === "boolean" &&
-          int(f.id) &&
-          isPayload(f.p) &&
-          acked(f);
-      case T.Undeliverable:
-        return int(f.id) && int(f.d) && typeof f.why === "string";
-      case T.Bcast:
-        return wireRef(f.s) && int(f.id) && isPayload(f.p) && int(f.h) && int(f.lim) && acked(f);
-      case T.Mcast:
-        return wireRef(f.s) && int(f.id) && ints(f.ks) && typeof f.r === "boolean" &&
-          isPayload(f.p) && int(f.h) && (f.ph === 0 || f.ph === 1) &&
-          (f.a !== 1 || (ints(f.qs) && ints(f.los)));
-      case T.Succ:
-        return wireRef(f.s) && int(f.id) && int(f.n) && isPayload(f.p) && int(f.h) && acked(f);
-      case T.Ack:
-        return int(f.id) && ints(f.ks) && int(f.n) && int(f.h);
-      case T.BcastDone:
-        return int(f.s) && int(f.id) && (f.w === 1 || ints(f.r));
-      case T.Ping:
-      case T.Pong:
-        return typeof f.ts === "number";
-      default:
-        return false;
+  return wellFormed(f) ? null : `Malformed frame of type ${f.t}`;
+}
+
+function wellFormed(f: Frame): boolean {
+  switch (f.t) {
+    case T.InfoReq:
+    case T.Notify:
+      return true;
+    case T.Info: {
+      const n = f.net as Record<string, unknown> | null;
+      return typeof n === "object" && n !== null && typeof n.name === "string" &&
+        typeof n.netId === "string" && int(n.maxKey) && typeof n.fingers === "string" &&
+        int(n.succListSize);
     }
-  })();
-  return ok ? null : `Malformed frame of type ${f.t}`;
+    case T.Join:
+      return routed(f) && ref(f.j);
+    case T.Lookup:
+      return routed(f) && ref(f.r) && int(f.q);
+    case T.LookupOk:
+      return int(f.q) && ref(f.n) && (f.p === null || ref(f.p)) && int(f.h);
+    case T.JoinOk:
+      return ref(f.p) && refs(f.s) && (f.s as unknown[]).length > 0 && refs(f.fg);
+    case T.Stab:
+      return (f.p === null || ref(f.p)) && refs(f.s);
+    case T.Leave:
+      return ref(f.p) && refs(f.s);
+    case T.Fix:
+      return int(f.i) && ref(f.n);
+    case T.Data:
+      return routed(f) && (f.s === null || wireRef(f.s)) && typeof f.r === "boolean" &&
+        int(f.id) &&
+        isPayload(f.p) &&
+        acked(f);
+    case T.Undeliverable:
+      return int(f.id) && int(f.d) && typeof f.why === "string";
+    case T.Bcast:
+      return wireRef(f.s) && int(f.id) && isPayload(f.p) && int(f.h) && int(f.lim) && acked(f);
+    case T.Mcast:
+      return wireRef(f.s) && int(f.id) && ints(f.ks) && typeof f.r === "boolean" &&
+        isPayload(f.p) && int(f.h) && (f.ph === 0 || f.ph === 1) &&
+        (f.a !== 1 || (ints(f.qs) && ints(f.los)));
+    case T.Succ:
+      return wireRef(f.s) && int(f.id) && int(f.n) && isPayload(f.p) && int(f.h) && acked(f);
+    case T.Ack:
+      return int(f.id) && ints(f.ks) && int(f.n) && int(f.h);
+    case T.BcastDone:
+      return int(f.s) && int(f.id) && (f.w === 1 || ints(f.r));
+    case T.Ping:
+    case T.Pong:
+      return typeof f.ts === "number";
+    default:
+      return false;
+  }
 }

@@ -6,27 +6,36 @@
  * decoder; a value this writer does not handle makes it give up, and the caller falls back to
  * cbor-x.
  *
- * Output goes into a shared arena, as with cbor-x: each result is a view of its own region,
- * never written over (a full arena is replaced, not reused).
+ * {@linkcode writeHeadInto} writes into the caller's buffer (the TCP transport's send buffer);
+ * {@linkcode encodeHead} into a shared arena, as cbor-x does: each result is a view of its own
+ * region, never written over (a full arena is replaced, not reused).
  *
  * @module
  */
 
 const ARENA_SIZE = 64 * 1024;
 /** Longest head (and longest copied tail) written here; longer ones fall back to cbor-x. */
-const MAX_HEAD = 4 * 1024;
+export const MAX_HEAD = 4 * 1024;
 
-let arena = new Uint8Array(ARENA_SIZE);
-let view = new DataView(arena.buffer);
+let shared = new Uint8Array(ARENA_SIZE);
+let sharedView = new DataView(shared.buffer);
+let sharedPos = 0;
+
+// The buffer being written and the write position (set by each call).
+let arena: Uint8Array = shared;
+let view: DataView = sharedView;
 let pos = 0;
 let end = 0;
 
 class NoRoom extends Error {}
 const NO_ROOM = new NoRoom();
 
-// Room is checked once per item, against `end`; the arena keeps SLACK bytes beyond `end` so that
-// any one scalar (at most 9 bytes) or length prefix fits after a passed check.
-const SLACK = 16;
+/**
+ * Room is checked once per item, against `end`: a buffer must have this many bytes beyond the
+ * limit it is given, so that any one scalar (at most 9 bytes) or length prefix fits after a
+ * passed check.
+ */
+export const HEAD_SLACK = 16;
 
 function writeHead(major: number, n: number): void {
   if (n < 24) {
@@ -96,6 +105,58 @@ function writeItem(v: unknown): boolean {
   }
 }
 
+/** Writes the head at `pos` (in `arena`, up to `end`); `false` when not handled here. */
+function writeAll(items: readonly unknown[], extra: number): boolean {
+  const start = pos;
+  try {
+    if (items.length + extra > MAX_HEAD) throw NO_ROOM;
+    writeHead(0x80, items.length + extra);
+    for (let i = 0; i < items.length; i++) {
+      if (!writeItem(items[i])) {
+        pos = start;
+        return false;
+      }
+    }
+    return true;
+  } catch (e) {
+    pos = start;
+    if (e === NO_ROOM) return false;
+    throw e;
+  }
+}
+
+/**
+ * Writes `items` as a CBOR array declaring `items.length + extra` elements into `buf` at `at`,
+ * using at most `limit - at` bytes (`buf` must extend {@linkcode HEAD_SLACK} bytes beyond
+ * `limit`); `view` is a DataView of `buf`'s buffer. Returns the offset after the head, or `-1`
+ * when an item is not a simple value or the head does not fit.
+ *
+ * @example
+ * ```ts
+ * import { HEAD_SLACK, writeHeadInto } from "./cbor_head.ts";
+ * import { decode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const buf = new Uint8Array(64 + HEAD_SLACK);
+ * const end = writeHeadInto(buf, new DataView(buf.buffer), 10, 64, [1, "two", [3]], 0);
+ * assert.deepEqual(decode(buf.subarray(10, end)), [1, "two", [3]]);
+ * ```
+ */
+export function writeHeadInto(
+  buf: Uint8Array,
+  view_: DataView,
+  at: number,
+  limit: number,
+  items: readonly unknown[],
+  extra: number,
+): number {
+  arena = buf;
+  view = view_;
+  pos = at;
+  end = limit;
+  return writeAll(items, extra) ? pos : -1;
+}
+
 /**
  * Encodes `items` as a CBOR array that declares `items.length + extra` elements (the `extra`
  * ones follow as separately encoded CBOR), followed by a copy of `tail` when given (the encoded
@@ -121,30 +182,21 @@ export function encodeHead(
 ): Uint8Array | null {
   const tailSize = tail ? tail.length : 0;
   if (tailSize > MAX_HEAD) return null;
-  if (arena.length - pos < 2 * MAX_HEAD + SLACK) {
-    arena = new Uint8Array(ARENA_SIZE);
-    view = new DataView(arena.buffer);
-    pos = 0;
+  if (shared.length - sharedPos < 2 * MAX_HEAD + HEAD_SLACK) {
+    shared = new Uint8Array(ARENA_SIZE);
+    sharedView = new DataView(shared.buffer);
+    sharedPos = 0;
   }
-  const start = pos;
+  const start = sharedPos;
+  arena = shared;
+  view = sharedView;
+  pos = start;
   end = start + MAX_HEAD;
-  try {
-    if (items.length + extra > MAX_HEAD) throw NO_ROOM;
-    writeHead(0x80, items.length + extra);
-    for (let i = 0; i < items.length; i++) {
-      if (!writeItem(items[i])) {
-        pos = start;
-        return null;
-      }
-    }
-  } catch (e) {
-    pos = start;
-    if (e === NO_ROOM) return null;
-    throw e;
-  }
+  if (!writeAll(items, extra)) return null;
   if (tail) {
-    arena.set(tail, pos);
+    shared.set(tail, pos);
     pos += tailSize;
   }
-  return arena.subarray(start, pos);
+  sharedPos = pos;
+  return shared.subarray(start, pos);
 }

@@ -36,6 +36,7 @@ import {
   FRAME_HEADER_SIZE,
   type FrameBody,
   FrameDecoder,
+  FrameWriter,
   writeFrame,
 } from "./framing.ts";
 import {
@@ -81,8 +82,10 @@ const READY: Promise<void> = Promise.resolve();
 const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
-/** Upper bound of one coalesced write (a single larger frame is written on its own). */
-const MAX_BATCH = 256 * 1024;
+/** Initial size of a link's send buffer (it grows as needed). */
+const SEND_BUFFER = 16 * 1024;
+/** A send buffer that grew past this is not kept for reuse once written. */
+const KEEP_BUFFER = 1024 * 1024;
 
 type DialCallback = (err: Error | null, peer?: NodeRef) => void;
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
@@ -114,18 +117,25 @@ class Link {
   theirs: Hello | null = null;
   /** Handshake frames, written before any queued frame. */
   ctl: FrameBody[] = [];
-  /** Queued frames from `head` on, with their encoded bodies. */
+  /**
+   * Queued frames from `head` on. While a write is in progress it carries `frames[head..
+   * inflightEnd)`; the frames after those are already encoded, one after another, in `out`
+   * (their byte ends in `ends`), waiting for the next write.
+   */
   frames: Frame[] = [];
-  bodies: FrameBody[] = [];
   head = 0;
-  /** Bytes queued (prefixes included) and not yet confirmed written. */
-  queued = 0;
-  /** `frames[inflightEnd..]` were not part of the write in progress. */
   inflightEnd = 0;
-  writing = false;
-  /** Bytes of the current write accepted by the kernel so far. */
+  out: FrameWriter = new FrameWriter(SEND_BUFFER);
+  ends: number[] = [];
+  /** The buffer of the last completed write, for the next one. */
+  spare: FrameWriter | null = null;
+  /** Byte ends of the frames of the write in progress, its size and how much of it went out. */
+  inflightEnds: number[] = [];
+  inflightSize = 0;
   written = 0;
-  wbuf: Uint8Array | null = null;
+  writing = false;
+  /** Changes whenever the queue is emptied from outside the writer (it then skips its update). */
+  generation = 0;
   /** While closing: hand incoming frames to the node, or discard them. */
   deliver = false;
   /** Counted in its slot's `draining`: the peer may still send frames it sent before others. */
@@ -160,14 +170,48 @@ class Link {
     this.decoder = new FrameDecoder(maxFrameSize);
   }
 
-  /** Frames queued and not handed to a write yet. */
+  /** Bytes queued (prefixes included) and not yet confirmed written. */
+  get queued(): number {
+    return this.out.length + this.inflightSize - this.written;
+  }
+
+  /** Encodes `frame` at the end of the queue. @throws {MessageTooLargeError} (nothing queued) */
+  append(frame: Frame, maxFrameSize: number): void {
+    this.out.append(frame, maxFrameSize);
+    this.frames.push(frame);
+    this.ends.push(this.out.length);
+  }
+
+  /** Frames queued and not handed to a write yet; the queue is left empty. */
   takeUnsent(): Frame[] {
     const from = this.writing ? this.inflightEnd : this.head;
     const out = from === 0 ? this.frames : this.frames.slice(from);
-    this.frames = [];
-    this.bodies = [];
-    this.head = this.inflightEnd = this.queued = 0;
+    this.clear();
     return out;
+  }
+
+  /** Empties the queue (a write in progress finishes, but no longer updates it). */
+  clear(): void {
+    this.frames = [];
+    this.head = this.inflightEnd = 0;
+    this.out = new FrameWriter(SEND_BUFFER);
+    this.ends = [];
+    this.inflightEnds = [];
+    this.inflightSize = this.written = 0;
+    this.generation++;
+  }
+
+  /** Takes over the queue of `other`, a link that never came up (nothing of it was written). */
+  adopt(other: Link): void {
+    this.frames = other.frames;
+    this.head = this.inflightEnd = other.head;
+    this.out = other.out;
+    this.ends = other.ends;
+    other.out = new FrameWriter(SEND_BUFFER);
+    other.frames = [];
+    other.ends = [];
+    other.head = other.inflightEnd = 0;
+    other.generation++;
   }
 
   /** Whether the socket is closed (a method, so that checks after an await are not narrowed). */
@@ -293,16 +337,15 @@ export class TcpTransport implements Transport {
       this.stats.framesDropped++;
       return;
     }
-    const body = encodeFrameBody(frame, this.#maxFrame);
     const slot = this.#slot(to.id);
     let link = slot.active;
     if (!link) {
+      // A frame that cannot go (too large) must not open a connection.
+      encodeFrameBody(frame, this.#maxFrame);
       link = this.#dial(to.ap, to, null);
       slot.active = link;
     }
-    link.frames.push(frame);
-    link.bodies.push(body);
-    link.queued += FRAME_HEADER_SIZE + bodySize(body);
+    link.append(frame, this.#maxFrame);
     if (link.queued > this.#maxQueued) {
       this.stats.badLinks++;
       const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
@@ -815,13 +858,7 @@ export class TcpTransport implements Transport {
     if (!current || current === link || current.state !== "open") {
       if (current && current !== link) {
         // Another link to this peer was still being set up and held frames: this one is first.
-        link.frames = current.frames;
-        link.bodies = current.bodies;
-        link.head = link.inflightEnd = current.head;
-        link.queued = current.queued;
-        current.frames = [];
-        current.bodies = [];
-        current.head = current.inflightEnd = current.queued = 0;
+        link.adopt(current);
       }
       slot.active = link;
       this.#count(link);
@@ -918,10 +955,12 @@ export class TcpTransport implements Transport {
 
   #requeue(link: Link, frames: Frame[]): void {
     for (const frame of frames) {
-      const body = encodeFrameBody(frame, this.#maxFrame);
-      link.frames.push(frame);
-      link.bodies.push(body);
-      link.queued += FRAME_HEADER_SIZE + bodySize(body);
+      try {
+        link.append(frame, this.#maxFrame);
+      } catch {
+        // It went through send() once: only a value changed since could fail here.
+        this.stats.framesDropped++;
+      }
     }
     if (link.state === "open") this.#kick(link);
   }
@@ -1030,77 +1069,67 @@ export class TcpTransport implements Transport {
   async #writeLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
     // Let the rest of the current synchronous burst of send() calls join this write.
     await null;
-    let size = 0;
-    let ctlSize = 0;
+    let generation = link.generation;
     try {
       while (true) {
-        const state = link.state;
-        if (state === "closed") return;
-        const data = link.up;
-        ctlSize = 0;
-        for (const c of link.ctl) ctlSize += FRAME_HEADER_SIZE + bodySize(c);
-        size = ctlSize;
-        const bodies = link.bodies;
-        let end = link.head;
-        if (data) {
-          while (end < bodies.length) {
-            const s = FRAME_HEADER_SIZE + bodySize(bodies[end]);
-            if (end > link.head && size + s > MAX_BATCH) break;
-            size += s;
-            end++;
-          }
+        if (link.state === "closed") return;
+        if (link.ctl.length > 0) {
+          // Handshake frames, before anything queued.
+          let size = 0;
+          for (const c of link.ctl) size += FRAME_HEADER_SIZE + bodySize(c);
+          const buf = new Uint8Array(size);
+          let at = 0;
+          for (const c of link.ctl) at = writeFrame(buf, at, c);
+          link.ctl = [];
+          for (let w = 0; w < size;) w += await conn.write(buf.subarray(w));
+          this.stats.bytesOut += size;
+          continue;
         }
-        if (size === 0) break;
-        link.used = performance.now();
-        let buf = link.wbuf;
-        if (size > MAX_BATCH) {
-          buf = new Uint8Array(size);
-        } else if (!buf || buf.length < size) {
-          buf = link.wbuf = new Uint8Array(
-            Math.min(MAX_BATCH, Math.max(size, 2 * (buf?.length ?? 0))),
-          );
-        }
-        let at = 0;
-        for (const c of link.ctl) at = writeFrame(buf, at, c);
-        link.ctl = [];
-        for (let i = link.head; i < end; i++) at = writeFrame(buf, at, bodies[i]);
-        link.inflightEnd = end;
+        if (!link.up || link.out.length === 0) break;
+        // Everything queued so far goes out in one write; later frames go to a fresh buffer.
+        generation = link.generation;
+        const batch = link.out;
+        link.out = link.spare ?? new FrameWriter(SEND_BUFFER);
+        link.spare = null;
+        link.inflightEnds = link.ends;
+        link.ends = [];
+        link.inflightEnd = link.frames.length;
+        link.inflightSize = batch.length;
         link.written = 0;
-        const out = buf.subarray(0, size);
-        while (link.written < size) {
-          link.written += await conn.write(
-            link.written === 0 ? out : out.subarray(link.written),
-          );
+        link.used = performance.now();
+        const bytes = batch.bytes();
+        let written = 0;
+        while (written < bytes.length) {
+          written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
+          if (link.generation === generation) link.written = written;
         }
-        this.stats.bytesOut += size;
-        this.stats.framesOut += end - link.head;
-        if (link.bodies === bodies) {
-          link.queued -= size - ctlSize;
-          this.#wakeReady();
-          link.head = end;
-          if (end === bodies.length) {
-            link.frames = [];
-            link.bodies = [];
-            link.head = link.inflightEnd = 0;
-          } else if (end > 1024 && end * 2 > bodies.length) {
-            link.frames = link.frames.slice(end);
-            link.bodies = bodies.slice(end);
-            link.head = link.inflightEnd = 0;
-          }
+        this.stats.bytesOut += bytes.length;
+        if (link.generation !== generation) continue;
+        this.stats.framesOut += link.inflightEnd - link.head;
+        link.head = link.inflightEnd;
+        link.inflightSize = link.written = 0;
+        batch.reset();
+        if (batch.capacity <= KEEP_BUFFER) link.spare = batch;
+        if (link.head === link.frames.length) {
+          link.frames = [];
+          link.head = link.inflightEnd = 0;
+        } else if (link.head > 1024 && link.head * 2 > link.frames.length) {
+          link.frames = link.frames.slice(link.head);
+          link.head = link.inflightEnd = 0;
         }
+        this.#wakeReady();
       }
     } catch (e) {
       link.writing = false;
       if (link.state === "closed") return;
-      // Frames wholly handed to the kernel count as sent; the rest of the batch was not.
-      let off = ctlSize;
-      let i = link.head;
-      for (; i < link.inflightEnd; i++) {
-        off += FRAME_HEADER_SIZE + bodySize(link.bodies[i]);
-        if (off > link.written) break;
+      if (link.generation === generation && link.inflightEnd > link.head) {
+        // Frames wholly handed to the kernel count as sent; the rest of the batch was not.
+        let i = 0;
+        while (i < link.inflightEnds.length && link.inflightEnds[i] <= link.written) i++;
+        link.head += i;
+        link.inflightEnd = link.head;
+        link.inflightSize = link.written = 0;
       }
-      link.head = i;
-      link.inflightEnd = i;
       this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, HandshakeError);
       return;
     }

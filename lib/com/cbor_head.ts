@@ -126,6 +126,72 @@ function writeAll(items: readonly unknown[], extra: number): boolean {
 }
 
 /**
+ * Writes a head with `write(frame)`, a hand-specialised writer made of the `put*` functions
+ * below, into `buf` at `at` (same contract as {@linkcode writeHeadInto}). Returns the offset
+ * after the head, or `-1` when the writer gave up or the head did not fit.
+ *
+ * @example
+ * ```ts
+ * import { HEAD_SLACK, putArray, putItem, putNumber, writeHeadWith } from "./cbor_head.ts";
+ * import { decode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const buf = new Uint8Array(64 + HEAD_SLACK);
+ * const end = writeHeadWith(buf, new DataView(buf.buffer), 0, 64, (f: { a: number }) => {
+ *   putArray(2);
+ *   putNumber(f.a);
+ *   return putItem(null);
+ * }, { a: 7 });
+ * assert.deepEqual(decode(buf.subarray(0, end)), [7, null]);
+ * ```
+ */
+export function writeHeadWith<F>(
+  buf: Uint8Array,
+  view_: DataView,
+  at: number,
+  limit: number,
+  write: (frame: F) => boolean,
+  frame: F,
+): number {
+  arena = buf;
+  view = view_;
+  pos = at;
+  end = limit;
+  try {
+    return write(frame) ? pos : -1;
+  } catch (e) {
+    if (e === NO_ROOM) return -1;
+    throw e;
+  }
+}
+
+/** Within {@linkcode writeHeadWith}: an array of `n` items follows. */
+export function putArray(n: number): void {
+  if (pos > end) throw NO_ROOM;
+  writeHead(0x80, n);
+}
+
+/** Within {@linkcode writeHeadWith}: a number. */
+export function putNumber(v: number): void {
+  if (pos > end) throw NO_ROOM;
+  if (v >>> 0 === v) writeHead(0x00, v);
+  else writeItem(v);
+}
+
+/** Within {@linkcode writeHeadWith}: a number, or `undefined`. */
+export function putOptional(v: number | undefined): void {
+  if (v === undefined) {
+    if (pos > end) throw NO_ROOM;
+    arena[pos++] = 0xf7;
+  } else putNumber(v);
+}
+
+/** Within {@linkcode writeHeadWith}: any simple value; `false` when it is not one. */
+export function putItem(v: unknown): boolean {
+  return writeItem(v);
+}
+
+/**
  * Writes `items` as a CBOR array declaring `items.length + extra` elements into `buf` at `at`,
  * using at most `limit - at` bytes (`buf` must extend {@linkcode HEAD_SLACK} bytes beyond
  * `limit`); `view` is a DataView of `buf`'s buffer. Returns the offset after the head, or `-1`
@@ -200,3 +266,122 @@ export function encodeHead(
   sharedPos = pos;
   return shared.subarray(start, pos);
 }
+
+// ---- reading ------------------------------------------------------------------------------
+
+let src: Uint8Array = shared;
+let at = 0;
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+class NotSimple extends Error {}
+const NOT_SIMPLE = new NotSimple();
+
+function readLength(info: number): number {
+  if (info < 24) return info;
+  if (at + 4 > src.length) throw NOT_SIMPLE;
+  if (info === 24) return src[at++];
+  if (info === 25) {
+    const v = (src[at] << 8) | src[at + 1];
+    at += 2;
+    return v;
+  }
+  if (info === 26) {
+    const v = ((src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3]) >>> 0;
+    at += 4;
+    return v;
+  }
+  throw NOT_SIMPLE; // 64-bit lengths and integers (cbor-x makes bigints of those)
+}
+
+function readItem(): unknown {
+  if (at >= src.length) throw NOT_SIMPLE;
+  const b = src[at++];
+  const major = b >> 5;
+  const info = b & 31;
+  switch (major) {
+    case 0:
+      return readLength(info);
+    case 1:
+      return -1 - readLength(info);
+    case 3: {
+      const n = readLength(info);
+      if (at + n > src.length || n > 64) throw NOT_SIMPLE;
+      let s = "";
+      for (let i = 0; i < n; i++) {
+        const c = src[at + i];
+        if (c >= 0x80) throw NOT_SIMPLE;
+        s += String.fromCharCode(c);
+      }
+      at += n;
+      return s;
+    }
+    case 4: {
+      const n = readLength(info);
+      if (n > src.length - at) throw NOT_SIMPLE;
+      const out = new Array(n);
+      for (let i = 0; i < n; i++) out[i] = readItem();
+      return out;
+    }
+    case 7:
+      switch (b) {
+        case 0xf4:
+          return false;
+        case 0xf5:
+          return true;
+        case 0xf6:
+          return null;
+        case 0xf7:
+          return undefined;
+        case 0xfb: {
+          if (at + 8 > src.length) throw NOT_SIMPLE;
+          for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i];
+          at += 8;
+          return f64[0];
+        }
+      }
+      throw NOT_SIMPLE;
+    default:
+      throw NOT_SIMPLE;
+  }
+}
+
+/**
+ * Reads the head of a compact frame written by this module: the array header of `body`, which
+ * must declare `declared` items, and its first `count` items, if they are all simple values (as
+ * {@linkcode writeItem} writes them). Returns the items, with the offset where the rest (the
+ * embedded value) starts in `headEnd`; `null` when the head is anything else (the caller then
+ * decodes the body with cbor-x).
+ *
+ * @example
+ * ```ts
+ * import { encodeHead, headEnd, readHead } from "./cbor_head.ts";
+ * import { encode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const body = encodeHead([13, 2 ** 52, null, [1, "h", 2]], 1, encode({ the: "payload" }))!;
+ * assert.deepEqual(readHead(body, 5, 4), [13, 2 ** 52, null, [1, "h", 2]]);
+ * assert.equal(body.length - headEnd.at, encode({ the: "payload" }).length);
+ * ```
+ */
+export function readHead(body: Uint8Array, declared: number, count: number): unknown[] | null {
+  src = body;
+  at = 0;
+  try {
+    const b = body[at++];
+    if (b >> 5 !== 4 || readLength(b & 31) !== declared) return null;
+    const out = new Array(count);
+    for (let i = 0; i < count; i++) out[i] = readItem();
+    headEnd.at = at;
+    return out;
+  } catch (e) {
+    if (e === NOT_SIMPLE) return null;
+    throw e;
+  } finally {
+    src = shared;
+  }
+}
+
+/** Where the head read by the last successful {@linkcode readHead} ended. */
+export const headEnd: { at: number } = { at: 0 };

@@ -10,7 +10,15 @@
 
 import { Decoder, Encoder } from "cbor-x/encode";
 import { FrameError, MessageTooLargeError } from "../errors.ts";
-import { encodeHead, HEAD_SLACK, MAX_HEAD, writeHeadInto } from "./cbor_head.ts";
+import {
+  encodeHead,
+  HEAD_SLACK,
+  headEnd,
+  MAX_HEAD,
+  readHead,
+  writeHeadInto,
+  writeHeadWith,
+} from "./cbor_head.ts";
 import type { Frame } from "./transport.ts";
 
 /** Bytes of the length prefix in front of every frame body. */
@@ -155,6 +163,11 @@ export interface CompactCodec {
   build(v: unknown[]): Frame;
   /** `[t, ...fields]` of a frame (without the embedded field), absent fields `undefined`. */
   values(f: Frame): unknown[];
+  /**
+   * Writes the same head (declaring the embedded item too) with the `put*` functions of
+   * `cbor_head.ts`; `false` when a value is not one they take (the generic path then runs).
+   */
+  head?(f: Frame): boolean;
 }
 
 /**
@@ -339,7 +352,6 @@ export class FrameWriter {
   }
 
   #compact(frame: Frame, layout: Layout, start: number): number {
-    const items = toWire(frame, layout);
     let tail: Uint8Array | null = null;
     if (layout.embed !== null) {
       const p = frame[layout.embed];
@@ -354,12 +366,15 @@ export class FrameWriter {
     const extra = tail ? 1 : 0;
     this.#reserve(FRAME_HEADER_SIZE + MAX_HEAD + (tail ? tail.length : 0));
     const at = start + FRAME_HEADER_SIZE;
-    let end = writeHeadInto(this.#buf, this.#view, at, at + MAX_HEAD, items, extra);
-    if (end < 0) {
+    const head = layout.codec?.head;
+    let end = head ? writeHeadWith(this.#buf, this.#view, at, at + MAX_HEAD, head, frame) : -1;
+    const items = end < 0 ? toWire(frame, layout) : null;
+    if (items) end = writeHeadInto(this.#buf, this.#view, at, at + MAX_HEAD, items, extra);
+    if (items && end < 0) {
       // Not a head the hand-written encoder takes: cbor-x writes it (declaring the extra item).
-      const head = encodeValue(items);
-      if (extra) head[0] = 0x80 | (items.length + 1);
-      end = this.#whole(head, start);
+      const bytes = encodeValue(items);
+      if (extra) bytes[0] = 0x80 | (items.length + 1);
+      end = this.#whole(bytes, start);
     }
     if (tail) {
       this.#reserve(tail.length, end);
@@ -417,15 +432,40 @@ function describe(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+function undecodable(body: Uint8Array, e: unknown): FrameError {
+  return new FrameError(
+    `Undecodable frame body (${body.length} bytes): ${(e as Error).message}`,
+    { cause: e },
+  );
+}
+
+/**
+ * The frames every message travels in: the head read by hand (see `readHead`), cbor-x for the
+ * embedded value only. `null` when the body is not such a frame with a simple head.
+ */
+function decodeCompact(body: Uint8Array): Frame | null {
+  const t = body.length > 2 && body[0] >> 5 === 4 ? body[1] : 24;
+  const layout = t < 24 ? layouts.get(t) : undefined;
+  if (!layout?.codec) return null;
+  const n = layout.fields.length + 1;
+  const items = readHead(body, n + 1, n);
+  if (!items) return null;
+  try {
+    items.push(frameCbor.decode(body.subarray(headEnd.at)));
+  } catch (e) {
+    throw undecodable(body, e);
+  }
+  return layout.codec.build(items);
+}
+
 function decodeBody(body: Uint8Array): Frame {
+  const compact = decodeCompact(body);
+  if (compact) return compact;
   let v: unknown;
   try {
     v = frameCbor.decode(body);
   } catch (e) {
-    throw new FrameError(
-      `Undecodable frame body (${body.length} bytes): ${(e as Error).message}`,
-      { cause: e },
-    );
+    throw undecodable(body, e);
   }
   if (Array.isArray(v)) return fromWire(v);
   if (typeof v !== "object" || v === null || v instanceof Uint8Array) {

@@ -9,6 +9,7 @@
  */
 
 import { defineCompactFrame, Embedded } from "../com/framing.ts";
+import { putArray, putItem, putNumber, putOptional } from "../com/cbor_head.ts";
 import type { NodeRef } from "../com/transport.ts";
 
 /** Frame type numbers. */
@@ -183,6 +184,20 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     p: new Embedded(v[10]),
   }),
   values: (f) => [T.Data, f.k, f.h, f.ph, f.f, f.s, f.r, f.id, f.q, f.lo],
+  head: (f) => {
+    putArray(11);
+    putNumber(T.Data);
+    putNumber(f.k as number);
+    putNumber(f.h as number);
+    putNumber(f.ph as number);
+    putNumber(f.f as number);
+    if (!putItem(f.s)) return false;
+    putItem(f.r);
+    putNumber(f.id as number);
+    putOptional(f.q as number | undefined);
+    putOptional(f.lo as number | undefined);
+    return true;
+  },
 });
 defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");
 defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p");

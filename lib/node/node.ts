@@ -19,6 +19,7 @@ import {
   type Payload,
   payloadValue,
   T,
+  type WireRef,
 } from "../core/messages.ts";
 import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
@@ -372,7 +373,25 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame): void {
     if (f.q !== undefined) return this.#group.deliverAcked(f);
     this.#group.counters.send.received++;
-    this.#deliverLocal(fromWire(f.s), f.k, f.p, "send", f.h, f.id);
+    this.#deliverLocal(this.#sender(f.s!), f.k, f.p, "send", f.h, f.id);
+  }
+
+  #lastWire: WireRef | null = null;
+  #lastSender: NodeRef | null = null;
+
+  /**
+   * The sender of a message as a node. Frames from one link share their sender tuple (see
+   * Ring.#wireOf), so a stream of them reuses one object instead of building two per message.
+   */
+  #sender(w: WireRef): NodeRef {
+    if (w !== this.#lastWire) {
+      this.#lastWire = w;
+      const ref = fromWire(w);
+      // Shared by the messages of a stream: read-only.
+      Object.freeze(ref.ap);
+      this.#lastSender = ref;
+    }
+    return this.#lastSender!;
   }
 
   #event(type: string, fields: Record<string, unknown>): void {

@@ -215,5 +215,22 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
   assert.equal(a.info().pred?.id, 500);
   const receipt = await b.send(1, "still routing", { ack: true });
   assert.equal(receipt.node, 1);
+  // A well-formed frame whose message is not CBOR: dropped and counted where it is read, and
+  // the link it came on stays up.
+  const dropped = a.statistics().data.dropped;
+  rogue.send(target, {
+    t: 13,
+    k: 1,
+    h: 0,
+    ph: 0,
+    f: -1,
+    s: [777, "127.0.0.1", rogue.ap.port],
+    r: false,
+    id: 9,
+    p: new Uint8Array([0x1c]),
+  });
+  await until(() => a.statistics().data.dropped === dropped + 1, "the bad message dropped");
+  assert.equal(a.statistics().badFrames, bad.length - 1);
+  assert.equal((await b.send(1, "and still", { ack: true })).node, 1);
   await rogue.close();
 });

@@ -65,3 +65,19 @@ Deno.test("a frame over the limit leaves the send buffer as it was", () => {
   assert.throws(() => w.append(big, 1000), { name: "MessageTooLargeError" });
   assert.deepEqual(w.bytes(), before);
 });
+
+Deno.test("a relayed message is passed on as the bytes it came in, decoded only where it is read", () => {
+  const msg = { d: 7, text: "relayed", bytes: new Uint8Array([9, 8]) };
+  const sent = dataFrame([5, "127.0.0.1", 1], 99, true, 1, encodeValue(msg));
+  const got: Frame[] = [];
+  new FrameDecoder(MAX).push(encodeFrame(sent, MAX), (f) => got.push(f));
+  const p = got[0].p as Embedded;
+  assert.ok(p.bytes, "still encoded after the frame was read");
+  // Forwarded: the same bytes go out again.
+  const w = new FrameWriter();
+  w.append({ ...got[0], h: 2 }, MAX);
+  assert.deepEqual(w.bytes(), encodeFrame({ ...sent, h: 2 }, MAX));
+  assert.deepEqual(p.value, msg);
+  // Bytes that are not CBOR fail where the message is read, not where the frame is.
+  assert.throws(() => Embedded.encoded(new Uint8Array([0x1c])).value);
+});

@@ -111,8 +111,45 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export class Embedded {
+  #value: unknown;
+  #bytes: Uint8Array | null = null;
+  #decoded: boolean;
+
   /** Wraps a decoded value. */
-  constructor(readonly value: unknown) {}
+  constructor(value: unknown) {
+    this.#value = value;
+    this.#decoded = true;
+  }
+
+  /**
+   * A value still in its CBOR form, as it arrived: decoded on first use of {@linkcode value},
+   * and passed on as these same bytes when forwarded (a node that only relays a message never
+   * decodes it).
+   */
+  static encoded(bytes: Uint8Array): Embedded {
+    const e = new Embedded(undefined);
+    e.#bytes = bytes;
+    e.#decoded = false;
+    return e;
+  }
+
+  /**
+   * The value.
+   *
+   * @throws {Error} when its bytes are not valid CBOR (an encoded one, on first use).
+   */
+  get value(): unknown {
+    if (!this.#decoded) {
+      this.#value = frameCbor.decode(this.#bytes!);
+      this.#decoded = true;
+    }
+    return this.#value;
+  }
+
+  /** Its CBOR bytes when it arrived encoded (`null` for a value wrapped by the constructor). */
+  get bytes(): Uint8Array | null {
+    return this.#bytes;
+  }
 }
 
 /**
@@ -233,7 +270,7 @@ function encodeBody(frame: Frame): FrameBody {
   const p = frame[layout.embed];
   let tail: Uint8Array;
   if (p instanceof Uint8Array) tail = p;
-  else if (p instanceof Embedded) tail = encodeValue(p.value);
+  else if (p instanceof Embedded) tail = p.bytes ?? encodeValue(p.value);
   else {
     throw new TypeError(`field "${layout.embed}" holds neither CBOR bytes nor an Embedded value`);
   }
@@ -356,7 +393,7 @@ export class FrameWriter {
     if (layout.embed !== null) {
       const p = frame[layout.embed];
       if (p instanceof Uint8Array) tail = p;
-      else if (p instanceof Embedded) tail = encodeValue(p.value);
+      else if (p instanceof Embedded) tail = p.bytes ?? encodeValue(p.value);
       else {
         throw new TypeError(
           `field "${layout.embed}" holds neither CBOR bytes nor an Embedded value`,
@@ -440,8 +477,9 @@ function undecodable(body: Uint8Array, e: unknown): FrameError {
 }
 
 /**
- * The frames every message travels in: the head read by hand (see `readHead`), cbor-x for the
- * embedded value only. `null` when the body is not such a frame with a simple head.
+ * The frames every message travels in: the head read by hand (see `readHead`), the embedded value
+ * left encoded (see {@linkcode Embedded.encoded}). `null` when the body is not such a frame with a
+ * simple head.
  */
 function decodeCompact(body: Uint8Array): Frame | null {
   const t = body.length > 2 && body[0] >> 5 === 4 ? body[1] : 24;
@@ -449,12 +487,9 @@ function decodeCompact(body: Uint8Array): Frame | null {
   if (!layout?.codec) return null;
   const n = layout.fields.length + 1;
   const items = readHead(body, n + 1, n);
-  if (!items) return null;
-  try {
-    items.push(frameCbor.decode(body.subarray(headEnd.at)));
-  } catch (e) {
-    throw undecodable(body, e);
-  }
+  if (!items || headEnd.at >= body.length) return null;
+  // The message stays encoded until someone reads it: a node that relays it never decodes it.
+  items.push(Embedded.encoded(body.subarray(headEnd.at)));
   return layout.codec.build(items);
 }
 

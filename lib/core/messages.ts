@@ -181,7 +181,7 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     id: v[7] as number,
     q: v[8] as number | undefined,
     lo: v[9] as number | undefined,
-    p: new Embedded(v[10]),
+    p: embedded(v[10]),
   }),
   values: (f) => [T.Data, f.k, f.h, f.ph, f.f, f.s, f.r, f.id, f.q, f.lo],
   head: (f) => {
@@ -199,6 +199,52 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     return true;
   },
 });
-defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");
-defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p");
-defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p");
+/** The embedded message of a decoded frame (left encoded by the hand-written reader). */
+function embedded(v: unknown): Embedded {
+  return v instanceof Embedded ? v : new Embedded(v);
+}
+
+defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p", {
+  build: (v) => ({
+    t: T.Bcast,
+    s: v[1],
+    id: v[2],
+    h: v[3],
+    lim: v[4],
+    a: v[5],
+    q: v[6],
+    lo: v[7],
+    p: embedded(v[8]),
+  }),
+  values: (f) => [T.Bcast, f.s, f.id, f.h, f.lim, f.a, f.q, f.lo],
+});
+defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p", {
+  build: (v) => ({
+    t: T.Mcast,
+    s: v[1],
+    id: v[2],
+    ks: v[3],
+    r: v[4],
+    h: v[5],
+    ph: v[6],
+    a: v[7],
+    qs: v[8],
+    los: v[9],
+    p: embedded(v[10]),
+  }),
+  values: (f) => [T.Mcast, f.s, f.id, f.ks, f.r, f.h, f.ph, f.a, f.qs, f.los],
+});
+defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p", {
+  build: (v) => ({
+    t: T.Succ,
+    s: v[1],
+    id: v[2],
+    n: v[3],
+    h: v[4],
+    a: v[5],
+    q: v[6],
+    lo: v[7],
+    p: embedded(v[8]),
+  }),
+  values: (f) => [T.Succ, f.s, f.id, f.n, f.h, f.a, f.q, f.lo],
+});

@@ -1,7 +1,7 @@
 // Bytes allocated per operation on the per-message path, from heap growth between two forced
 // collections (run with --v8-flags=--expose-gc). Short loops stay inside the young generation so
 // that no scavenge hides allocations; each figure is the median of several rounds.
-import { encodeFrame, FrameDecoder } from "../lib/com/framing.ts";
+import { encodeFrame, FrameDecoder, FrameWriter } from "../lib/com/framing.ts";
 import { Phase } from "../lib/core/routing_table.ts";
 import { fullTable, randomKeys, randomRefs } from "./_tables.ts";
 import { sampleFrame } from "./_frames.ts";
@@ -38,7 +38,12 @@ out["forward copy {...frame, h, ph, f} (Ring.route)"] = bytesPerOp((i) => ({
   ph: 0,
   f: 1,
 }));
-out["encodeFrame (100-byte payload)"] = bytesPerOp(() => encodeFrame(frame, 1 << 22));
+out["encodeFrame (100-byte payload, own buffer)"] = bytesPerOp(() => encodeFrame(frame, 1 << 22));
+const writer = new FrameWriter(1 << 20);
+out["FrameWriter.append (into a link's send buffer)"] = bytesPerOp(() => {
+  if (writer.length > 1 << 19) writer.reset();
+  writer.append(frame, 1 << 22);
+});
 const wire = encodeFrame(frame, 1 << 22);
 const dec = new FrameDecoder(1 << 22);
 let f: unknown;

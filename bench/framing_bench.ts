@@ -1,6 +1,6 @@
 // Frame encode/decode of a typical routed data frame (100-byte payload) against a JSON baseline
 // carrying the same fields (payload as a 100-character string).
-import { encodeFrame, FrameDecoder } from "../lib/com/framing.ts";
+import { encodeFrame, FrameDecoder, FrameWriter } from "../lib/com/framing.ts";
 import { sampleFrame } from "./_frames.ts";
 
 const MAX = 4 * 1024 * 1024;
@@ -30,6 +30,16 @@ Deno.bench({
   group: "encode one frame",
   fn() {
     encodeFrame(frame, MAX);
+  },
+});
+
+const writer = new FrameWriter(1 << 20);
+Deno.bench({
+  name: "FrameWriter.append (into a send buffer, as a link does)",
+  group: "encode one frame",
+  fn() {
+    if (writer.length > 1 << 19) writer.reset();
+    writer.append(frame, MAX);
   },
 });
 

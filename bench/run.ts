@@ -10,6 +10,7 @@
 // all on 127.0.0.1; every child is bounded in time and killed at the end.
 import { parseArgs } from "node:util";
 import {
+  cpuMicros,
   fmt,
   LineChannel,
   lineChart,
@@ -598,16 +599,39 @@ async function tcp(): Promise<void> {
   const a = await pa.request({ op: "create" }) as { id: number; ap: unknown };
   const b =
     ((await pb.request({ op: "join", aps: [a.ap] })) as { nodes: { id: number }[] }).nodes[0];
-  const rawRun = async (count: number) =>
-    (await rawClient.request(
-      { op: "stream", count, size: SIZE, window: WINDOW },
-      180_000,
-    ) as { perSec: number }).perSec;
-  const oneRun = async (count: number) =>
-    (await pa.request(
-      { op: "stream", from: 0, dst: b.id, count, size: SIZE, window: WINDOW },
-      180_000,
-    ) as { perSec: number }).perSec;
+  // CPU time of both processes of each pair over each measured stream (user + system, from
+  // /proc): per message it is steadier than the rate, and it says which end limits.
+  const rawPids = [rawClient.child.pid, server.pid];
+  const onePids = [pa.child.pid, pb.child.pid];
+  const rawCpu: [number, number][] = [];
+  const oneCpu: [number, number][] = [];
+  const measured = async (
+    pids: number[],
+    cpu: [number, number][],
+    run: () => Promise<Record<string, unknown>>,
+  ) => {
+    const c0 = pids.map(cpuMicros);
+    const r = await run() as { perSec: number; count: number };
+    const c1 = pids.map(cpuMicros);
+    cpu.push([(c1[0] - c0[0]) / r.count, (c1[1] - c0[1]) / r.count]);
+    return r.perSec;
+  };
+  const rawRun = (count: number) =>
+    measured(
+      rawPids,
+      rawCpu,
+      () => rawClient.request({ op: "stream", count, size: SIZE, window: WINDOW }, 180_000),
+    );
+  const oneRun = (count: number) =>
+    measured(
+      onePids,
+      oneCpu,
+      () =>
+        pa.request(
+          { op: "stream", from: 0, dst: b.id, count, size: SIZE, window: WINDOW },
+          180_000,
+        ),
+    );
   // Warm-up: V8 optimises each side's code over the first hundred thousand messages or so.
   for (let i = 0; i < 2; i++) {
     await rawRun(COUNT);
@@ -615,6 +639,7 @@ async function tcp(): Promise<void> {
   }
   const rawRates: number[] = [];
   const oneRates: number[] = [];
+  rawCpu.length = oneCpu.length = 0; // forget the warm-up
   for (let r = 0; r < ROUNDS; r++) {
     progress(`tcp: round ${r + 1}/${ROUNDS} of raw and one-hop streams`);
     // Alternate which goes first, so that neither always runs in the other's wake.
@@ -671,6 +696,15 @@ async function tcp(): Promise<void> {
       ],
     ],
   ));
+  const cpuMedian = (xs: [number, number][], i: number) => quantile(xs.map((x) => x[i]), 0.5);
+  emit(
+    `\nCPU time per message (user + system of the whole process, median over the rounds): raw ` +
+      `sender ${cpuMedian(rawCpu, 0).toFixed(2)} µs, receiver ${
+        cpuMedian(rawCpu, 1).toFixed(2)
+      } µs; P2PS sender ${cpuMedian(oneCpu, 0).toFixed(2)} µs, receiver ${
+        cpuMedian(oneCpu, 1).toFixed(2)
+      } µs. The busier end of each pair limits its rate.`,
+  );
   results.tcp = {
     raw: raw.perSec,
     rawPing: quantile(rawPing, 0.5),

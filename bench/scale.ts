@@ -41,7 +41,8 @@ for (let i = 1; i < N; i++) {
   if (i % 65536 === 0) {
     const s = ((performance.now() - t0) / 1000).toFixed(0);
     const gib = (Deno.memoryUsage().heapUsed / 2 ** 30).toFixed(2);
-    console.log(`  ${i} nodes joined, ${s} s, heap ${gib} GiB`);
+    // Progress on stderr (bench/run.ts shows it), the result alone on stdout.
+    console.error(`  ${i} nodes joined, ${s} s, heap ${gib} GiB`);
   }
 }
 await sim.settle(Promise.all(batch));

@@ -7,7 +7,7 @@
 import { TcpTransport } from "../com/tcp.ts";
 import type { AccessPoint } from "../com/transport.ts";
 import { InvalidArgumentError } from "../errors.ts";
-import { DEFAULT_NODE_MAX_FRAME, type NodeOptions, P2PNode } from "./node.ts";
+import { type NodeOptions, P2PNode } from "./node.ts";
 
 /**
  * Parses `"host:port"` or `{ hostname, port }` into an access point.
@@ -44,8 +44,7 @@ async function listen(options: NodeOptions): Promise<TcpTransport> {
   return await TcpTransport.listen({
     hostname: options.ap?.hostname ?? "127.0.0.1",
     port,
-    // The node's limit (for what it sends) is the link's limit (for what it accepts).
-    maxFrameSize: options.maxFrameSize ?? DEFAULT_NODE_MAX_FRAME,
+    maxFrameSize: options.maxFrameSize,
   });
 }
 

@@ -58,9 +58,6 @@ export interface NetOptions {
   secret?: string;
 }
 
-/** Default largest frame a node sends and accepts on a link, bytes (1 MiB). */
-export const DEFAULT_NODE_MAX_FRAME: number = 1024 * 1024;
-
 /** Options of {@linkcode createNet} and {@linkcode joinNet}. */
 export interface NodeOptions {
   /** Network characteristics (creator only; a joiner may set `name` to insist on a network). */
@@ -254,7 +251,7 @@ export class P2PNode implements AsyncDisposable {
 
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
   constructor(parts: NodeParts, options: NodeOptions = {}) {
-    this.#maxFrame = options.maxFrameSize ?? DEFAULT_NODE_MAX_FRAME;
+    this.#maxFrame = options.maxFrameSize ?? 1024 * 1024;
     const id = options.node?.id;
     if (id !== undefined && !(Number.isSafeInteger(id) && id >= 0)) {
       throw new InvalidArgumentError(`Node id must be a non-negative safe integer, got ${id}`);

@@ -50,22 +50,18 @@ export interface Machine {
  * Reads a /proc file through `cat`: Deno only lets a script read /proc with --allow-all, while
  * the suite already runs children (--allow-run).
  */
-/**
- * CPU time (user + system) a process has used so far, in µs, from /proc (Linux; read through
- * `cat`, since Deno asks for every permission to read another process's /proc entries).
- */
-export function cpuMicros(pid: number): number {
-  const out = new Deno.Command("cat", { args: [`/proc/${pid}/stat`] }).outputSync();
-  const fields = new TextDecoder().decode(out.stdout).split(") ")[1].split(" ");
-  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second).
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
 export function readProc(name: string): string {
   const out = new Deno.Command("cat", { args: [`/proc/${name}`], stdout: "piped", stderr: "null" })
     .outputSync();
   if (!out.success) throw new Error(`cannot read /proc/${name}`);
   return new TextDecoder().decode(out.stdout);
+}
+
+/** CPU time (user + system) a process has used so far, in µs (Linux). */
+export function cpuMicros(pid: number): number {
+  const fields = readProc(`${pid}/stat`).split(") ")[1].split(" ");
+  // utime and stime (fields 14 and 15 of the line), in clock ticks of 1/100 s (USER_HZ on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
 }
 
 /** Reads the machine description (needs --allow-read for /proc; falls back gracefully). */

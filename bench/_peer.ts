@@ -125,7 +125,7 @@ await serveLines(async (cmd) => {
         cmd.count as number,
         cmd.size as number,
         !!cmd.toResp,
-        (cmd.window as number | undefined) ?? undefined,
+        cmd.window as number | undefined,
       );
     case "ping": {
       const rtts = await ping(node(cmd.from), cmd.dst as number, cmd.count as number, !!cmd.toResp);

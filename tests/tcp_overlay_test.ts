@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { encode } from "cbor-x/encode";
 import { createNet, joinNet } from "../lib/node/net.ts";
 import { TcpTransport } from "../lib/com/tcp.ts";
+import { PROTOCOL_VERSION } from "../lib/com/transport.ts";
 import { Embedded } from "../lib/com/framing.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
@@ -193,7 +194,14 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
   await until(() => ringOk([a, b]), "a two-node ring");
   const rogue = await TcpTransport.listen();
   rogue.bind({
-    hello: () => ({ magic: "p2ps", v: 1, name: "p2ps", net: null, id: 777, ap: rogue.ap }),
+    hello: () => ({
+      magic: "p2ps",
+      v: PROTOCOL_VERSION,
+      name: "p2ps",
+      net: null,
+      id: 777,
+      ap: rogue.ap,
+    }),
     checkHello: () => null,
     frame: () => {},
     peerDown: () => {},

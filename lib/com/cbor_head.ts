@@ -6,29 +6,28 @@
  * decoder; a value this writer does not handle makes it give up, and the caller falls back to
  * cbor-x.
  *
- * {@linkcode writeHeadInto} writes into the caller's buffer (the TCP transport's send buffer);
- * {@linkcode encodeHead} into a shared arena, as cbor-x does: each result is a view of its own
- * region, never written over (a full arena is replaced, not reused).
+ * The writers write into the caller's buffer (a link's send buffer, see `FrameWriter`); the
+ * reader reads a received frame body.
  *
  * @module
  */
 
-const ARENA_SIZE = 64 * 1024;
-/** Longest head (and longest copied tail) written here; longer ones fall back to cbor-x. */
+/** Longest head written here; longer ones fall back to cbor-x. */
 export const MAX_HEAD = 4 * 1024;
 
-let shared = new Uint8Array(ARENA_SIZE);
-let sharedView = new DataView(shared.buffer);
-let sharedPos = 0;
+const NONE = new Uint8Array(0);
+const NO_VIEW = new DataView(NONE.buffer);
 
-// The buffer being written and the write position (set by each call).
-let arena: Uint8Array = shared;
-let view: DataView = sharedView;
+// The buffer being written and the write position (set by each call, cleared after it).
+let arena: Uint8Array = NONE;
+let view: DataView = NO_VIEW;
 let pos = 0;
 let end = 0;
 
 class NoRoom extends Error {}
 const NO_ROOM = new NoRoom();
+class NotSimple extends Error {}
+const NOT_SIMPLE = new NotSimple();
 
 /**
  * Room is checked once per item, against `end`: a buffer must have this many bytes beyond the
@@ -54,14 +53,21 @@ function writeHead(major: number, n: number): void {
   }
 }
 
+/** Arrays nest at most this deep in a head (frames hold lists of ids, not trees). */
+const MAX_DEPTH = 4;
+
+/** Whether `v` goes as a CBOR integer: cbor-x writes larger ones as doubles, as does this. */
+function isSmallInt(v: number): boolean {
+  // 64-bit CBOR integers would decode as bigints. -0 goes as a double so that it stays -0.
+  return Number.isInteger(v) && v < 0x100000000 && v >= -0x100000000 && (v !== 0 || 1 / v > 0);
+}
+
 /** Writes one value; `false` when it is not one of the simple kinds handled here. */
-function writeItem(v: unknown): boolean {
+function writeItem(v: unknown, depth = 0): boolean {
   if (pos > end) throw NO_ROOM;
   switch (typeof v) {
     case "number":
-      // Integers beyond 32 bits go as doubles, as cbor-x writes them: 64-bit CBOR integers
-      // would decode as bigints. So does -0, which an integer would turn into 0.
-      if (Number.isInteger(v) && v < 0x100000000 && v >= -0x100000000 && (v !== 0 || 1 / v > 0)) {
+      if (isSmallInt(v)) {
         if (v >= 0) writeHead(0x00, v);
         else writeHead(0x20, -1 - v);
       } else {
@@ -94,9 +100,9 @@ function writeItem(v: unknown): boolean {
         arena[pos++] = 0xf6;
         return true;
       }
-      if (Array.isArray(v)) {
+      if (Array.isArray(v) && depth < MAX_DEPTH) {
         writeHead(0x80, v.length);
-        for (let i = 0; i < v.length; i++) if (!writeItem(v[i])) return false;
+        for (let i = 0; i < v.length; i++) if (!writeItem(v[i], depth + 1)) return false;
         return true;
       }
       return false;
@@ -128,7 +134,8 @@ function writeAll(items: readonly unknown[], extra: number): boolean {
 /**
  * Writes a head with `write(frame)`, a hand-specialised writer made of the `put*` functions
  * below, into `buf` at `at` (same contract as {@linkcode writeHeadInto}). Returns the offset
- * after the head, or `-1` when the writer gave up or the head did not fit.
+ * after the head, or `-1` when the writer gave up (returned `false`, or a `put*` met a value it
+ * does not take) or the head did not fit.
  *
  * @example
  * ```ts
@@ -140,7 +147,8 @@ function writeAll(items: readonly unknown[], extra: number): boolean {
  * const end = writeHeadWith(buf, new DataView(buf.buffer), 0, 64, (f: { a: number }) => {
  *   putArray(2);
  *   putNumber(f.a);
- *   return putItem(null);
+ *   putItem(null);
+ *   return true;
  * }, { a: 7 });
  * assert.deepEqual(decode(buf.subarray(0, end)), [7, null]);
  * ```
@@ -160,8 +168,11 @@ export function writeHeadWith<F>(
   try {
     return write(frame) ? pos : -1;
   } catch (e) {
-    if (e === NO_ROOM) return -1;
+    if (e === NO_ROOM || e === NOT_SIMPLE) return -1;
     throw e;
+  } finally {
+    arena = NONE; // do not keep the caller's buffer alive
+    view = NO_VIEW;
   }
 }
 
@@ -171,11 +182,11 @@ export function putArray(n: number): void {
   writeHead(0x80, n);
 }
 
-/** Within {@linkcode writeHeadWith}: a number. */
+/** Within {@linkcode writeHeadWith}: a number (anything else makes the head give up). */
 export function putNumber(v: number): void {
   if (pos > end) throw NO_ROOM;
-  if (v >>> 0 === v) writeHead(0x00, v);
-  else writeItem(v);
+  if (v >>> 0 === v && (v !== 0 || 1 / v > 0)) writeHead(0x00, v);
+  else if (typeof v !== "number" || !writeItem(v)) throw NOT_SIMPLE;
 }
 
 /** Within {@linkcode writeHeadWith}: a number, or `undefined`. */
@@ -186,9 +197,9 @@ export function putOptional(v: number | undefined): void {
   } else putNumber(v);
 }
 
-/** Within {@linkcode writeHeadWith}: any simple value; `false` when it is not one. */
-export function putItem(v: unknown): boolean {
-  return writeItem(v);
+/** Within {@linkcode writeHeadWith}: any simple value (anything else makes the head give up). */
+export function putItem(v: unknown): void {
+  if (!writeItem(v)) throw NOT_SIMPLE;
 }
 
 /**
@@ -220,74 +231,34 @@ export function writeHeadInto(
   view = view_;
   pos = at;
   end = limit;
-  return writeAll(items, extra) ? pos : -1;
-}
-
-/**
- * Encodes `items` as a CBOR array that declares `items.length + extra` elements (the `extra`
- * ones follow as separately encoded CBOR), followed by a copy of `tail` when given (the encoded
- * extra elements: the result is then the whole body, one contiguous view). Returns `null` when
- * an item is not a simple value or the head is too long for this writer.
- *
- * @example
- * ```ts
- * import { encodeHead } from "./cbor_head.ts";
- * import { decode, encode } from "cbor-x/encode";
- * import assert from "node:assert/strict";
- *
- * const items = [13, -1, 2 ** 52 + 1, 0.5, true, null, [7, "127.0.0.1", 80]];
- * assert.deepEqual(decode(encodeHead(items, 0)!), items);
- * assert.deepEqual(decode(encodeHead([1], 1, encode("tail"))!), [1, "tail"]);
- * assert.equal(encodeHead([{ an: "object" }], 0), null);
- * ```
- */
-export function encodeHead(
-  items: readonly unknown[],
-  extra: number,
-  tail?: Uint8Array,
-): Uint8Array | null {
-  const tailSize = tail ? tail.length : 0;
-  if (tailSize > MAX_HEAD) return null;
-  if (shared.length - sharedPos < 2 * MAX_HEAD + HEAD_SLACK) {
-    shared = new Uint8Array(ARENA_SIZE);
-    sharedView = new DataView(shared.buffer);
-    sharedPos = 0;
-  }
-  const start = sharedPos;
-  arena = shared;
-  view = sharedView;
-  pos = start;
-  end = start + MAX_HEAD;
-  if (!writeAll(items, extra)) return null;
-  if (tail) {
-    shared.set(tail, pos);
-    pos += tailSize;
-  }
-  sharedPos = pos;
-  return shared.subarray(start, pos);
+  const ok = writeAll(items, extra);
+  arena = NONE; // do not keep the caller's buffer alive
+  view = NO_VIEW;
+  return ok ? pos : -1;
 }
 
 // ---- reading ------------------------------------------------------------------------------
 
-let src: Uint8Array = shared;
+let src: Uint8Array = NONE;
 let at = 0;
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-class NotSimple extends Error {}
-const NOT_SIMPLE = new NotSimple();
-
 function readLength(info: number): number {
   if (info < 24) return info;
-  if (at + 4 > src.length) throw NOT_SIMPLE;
-  if (info === 24) return src[at++];
+  if (info === 24) {
+    if (at + 1 > src.length) throw NOT_SIMPLE;
+    return src[at++];
+  }
   if (info === 25) {
+    if (at + 2 > src.length) throw NOT_SIMPLE;
     const v = (src[at] << 8) | src[at + 1];
     at += 2;
     return v;
   }
   if (info === 26) {
+    if (at + 4 > src.length) throw NOT_SIMPLE;
     const v = ((src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3]) >>> 0;
     at += 4;
     return v;
@@ -295,7 +266,7 @@ function readLength(info: number): number {
   throw NOT_SIMPLE; // 64-bit lengths and integers (cbor-x makes bigints of those)
 }
 
-function readItem(): unknown {
+function readItem(depth = 0): unknown {
   if (at >= src.length) throw NOT_SIMPLE;
   const b = src[at++];
   const major = b >> 5;
@@ -319,9 +290,9 @@ function readItem(): unknown {
     }
     case 4: {
       const n = readLength(info);
-      if (n > src.length - at) throw NOT_SIMPLE;
+      if (n > src.length - at || depth >= MAX_DEPTH) throw NOT_SIMPLE;
       const out = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = readItem();
+      for (let i = 0; i < n; i++) out[i] = readItem(depth + 1);
       return out;
     }
     case 7:
@@ -356,13 +327,18 @@ function readItem(): unknown {
  *
  * @example
  * ```ts
- * import { encodeHead, headEnd, readHead } from "./cbor_head.ts";
+ * import { HEAD_SLACK, headEnd, readHead, writeHeadInto } from "./cbor_head.ts";
  * import { encode } from "cbor-x/encode";
  * import assert from "node:assert/strict";
  *
- * const body = encodeHead([13, 2 ** 52, null, [1, "h", 2]], 1, encode({ the: "payload" }))!;
- * assert.deepEqual(readHead(body, 5, 4), [13, 2 ** 52, null, [1, "h", 2]]);
- * assert.equal(body.length - headEnd.at, encode({ the: "payload" }).length);
+ * const buf = new Uint8Array(128 + HEAD_SLACK);
+ * const items = [13, 2 ** 52, null, [1, "h", 2]];
+ * const end = writeHeadInto(buf, new DataView(buf.buffer), 0, 100, items, 1);
+ * const tail = encode({ the: "payload" });
+ * buf.set(tail, end);
+ * const body = buf.subarray(0, end + tail.length);
+ * assert.deepEqual(readHead(body, 5, 4), items);
+ * assert.equal(body.length - headEnd.at, tail.length);
  * ```
  */
 export function readHead(body: Uint8Array, declared: number, count: number): unknown[] | null {
@@ -379,7 +355,7 @@ export function readHead(body: Uint8Array, declared: number, count: number): unk
     if (e === NOT_SIMPLE) return null;
     throw e;
   } finally {
-    src = shared;
+    src = NONE;
   }
 }
 

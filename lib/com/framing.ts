@@ -11,7 +11,6 @@
 import { Decoder, Encoder } from "cbor-x/encode";
 import { FrameError, MessageTooLargeError } from "../errors.ts";
 import {
-  encodeHead,
   HEAD_SLACK,
   headEnd,
   MAX_HEAD,
@@ -89,11 +88,11 @@ export function decodeValue(bytes: Uint8Array): unknown {
 const EMPTY = new Uint8Array(0);
 
 /**
- * A value carried in a frame as an embedded CBOR item, as decoded from the wire. A frame field
- * declared as embedded (see {@linkcode defineCompactFrame}) holds either the value's CBOR
- * encoding (a `Uint8Array`, spliced into the frame as it is, without a second encoding) or, in a
- * frame that arrived from a peer, this wrapper around the value decoded with the frame (decoded
- * once, in the same pass as the frame).
+ * A value carried in a frame as an embedded CBOR item. A frame field declared as embedded (see
+ * {@linkcode defineCompactFrame}) holds either the value's CBOR encoding (a `Uint8Array`, spliced
+ * into the frame as it is, without a second encoding) or this wrapper: around a value (a frame
+ * decoded by cbor-x), or around the bytes it arrived as (a frame read by the hand-written head
+ * reader; decoded on first use, and passed on unchanged when the frame is forwarded).
  *
  * @example
  * ```ts
@@ -153,32 +152,6 @@ export class Embedded {
 }
 
 /**
- * A frame body ready to be written: one CBOR item, or a head and the CBOR bytes of an embedded
- * value that follow it on the wire.
- */
-export type FrameBody = Uint8Array | readonly [Uint8Array, Uint8Array];
-
-/** Bytes of a frame body on the wire (without the length prefix). */
-export function bodySize(body: FrameBody): number {
-  return body instanceof Uint8Array ? body.length : body[0].length + body[1].length;
-}
-
-/** Writes a length prefix and `body` at `buf[at..]`; returns the offset after it. */
-export function writeFrame(buf: Uint8Array, at: number, body: FrameBody): number {
-  if (body instanceof Uint8Array) {
-    writeFrameHeader(buf, at, body.length);
-    buf.set(body, at + FRAME_HEADER_SIZE);
-    return at + FRAME_HEADER_SIZE + body.length;
-  }
-  const [head, tail] = body;
-  writeFrameHeader(buf, at, head.length + tail.length);
-  at += FRAME_HEADER_SIZE;
-  buf.set(head, at);
-  buf.set(tail, at + head.length);
-  return at + head.length + tail.length;
-}
-
-/**
  * Compact layouts: a frame type registered here travels as a CBOR array `[t, ...values]` in the
  * registered field order instead of a map with string keys. Arrays encode and decode several
  * times faster, which matters for the frames every application message is carried in. The layer
@@ -202,7 +175,7 @@ export interface CompactCodec {
   values(f: Frame): unknown[];
   /**
    * Writes the same head (declaring the embedded item too) with the `put*` functions of
-   * `cbor_head.ts`; `false` when a value is not one they take (the generic path then runs).
+   * `cbor_head.ts`, which give up on a value they do not take (the generic path then runs).
    */
   head?(f: Frame): boolean;
 }
@@ -262,60 +235,6 @@ function fromWire(v: unknown[]): Frame {
   return frame;
 }
 
-function encodeBody(frame: Frame): FrameBody {
-  const layout = layouts.get(frame.t);
-  if (!layout) return encodeValue(frame);
-  const out = toWire(frame, layout);
-  if (layout.embed === null) return encodeHead(out, 0) ?? encodeValue(out);
-  const p = frame[layout.embed];
-  let tail: Uint8Array;
-  if (p instanceof Uint8Array) tail = p;
-  else if (p instanceof Embedded) tail = p.bytes ?? encodeValue(p.value);
-  else {
-    throw new TypeError(`field "${layout.embed}" holds neither CBOR bytes nor an Embedded value`);
-  }
-  // The head declares one more item than it holds: the embedded value, spliced after it (copied
-  // behind the head when small, which makes one contiguous body).
-  const whole = encodeHead(out, 1, tail);
-  if (whole !== null) return whole;
-  const head = encodeHead(out, 1) ?? encodeValue(out);
-  head[0] = 0x80 | (out.length + 1);
-  return [head, tail];
-}
-
-/**
- * Encodes a frame body (CBOR, without the length prefix), checking it against `maxFrameSize`.
- * The result may be a view into cbor-x's shared output buffer (it stays valid, but it is not a
- * buffer of its own), or a head and spliced embedded bytes (see {@linkcode FrameBody}).
- *
- * @throws {MessageTooLargeError} when the body is larger than `maxFrameSize` or cannot be encoded.
- */
-export function encodeFrameBody(frame: Frame, maxFrameSize: number): FrameBody {
-  let body: FrameBody;
-  try {
-    body = encodeBody(frame);
-  } catch (e) {
-    throw new MessageTooLargeError(
-      `Frame of type ${frame.t} cannot be encoded: ${(e as Error).message}`,
-      { cause: e },
-    );
-  }
-  const size = bodySize(body);
-  if (size > maxFrameSize) {
-    throw new MessageTooLargeError(
-      `Frame of type ${frame.t} is ${size} bytes, over the ${maxFrameSize}-byte limit`,
-    );
-  }
-  return body;
-}
-
-function encodeError(frame: Frame, e: unknown): MessageTooLargeError {
-  return new MessageTooLargeError(
-    `Frame of type ${frame.t} cannot be encoded: ${(e as Error).message}`,
-    { cause: e },
-  );
-}
-
 /**
  * Frames encoded one after another into one growing buffer, each with its length prefix: what a
  * connection's writer hands to the socket in one write. Compact frames are written in place
@@ -340,7 +259,7 @@ export class FrameWriter {
   /** Bytes written so far. */
   length = 0;
 
-  /** Starts with room for `size` bytes (it grows as needed). */
+  /** Starts with room for `size` bytes (it grows as needed, by at least 16 KiB). */
   constructor(size = 64 * 1024) {
     this.#buf = new Uint8Array(size);
     this.#view = new DataView(this.#buf.buffer);
@@ -350,7 +269,7 @@ export class FrameWriter {
   #reserve(n: number, from = this.length): void {
     const need = from + n + HEAD_SLACK;
     if (need <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(need, 2 * this.#buf.length));
+    const next = new Uint8Array(Math.max(need, 2 * this.#buf.length, 16 * 1024));
     next.set(this.#buf.subarray(0, from));
     this.#buf = next;
     this.#view = new DataView(next.buffer);
@@ -369,7 +288,10 @@ export class FrameWriter {
     try {
       end = layout ? this.#compact(frame, layout, start) : this.#whole(encodeValue(frame), start);
     } catch (e) {
-      throw encodeError(frame, e);
+      throw new MessageTooLargeError(
+        `Frame of type ${frame.t} cannot be encoded: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     const size = end - start - FRAME_HEADER_SIZE;
     if (size > maxFrameSize) {
@@ -446,15 +368,15 @@ export function writeFrameHeader(buf: Uint8Array, at: number, length: number): v
 }
 
 /**
- * Encodes `frame` as one complete wire frame: length prefix and CBOR body.
+ * Encodes `frame` as one complete wire frame: length prefix and CBOR body (the bytes a
+ * {@linkcode FrameWriter} appends for it).
  *
  * @throws {MessageTooLargeError} when the body is larger than `maxFrameSize` or cannot be encoded.
  */
 export function encodeFrame(frame: Frame, maxFrameSize: number): Uint8Array {
-  const body = encodeFrameBody(frame, maxFrameSize);
-  const out = new Uint8Array(FRAME_HEADER_SIZE + bodySize(body));
-  writeFrame(out, 0, body);
-  return out;
+  const w = new FrameWriter(0);
+  w.append(frame, maxFrameSize);
+  return w.bytes();
 }
 
 function readLength(buf: Uint8Array, at: number): number {

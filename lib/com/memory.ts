@@ -3,7 +3,8 @@
  * virtual clock, with per-link FIFO order (like TCP), configurable latency and loss, crashes
  * that reset links, and partitions that silently cut them.
  *
- * Frames are passed by reference, not encoded: protocol code never mutates a frame it received.
+ * Frames are passed by reference, not encoded: protocol code never mutates a frame it received
+ * (except to put back the sender a first hop leaves out, see Ring.#onFrame).
  *
  * @module
  */

@@ -29,16 +29,7 @@ import {
   InvalidArgumentError,
   P2PSError,
 } from "../errors.ts";
-import {
-  bodySize,
-  DEFAULT_MAX_FRAME_SIZE,
-  encodeFrameBody,
-  FRAME_HEADER_SIZE,
-  type FrameBody,
-  FrameDecoder,
-  FrameWriter,
-  writeFrame,
-} from "./framing.ts";
+import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder, FrameWriter } from "./framing.ts";
 import {
   type AccessPoint,
   type Frame,
@@ -82,10 +73,10 @@ const READY: Promise<void> = Promise.resolve();
 const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
-/** Initial size of a link's send buffer (it grows as needed). */
-const SEND_BUFFER = 16 * 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
-const KEEP_BUFFER = 1024 * 1024;
+const KEEP_BUFFER = 256 * 1024;
+/** Largest slice handed to one socket write (senders waiting for room are woken between). */
+const WRITE_SLICE = 256 * 1024;
 
 type DialCallback = (err: Error | null, peer?: NodeRef) => void;
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
@@ -116,7 +107,7 @@ class Link {
   mine: Hello | null = null;
   theirs: Hello | null = null;
   /** Handshake frames, written before any queued frame. */
-  ctl: FrameBody[] = [];
+  ctl: Uint8Array[] = [];
   /**
    * Queued frames from `head` on. While a write is in progress it carries `frames[head..
    * inflightEnd)`; the frames after those are already encoded, one after another, in `out`
@@ -125,7 +116,7 @@ class Link {
   frames: Frame[] = [];
   head = 0;
   inflightEnd = 0;
-  out: FrameWriter = new FrameWriter(SEND_BUFFER);
+  out: FrameWriter = new FrameWriter(0); // allocated on first use: many links carry nothing
   ends: number[] = [];
   /** The buffer of the last completed write, for the next one. */
   spare: FrameWriter | null = null;
@@ -182,9 +173,17 @@ class Link {
     this.ends.push(this.out.length);
   }
 
-  /** Frames queued and not handed to a write yet; the queue is left empty. */
+  /**
+   * Frames queued and not wholly handed to the kernel (a write in progress may have taken only
+   * part of its batch); the queue is left empty.
+   */
   takeUnsent(): Frame[] {
-    const from = this.writing ? this.inflightEnd : this.head;
+    let from = this.head;
+    if (this.writing) {
+      let i = 0;
+      while (i < this.inflightEnds.length && this.inflightEnds[i] <= this.written) i++;
+      from = this.head + i;
+    }
     const out = from === 0 ? this.frames : this.frames.slice(from);
     this.clear();
     return out;
@@ -194,7 +193,7 @@ class Link {
   clear(): void {
     this.frames = [];
     this.head = this.inflightEnd = 0;
-    this.out = new FrameWriter(SEND_BUFFER);
+    this.out.reset(); // the batch of a write in progress is another buffer
     this.ends = [];
     this.inflightEnds = [];
     this.inflightSize = this.written = 0;
@@ -207,7 +206,7 @@ class Link {
     this.head = this.inflightEnd = other.head;
     this.out = other.out;
     this.ends = other.ends;
-    other.out = new FrameWriter(SEND_BUFFER);
+    other.out = new FrameWriter(0);
     other.frames = [];
     other.ends = [];
     other.head = other.inflightEnd = 0;
@@ -344,15 +343,18 @@ export class TcpTransport implements Transport {
     }
     const slot = this.#slot(to.id);
     let link = slot.active;
-    if (!link) {
-      // A frame that cannot go (too large) must not open a connection.
-      encodeFrameBody(frame, this.#maxFrame);
-      link = this.#dial(to.ap, to, null);
+    if (link) {
+      const before = link.out.length;
+      link.append(frame, this.#maxFrame);
+      this.#queuedSince += link.out.length - before;
+    } else {
+      // Queued before dialing: a frame that cannot go (too large) opens no connection.
+      link = new Link(true, where(to.ap), to, null, this.#maxFrame);
+      link.append(frame, this.#maxFrame);
+      this.#queuedSince += link.out.length;
+      this.#launch(link, to.ap);
       slot.active = link;
     }
-    const before = link.out.length;
-    link.append(frame, this.#maxFrame);
-    this.#queuedSince += link.out.length - before;
     if (link.queued > this.#maxQueued) {
       this.stats.badLinks++;
       const reason = `More than ${this.#maxQueued} bytes queued for ${link.where}: ` +
@@ -552,7 +554,11 @@ export class TcpTransport implements Transport {
   }
 
   #dial(ap: AccessPoint, target: NodeRef | null, done: DialCallback | null): Link {
-    const link = new Link(true, where(ap), target, done, this.#maxFrame);
+    return this.#launch(new Link(true, where(ap), target, done, this.#maxFrame), ap);
+  }
+
+  /** Starts connecting an outbound link. */
+  #launch(link: Link, ap: AccessPoint): Link {
     this.#links.add(link);
     link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
     this.#track(this.#connect(link, ap));
@@ -620,7 +626,7 @@ export class TcpTransport implements Transport {
       const hello = this.#events!.hello();
       link.localId = hello.id;
       link.mine = hello;
-      link.ctl.push(encodeFrameBody({ t: T_HELLO, hello }, this.#maxFrame));
+      link.ctl.push(encodeFrame({ t: T_HELLO, hello }, this.#maxFrame));
     } catch (e) {
       this.#fail(link, `Cannot say hello to ${link.where}: ${describeError(e)}`, HandshakeError);
       return;
@@ -838,7 +844,7 @@ export class TcpTransport implements Transport {
       this.#fail(link, `Cannot prove the network secret: ${describeError(e)}`, HandshakeError);
       return;
     }
-    link.ctl.push(encodeFrameBody({ t: T_HELLO, ok: true, proof }, this.#maxFrame));
+    link.ctl.push(encodeFrame({ t: T_HELLO, ok: true, proof }, this.#maxFrame));
     this.#kick(link);
   }
 
@@ -851,7 +857,7 @@ export class TcpTransport implements Transport {
 
   /** Sends a refusal and closes; the caller reports the failure. */
   #refuse(link: Link, why: string): void {
-    link.ctl.push(encodeFrameBody({ t: T_REFUSE, error: why }, this.#maxFrame));
+    link.ctl.push(encodeFrame({ t: T_REFUSE, error: why }, this.#maxFrame));
     this.#retire(link, false);
   }
 
@@ -1093,10 +1099,13 @@ export class TcpTransport implements Transport {
         if (link.ctl.length > 0) {
           // Handshake frames, before anything queued.
           let size = 0;
-          for (const c of link.ctl) size += FRAME_HEADER_SIZE + bodySize(c);
+          for (const c of link.ctl) size += c.length;
           const buf = new Uint8Array(size);
           let at = 0;
-          for (const c of link.ctl) at = writeFrame(buf, at, c);
+          for (const c of link.ctl) {
+            buf.set(c, at);
+            at += c.length;
+          }
           link.ctl = [];
           for (let w = 0; w < size;) w += await conn.write(buf.subarray(w));
           this.stats.bytesOut += size;
@@ -1106,7 +1115,7 @@ export class TcpTransport implements Transport {
         // Everything queued so far goes out in one write; later frames go to a fresh buffer.
         generation = link.generation;
         const batch = link.out;
-        link.out = link.spare ?? new FrameWriter(SEND_BUFFER);
+        link.out = link.spare ?? new FrameWriter(0);
         link.spare = null;
         link.inflightEnds = link.ends;
         link.ends = [];
@@ -1117,8 +1126,14 @@ export class TcpTransport implements Transport {
         const bytes = batch.bytes();
         let written = 0;
         while (written < bytes.length) {
-          written += await conn.write(written === 0 ? bytes : bytes.subarray(written));
-          if (link.generation === generation) link.written = written;
+          const slice = Math.min(bytes.length, written + WRITE_SLICE);
+          written += await conn.write(
+            written === 0 && slice === bytes.length ? bytes : bytes.subarray(written, slice),
+          );
+          if (link.generation === generation) {
+            link.written = written;
+            if (written < bytes.length) this.#wakeReady();
+          }
         }
         this.stats.bytesOut += bytes.length;
         if (link.generation !== generation) continue;

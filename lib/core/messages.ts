@@ -191,7 +191,7 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     putNumber(f.h as number);
     putNumber(f.ph as number);
     putNumber(f.f as number);
-    if (!putItem(f.s)) return false;
+    putItem(f.s);
     putItem(f.r);
     putNumber(f.id as number);
     putOptional(f.q as number | undefined);

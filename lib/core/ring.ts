@@ -13,7 +13,14 @@
  */
 
 import { newNonce, proveSecret, verifySecret } from "../com/secret.ts";
-import type { Clock, Frame, NodeRef, Timer, Transport } from "../com/transport.ts";
+import {
+  type Clock,
+  type Frame,
+  type NodeRef,
+  PROTOCOL_VERSION,
+  type Timer,
+  type Transport,
+} from "../com/transport.ts";
 import { JoinError, TimeoutError } from "../errors.ts";
 import { FailureDetector } from "./failure_detector.ts";
 import { fingerPolicy } from "./fingers.ts";
@@ -170,7 +177,7 @@ export class Ring {
     this.transport.bind({
       hello: () => ({
         magic: "p2ps",
-        v: 1,
+        v: PROTOCOL_VERSION,
         name: this.net?.name ?? this.#expectName ?? "",
         net: this.net?.netId ?? null,
         id: this.id,

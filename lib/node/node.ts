@@ -79,14 +79,15 @@ export interface NodeOptions {
 export interface Message {
   /** Id of the sending node. */
   src: number;
-  /** Access point of the sending node. */
+  /** Access point of the sending node (read-only: messages from one sender may share it). */
   srcAp: AccessPoint;
   /** Destination id or key as the sender gave it. */
   dst: number;
   /**
    * The message value, decoded. Over TCP, byte strings inside it are views of the bytes read
-   * from the network (no copy is made): keeping one keeps that read's buffer (at most 64 KiB)
-   * alive, so `slice()` a small one you hold on to for long.
+   * from the network (no copy is made): treat them as read-only (the same bytes may be passed on
+   * to other nodes), and `slice()` a small one you hold on to for long, since it keeps that
+   * read's buffer (at most 64 KiB) alive.
    */
   msg: unknown;
   /** `send`, `multicast`, `broadcast` or `succ`. */
@@ -376,22 +377,20 @@ export class P2PNode implements AsyncDisposable {
     this.#deliverLocal(this.#sender(f.s!), f.k, f.p, "send", f.h, f.id);
   }
 
-  #lastWire: WireRef | null = null;
   #lastSender: NodeRef | null = null;
 
   /**
-   * The sender of a message as a node. Frames from one link share their sender tuple (see
-   * Ring.#wireOf), so a stream of them reuses one object instead of building two per message.
+   * The sender of a message as a node: a stream of messages from one sender shares one object
+   * (frozen, since they share it) instead of building two per message.
    */
   #sender(w: WireRef): NodeRef {
-    if (w !== this.#lastWire) {
-      this.#lastWire = w;
-      const ref = fromWire(w);
-      // Shared by the messages of a stream: read-only.
-      Object.freeze(ref.ap);
-      this.#lastSender = ref;
+    const last = this.#lastSender;
+    if (last && last.id === w[0] && last.ap.hostname === w[1] && last.ap.port === w[2]) {
+      return last;
     }
-    return this.#lastSender!;
+    const ref = fromWire(w);
+    Object.freeze(ref.ap);
+    return (this.#lastSender = ref);
   }
 
   #event(type: string, fields: Record<string, unknown>): void {

@@ -69,7 +69,12 @@ export interface NodeOptions {
   };
   /** This node's access point. */
   ap?: Partial<AccessPoint>;
-  /** Largest frame on the wire, bytes. @default 1048576 */
+  /**
+   * Largest frame on the wire, bytes: a message may be up to 512 bytes less (room for its
+   * routing fields). When not given, messages are limited by the 1 MiB default while TCP links
+   * accept frames up to 4 MiB (acknowledgement reports of large broadcasts, peers configured
+   * with a larger limit). @default 1048576
+   */
   maxFrameSize?: number;
   /** Protocol timing (mostly for tests and the simulator). */
   timing?: Partial<RingTiming>;

@@ -27,6 +27,10 @@ const { values: args } = parseArgs({
     quick: { type: "boolean", default: false },
     full: { type: "boolean", default: false },
     only: { type: "string" },
+    // Routing section only: run just these sizes (log2 N) / policies, and merge the rows into
+    // the saved section (bench/results/routing.json) instead of replacing it.
+    exps: { type: "string" },
+    policies: { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -256,6 +260,8 @@ async function micro(): Promise<void> {
 // ---- 2. routing quality -----------------------------------------------------------------
 
 interface RoutingResult {
+  /** When it was measured (rows of several runs can be merged, see --exps). */
+  at?: string;
   n: number;
   policy: string;
   nodes: number;
@@ -278,8 +284,11 @@ interface RoutingResult {
 
 async function routing(): Promise<void> {
   section("2. Routing quality in the simulator");
-  const exps = FULL ? [10, 11, 12, 13, 14, 15, 16, 17] : [10, 11, 12];
   const policies = ["tango", "chord", "dks:4", "fullmesh"];
+  const subset = args.exps !== undefined || args.policies !== undefined;
+  const exps = args.exps?.split(",").map(Number) ??
+    (FULL ? [10, 11, 12, 13, 14, 15, 16, 17] : [10, 11, 12]);
+  const wanted = args.policies?.split(",") ?? policies;
   // A full mesh costs O(N²) join traffic: it is the floor, measured where it is affordable.
   const fullmeshMax = FULL ? 12 : 10;
   // Quick mode keeps DKS to the smaller sizes so that the whole suite stays within 2 minutes.
@@ -289,7 +298,8 @@ async function routing(): Promise<void> {
   const jobs: { e: number; policy: string }[] = [];
   for (const e of exps) {
     for (const p of policies) {
-      if ((p !== "fullmesh" || e <= fullmeshMax) && (p !== "dks:4" || e <= dksMax)) {
+      if (!wanted.includes(p)) continue;
+      if (subset || ((p !== "fullmesh" || e <= fullmeshMax) && (p !== "dks:4" || e <= dksMax))) {
         jobs.push({ e, policy: p });
       }
     }
@@ -313,6 +323,7 @@ async function routing(): Promise<void> {
           left + 60,
           `routing ${policy} 2^${e}`,
         ) as RoutingResult;
+        r.at = new Date().toISOString();
         out.push(r);
         progress(
           `routing: ${policy} N=2^${e}: mean ${r.lookups.mean.toFixed(2)} hops, table ${
@@ -325,6 +336,13 @@ async function routing(): Promise<void> {
     }
   };
   await Promise.all([worker(), worker()]);
+  if (subset) {
+    // Merge into the rows of the saved section: same N and policy are replaced.
+    const saved = loadSaved("routing")?.data as RoutingResult[] | undefined;
+    for (const old of saved ?? []) {
+      if (!out.some((r) => r.n === old.n && r.policy === old.policy)) out.push(old);
+    }
+  }
   out.sort((a, b) => a.n - b.n || policies.indexOf(a.policy) - policies.indexOf(b.policy));
   results.routing = out;
   emit(
@@ -361,6 +379,21 @@ async function routing(): Promise<void> {
     ], rows),
   );
   if (skipped.length) emit(`\nNot run within this mode's budget: ${skipped.join(", ")}.`);
+  if (subset) {
+    const dates = [...new Set(out.map((r) => r.at?.slice(0, 16) ?? "an earlier run"))];
+    emit(
+      `\nRows merged from several runs (\`--exps\`/\`--policies\` rerun some): ${
+        dates.map((d) =>
+          `${d}: ${
+            out.filter((r) => (r.at?.slice(0, 16) ?? "an earlier run") === d)
+              .map((r) =>
+                `${r.policy} 2^${Math.log2(r.n)}`
+              ).join(", ")
+          }`
+        ).join("; ")
+      }.`,
+    );
+  }
 
   // Targets, per N.
   const vrows: (string | number)[][] = [];
@@ -943,6 +976,17 @@ interface SavedSection {
   load: string;
   markdown: string;
   verdicts: { target: string; figure: string; met: boolean }[];
+  /** The section's figures as measured (what a later partial run merges with). */
+  data?: unknown;
+}
+
+/** The saved output of a section, if it was ever run. */
+function loadSaved(key: string): SavedSection | null {
+  try {
+    return JSON.parse(Deno.readTextFileSync(`${HERE}results/${key}.json`));
+  } catch {
+    return null;
+  }
 }
 
 const charts: Record<string, string> = {};
@@ -1011,14 +1055,14 @@ if (!args["no-write"]) {
       load,
       markdown: (sectionReports[key] ?? []).join("\n"),
       verdicts: sectionVerdicts[key] ?? [],
+      data: key === "micro" ? { micro: results.micro, alloc: results.alloc } : results[key],
     };
     Deno.writeTextFileSync(`${HERE}results/${key}.json`, JSON.stringify(saved, null, 1) + "\n");
   }
   const all: [string, SavedSection][] = [];
   for (const [key] of SECTIONS) {
-    try {
-      all.push([key, JSON.parse(Deno.readTextFileSync(`${HERE}results/${key}.json`))]);
-    } catch { /* never run */ }
+    const saved = loadSaved(key);
+    if (saved) all.push([key, saved]);
   }
   const body: string[] = [];
   for (const [, r] of all) {

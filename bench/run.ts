@@ -1041,7 +1041,8 @@ say(`\nsuite took ${took} s (${MODE} mode)`);
 if (!args["no-write"]) {
   for (const [name, svg] of Object.entries(charts)) Deno.writeTextFileSync(`${HERE}${name}`, svg);
   const cmd = `deno run --allow-run --allow-read --allow-write=bench bench/run.ts --${MODE}` +
-    (args.only ? ` --only=${args.only}` : "");
+    (args.only ? ` --only=${args.only}` : "") + (args.exps ? ` --exps=${args.exps}` : "") +
+    (args.policies ? ` --policies=${args.policies}` : "");
   // Each section keeps the run it came from: a later run of some sections (e.g. a full run of the
   // routing section) replaces those only.
   Deno.mkdirSync(`${HERE}results`, { recursive: true });

@@ -227,14 +227,7 @@ export function writeHeadInto(
   items: readonly unknown[],
   extra: number,
 ): number {
-  arena = buf;
-  view = view_;
-  pos = at;
-  end = limit;
-  const ok = writeAll(items, extra);
-  arena = NONE; // do not keep the caller's buffer alive
-  view = NO_VIEW;
-  return ok ? pos : -1;
+  return writeHeadWith(buf, view_, at, limit, (list) => writeAll(list, extra), items);
 }
 
 // ---- reading ------------------------------------------------------------------------------

@@ -231,7 +231,10 @@ function fromWire(v: unknown[]): Frame {
   const frame: Frame = { t: t as number };
   const m = Math.min(n, fields.length);
   for (let i = 0; i < m; i++) if (v[i + 1] !== undefined) frame[fields[i]] = v[i + 1];
-  if (layout.embed !== null) frame[layout.embed] = new Embedded(v[n]);
+  if (layout.embed !== null) {
+    const p = v[n];
+    frame[layout.embed] = p instanceof Embedded ? p : new Embedded(p);
+  }
   return frame;
 }
 
@@ -406,13 +409,13 @@ function undecodable(body: Uint8Array, e: unknown): FrameError {
 function decodeCompact(body: Uint8Array): Frame | null {
   const t = body.length > 2 && body[0] >> 5 === 4 ? body[1] : 24;
   const layout = t < 24 ? layouts.get(t) : undefined;
-  if (!layout?.codec) return null;
+  if (!layout || layout.embed === null) return null;
   const n = layout.fields.length + 1;
   const items = readHead(body, n + 1, n);
   if (!items || headEnd.at >= body.length) return null;
   // The message stays encoded until someone reads it: a node that relays it never decodes it.
   items.push(Embedded.encoded(body.subarray(headEnd.at)));
-  return layout.codec.build(items);
+  return fromWire(items);
 }
 
 function decodeBody(body: Uint8Array): Frame {

@@ -169,6 +169,11 @@ export function dataFrame(
 // Frames that carry application messages travel in the compact positional form, with the message
 // spliced in last (see defineCompactFrame). Every field a frame of these types may hold must be
 // listed: the others would not travel.
+/** The embedded message of a decoded frame (left encoded by the hand-written reader). */
+function embedded(v: unknown): Embedded {
+  return v instanceof Embedded ? v : new Embedded(v);
+}
+
 defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p", {
   build: (v): DataFrame => ({
     t: T.Data,
@@ -199,52 +204,6 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     return true;
   },
 });
-/** The embedded message of a decoded frame (left encoded by the hand-written reader). */
-function embedded(v: unknown): Embedded {
-  return v instanceof Embedded ? v : new Embedded(v);
-}
-
-defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p", {
-  build: (v) => ({
-    t: T.Bcast,
-    s: v[1],
-    id: v[2],
-    h: v[3],
-    lim: v[4],
-    a: v[5],
-    q: v[6],
-    lo: v[7],
-    p: embedded(v[8]),
-  }),
-  values: (f) => [T.Bcast, f.s, f.id, f.h, f.lim, f.a, f.q, f.lo],
-});
-defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p", {
-  build: (v) => ({
-    t: T.Mcast,
-    s: v[1],
-    id: v[2],
-    ks: v[3],
-    r: v[4],
-    h: v[5],
-    ph: v[6],
-    a: v[7],
-    qs: v[8],
-    los: v[9],
-    p: embedded(v[10]),
-  }),
-  values: (f) => [T.Mcast, f.s, f.id, f.ks, f.r, f.h, f.ph, f.a, f.qs, f.los],
-});
-defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p", {
-  build: (v) => ({
-    t: T.Succ,
-    s: v[1],
-    id: v[2],
-    n: v[3],
-    h: v[4],
-    a: v[5],
-    q: v[6],
-    lo: v[7],
-    p: embedded(v[8]),
-  }),
-  values: (f) => [T.Succ, f.s, f.id, f.n, f.h, f.a, f.q, f.lo],
-});
+defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");
+defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p");
+defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p");

@@ -81,3 +81,85 @@ Deno.test("a relayed message is passed on as the bytes it came in, decoded only 
   // Bytes that are not CBOR fail where the message is read, not where the frame is.
   assert.throws(() => Embedded.encoded(new Uint8Array([0x1c])).value);
 });
+
+Deno.test("data frames read by the hand-written reader equal what cbor-x reads from the same bytes", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <X>(xs: X[]): X => xs[Math.floor(rnd() * xs.length)];
+  const nums = [
+    0,
+    1,
+    23,
+    24,
+    255,
+    256,
+    65535,
+    65536,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 52 - 1,
+    2 ** 53 - 1,
+  ];
+  const w = new FrameWriter();
+  const sent: Frame[] = [];
+  for (let i = 0; i < 300; i++) {
+    const s: [number, string, number] | null = rnd() < 0.3
+      ? null
+      : [pick(nums), pick(["127.0.0.1", "h", "x".repeat(64)]), pick([0, 1, 65535])];
+    const ack = rnd() < 0.5 ? { q: pick(nums), lo: pick(nums) } : undefined;
+    const value = pick<unknown>([i, "text é", { d: i, p: new Uint8Array(i % 7) }, [null, true]]);
+    const f = dataFrame(
+      s ?? [1, "a", 2],
+      pick(nums),
+      rnd() < 0.5,
+      pick(nums),
+      encodeValue(value),
+      ack,
+    );
+    f.s = s;
+    f.h = pick([0, 1, 200]);
+    f.ph = pick([0, 1]);
+    f.f = pick([-1, 0, 63]);
+    sent.push(f);
+    w.append(f, MAX);
+  }
+  const bytes = w.bytes().slice();
+  const got: Frame[] = [];
+  new FrameDecoder(MAX).push(bytes, (f) => got.push(f));
+  assert.equal(got.length, sent.length);
+  for (let i = 0, at = 0; i < got.length; i++) {
+    const len = new DataView(bytes.buffer).getUint32(at);
+    const generic = decodeValue(bytes.subarray(at + 4, at + 4 + len)) as unknown[];
+    at += 4 + len;
+    const fields = ["t", "k", "h", "ph", "f", "s", "r", "id", "q", "lo"];
+    assert.deepEqual(fields.map((k) => got[i][k]), generic.slice(0, 10), `frame ${i}`);
+    assert.deepEqual(fields.map((k) => got[i][k]), fields.map((k) => sent[i][k]), `frame ${i}`);
+    assert.deepEqual((got[i].p as Embedded).value, generic[10], `frame ${i} message`);
+  }
+});
+
+Deno.test("a data frame head the hand-written reader does not take is read by cbor-x", () => {
+  // A non-ASCII hostname and a 64-bit integer: valid CBOR from another encoder.
+  for (const s of [[5, "hôst", 7], [5, "h", 7]]) {
+    const body = encodeValue([T.Data, 9, 1, 0, -1, s, false, 3, undefined, undefined, "hi"]);
+    if (s[1] === "h") {
+      // Rewrite the id 3 (one byte, 0x03) as a 64-bit integer 0x1b 00..03.
+      const i = body.lastIndexOf(0x03);
+      const wide = new Uint8Array(body.length + 8);
+      wide.set(body.subarray(0, i));
+      wide.set([0x1b, 0, 0, 0, 0, 0, 0, 0, 3], i);
+      wide.set(body.subarray(i + 1), i + 9);
+      check(wide, s);
+    } else check(body, s);
+  }
+  function check(body: Uint8Array, s: unknown[]) {
+    const framed = new Uint8Array(body.length + 4);
+    new DataView(framed.buffer).setUint32(0, body.length);
+    framed.set(body, 4);
+    const got: Frame[] = [];
+    new FrameDecoder(MAX).push(framed, (f) => got.push(f));
+    assert.deepEqual(got[0].s, s);
+    assert.equal(Number(got[0].id), 3);
+    assert.equal((got[0].p as Embedded).value, "hi");
+  }
+});

@@ -232,8 +232,11 @@ export function writeHeadInto(
 
 // ---- reading ------------------------------------------------------------------------------
 
+// The bytes being read, the read position and the end of the readable range (set by each call,
+// cleared after it).
 let src: Uint8Array = NONE;
 let at = 0;
+let lim = 0;
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -241,17 +244,17 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function readLength(info: number): number {
   if (info < 24) return info;
   if (info === 24) {
-    if (at + 1 > src.length) throw NOT_SIMPLE;
+    if (at + 1 > lim) throw NOT_SIMPLE;
     return src[at++];
   }
   if (info === 25) {
-    if (at + 2 > src.length) throw NOT_SIMPLE;
+    if (at + 2 > lim) throw NOT_SIMPLE;
     const v = (src[at] << 8) | src[at + 1];
     at += 2;
     return v;
   }
   if (info === 26) {
-    if (at + 4 > src.length) throw NOT_SIMPLE;
+    if (at + 4 > lim) throw NOT_SIMPLE;
     const v = ((src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3]) >>> 0;
     at += 4;
     return v;
@@ -259,8 +262,15 @@ function readLength(info: number): number {
   throw NOT_SIMPLE; // 64-bit lengths and integers (cbor-x makes bigints of those)
 }
 
+function readFloat64(): number {
+  if (at + 8 > lim) throw NOT_SIMPLE;
+  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i];
+  at += 8;
+  return f64[0];
+}
+
 function readItem(depth = 0): unknown {
-  if (at >= src.length) throw NOT_SIMPLE;
+  if (at >= lim) throw NOT_SIMPLE;
   const b = src[at++];
   const major = b >> 5;
   const info = b & 31;
@@ -271,7 +281,7 @@ function readItem(depth = 0): unknown {
       return -1 - readLength(info);
     case 3: {
       const n = readLength(info);
-      if (at + n > src.length || n > 64) throw NOT_SIMPLE;
+      if (at + n > lim || n > 64) throw NOT_SIMPLE;
       let s = "";
       for (let i = 0; i < n; i++) {
         const c = src[at + i];
@@ -283,7 +293,7 @@ function readItem(depth = 0): unknown {
     }
     case 4: {
       const n = readLength(info);
-      if (n > src.length - at || depth >= MAX_DEPTH) throw NOT_SIMPLE;
+      if (n > lim - at || depth >= MAX_DEPTH) throw NOT_SIMPLE;
       const out = new Array(n);
       for (let i = 0; i < n; i++) out[i] = readItem(depth + 1);
       return out;
@@ -298,12 +308,8 @@ function readItem(depth = 0): unknown {
           return null;
         case 0xf7:
           return undefined;
-        case 0xfb: {
-          if (at + 8 > src.length) throw NOT_SIMPLE;
-          for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i];
-          at += 8;
-          return f64[0];
-        }
+        case 0xfb:
+          return readFloat64();
       }
       throw NOT_SIMPLE;
     default:
@@ -312,9 +318,10 @@ function readItem(depth = 0): unknown {
 }
 
 /**
- * Reads the head of a compact frame written by this module: the array header of `body`, which
- * must declare `declared` items, and its first `count` items, if they are all simple values (as
- * {@linkcode writeItem} writes them). Returns the items, with the offset where the rest (the
+ * Reads the head of a compact frame written by this module from `body[start..end)`: the array
+ * header, which must declare `declared` items, and its first `count` items, if they are all
+ * simple values (as {@linkcode writeItem} writes them). Returns the items in an array with
+ * `room` more (empty) slots for the caller to fill, and the offset in `body` where the rest (the
  * embedded value) starts in `headEnd`; `null` when the head is anything else (the caller then
  * decodes the body with cbor-x).
  *
@@ -334,13 +341,22 @@ function readItem(depth = 0): unknown {
  * assert.equal(body.length - headEnd.at, tail.length);
  * ```
  */
-export function readHead(body: Uint8Array, declared: number, count: number): unknown[] | null {
+export function readHead(
+  body: Uint8Array,
+  declared: number,
+  count: number,
+  start = 0,
+  end = body.length,
+  room = 0,
+): unknown[] | null {
   src = body;
-  at = 0;
+  at = start;
+  lim = end;
   try {
+    if (at >= lim) return null;
     const b = body[at++];
     if (b >> 5 !== 4 || readLength(b & 31) !== declared) return null;
-    const out = new Array(count);
+    const out = new Array(count + room);
     for (let i = 0; i < count; i++) out[i] = readItem();
     headEnd.at = at;
     return out;
@@ -354,3 +370,82 @@ export function readHead(body: Uint8Array, declared: number, count: number): unk
 
 /** Where the head read by the last successful {@linkcode readHead} ended. */
 export const headEnd: { at: number } = { at: 0 };
+
+/**
+ * Runs `read`, a hand-written reader of one frame layout made of the `take*` functions below,
+ * over `body[start..end)`. Returns what it returns, or `null` when the bytes are not what it
+ * expects (the caller then takes the generic path).
+ *
+ * @example
+ * ```ts
+ * import { HEAD_SLACK, readWith, takeArray, takeNumber, takeRest, writeHeadInto } from "./cbor_head.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const buf = new Uint8Array(64 + HEAD_SLACK);
+ * const end = writeHeadInto(buf, new DataView(buf.buffer), 0, 64, [7, 2 ** 40], 1);
+ * buf[end] = 0xf5; // the embedded item: `true`
+ * const read = () => {
+ *   takeArray(3);
+ *   return { t: takeNumber(), k: takeNumber(), rest: takeRest() };
+ * };
+ * const got = readWith(buf, 0, end + 1, read);
+ * assert.equal(got?.k, 2 ** 40);
+ * assert.deepEqual(got?.rest, new Uint8Array([0xf5]));
+ * ```
+ */
+export function readWith<T>(body: Uint8Array, start: number, end: number, read: () => T): T | null {
+  src = body;
+  at = start;
+  lim = end;
+  try {
+    return read();
+  } catch (e) {
+    if (e === NOT_SIMPLE) return null;
+    throw e;
+  } finally {
+    src = NONE;
+  }
+}
+
+/** Within {@linkcode readWith}: an array header declaring exactly `n` items. */
+export function takeArray(n: number): void {
+  if (at >= lim) throw NOT_SIMPLE;
+  const b = src[at++];
+  if (b >> 5 !== 4 || readLength(b & 31) !== n) throw NOT_SIMPLE;
+}
+
+/** Within {@linkcode readWith}: a number (an integer, or a double as large ones are written). */
+export function takeNumber(): number {
+  if (at >= lim) throw NOT_SIMPLE;
+  const b = src[at++];
+  switch (b >> 5) {
+    case 0:
+      return readLength(b & 31);
+    case 1:
+      return -1 - readLength(b & 31);
+  }
+  if (b === 0xfb) return readFloat64();
+  throw NOT_SIMPLE;
+}
+
+/** Within {@linkcode readWith}: a number or `undefined`. */
+export function takeOptional(): number | undefined {
+  if (at < lim && src[at] === 0xf7) {
+    at++;
+    return undefined;
+  }
+  return takeNumber();
+}
+
+/** Within {@linkcode readWith}: any simple value, as {@linkcode readHead} reads items. */
+export function takeItem(): unknown {
+  return readItem();
+}
+
+/** Within {@linkcode readWith}: the rest of the range (at least one byte), as a view. */
+export function takeRest(): Uint8Array {
+  if (at >= lim) throw NOT_SIMPLE;
+  const rest = src.subarray(at, lim);
+  at = lim;
+  return rest;
+}

@@ -15,6 +15,7 @@ import {
   headEnd,
   MAX_HEAD,
   readHead,
+  readWith,
   writeHeadInto,
   writeHeadWith,
 } from "./cbor_head.ts";
@@ -178,6 +179,12 @@ export interface CompactCodec {
    * `cbor_head.ts`, which give up on a value they do not take (the generic path then runs).
    */
   head?(f: Frame): boolean;
+  /**
+   * Reads the whole frame with the `take*` functions of `cbor_head.ts` (run by `readWith`, which
+   * turns a mismatch into `null`: the generic path then runs), the embedded item as
+   * `Embedded.encoded(takeRest())`.
+   */
+  read?(): Frame;
 }
 
 /**
@@ -199,7 +206,9 @@ export function defineCompactFrame(
     throw new RangeError(`Bad compact layout for frame type ${t}`);
   }
   if (codec && embed === undefined) throw new RangeError(`A codec needs an embedded field`);
-  layouts.set(t, { fields, embed: embed ?? null, codec: codec ?? null });
+  const layout = { fields, embed: embed ?? null, codec: codec ?? null };
+  layouts.set(t, layout);
+  if (t >= 0 && t < 24) smallLayouts[t] = layout;
 }
 
 function toWire(frame: Frame, layout: Layout): unknown[] {
@@ -401,26 +410,36 @@ function undecodable(body: Uint8Array, e: unknown): FrameError {
   );
 }
 
+/** Layouts by frame type, for the types a compact frame's second byte can name (0–23). */
+const smallLayouts: (Layout | undefined)[] = [];
+
 /**
- * The frames every message travels in: the head read by hand (see `readHead`), the embedded value
- * left encoded (see {@linkcode Embedded.encoded}). `null` when the body is not such a frame with a
- * simple head.
+ * The frames every message travels in, read from `src[start..end)`: the head read by hand (see
+ * `readHead`), the embedded value left encoded (see {@linkcode Embedded.encoded}). `null` when
+ * the body is not such a frame with a simple head.
  */
-function decodeCompact(body: Uint8Array): Frame | null {
-  const t = body.length > 2 && body[0] >> 5 === 4 ? body[1] : 24;
-  const layout = t < 24 ? layouts.get(t) : undefined;
+function decodeCompact(src: Uint8Array, start: number, end: number): Frame | null {
+  const t = end - start > 2 && src[start] >> 5 === 4 ? src[start + 1] : 24;
+  const layout = t < 24 ? smallLayouts[t] : undefined;
   if (!layout || layout.embed === null) return null;
+  const read = layout.codec?.read;
+  if (read) {
+    const frame = readWith(src, start, end, read);
+    if (frame) return frame;
+  }
   const n = layout.fields.length + 1;
-  const items = readHead(body, n + 1, n);
-  if (!items || headEnd.at >= body.length) return null;
+  const items = readHead(src, n + 1, n, start, end, 1);
+  if (!items || headEnd.at >= end) return null;
   // The message stays encoded until someone reads it: a node that relays it never decodes it.
-  items.push(Embedded.encoded(body.subarray(headEnd.at)));
+  items[n] = Embedded.encoded(src.subarray(headEnd.at, end));
   return fromWire(items);
 }
 
-function decodeBody(body: Uint8Array): Frame {
-  const compact = decodeCompact(body);
+/** Decodes the frame body `src[start..end)`. */
+function decodeBody(src: Uint8Array, start: number, end: number): Frame {
+  const compact = decodeCompact(src, start, end);
   if (compact) return compact;
+  const body = src.subarray(start, end);
   let v: unknown;
   try {
     v = frameCbor.decode(body);
@@ -527,7 +546,8 @@ export class FrameDecoder {
         }
         this.#len = 0;
         // A copy: the carry-over buffer is reused, and the frame may keep views of its bytes.
-        const frame = decodeBody(this.#buf.slice(FRAME_HEADER_SIZE, total));
+        const body = this.#buf.slice(FRAME_HEADER_SIZE, total);
+        const frame = decodeBody(body, 0, body.length);
         broken = false;
         onFrame(frame);
       }
@@ -541,7 +561,7 @@ export class FrameDecoder {
           break;
         }
         pos = start + length;
-        const frame = decodeBody(chunk.subarray(start, pos));
+        const frame = decodeBody(chunk, start, pos);
         broken = false;
         onFrame(frame);
       }

@@ -9,7 +9,17 @@
  */
 
 import { defineCompactFrame, Embedded } from "../com/framing.ts";
-import { putArray, putItem, putNumber, putOptional } from "../com/cbor_head.ts";
+import {
+  putArray,
+  putItem,
+  putNumber,
+  putOptional,
+  takeArray,
+  takeItem,
+  takeNumber,
+  takeOptional,
+  takeRest,
+} from "../com/cbor_head.ts";
 import type { NodeRef } from "../com/transport.ts";
 
 /** Frame type numbers. */
@@ -202,6 +212,22 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     putOptional(f.q as number | undefined);
     putOptional(f.lo as number | undefined);
     return true;
+  },
+  read: (): DataFrame => {
+    takeArray(11);
+    return {
+      t: takeNumber(),
+      k: takeNumber(),
+      h: takeNumber(),
+      ph: takeNumber(),
+      f: takeNumber(),
+      s: takeItem() as WireRef | null,
+      r: takeItem() as boolean,
+      id: takeNumber(),
+      q: takeOptional(),
+      lo: takeOptional(),
+      p: Embedded.encoded(takeRest()),
+    };
   },
 });
 defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");

@@ -1,13 +1,17 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "cbor-x/encode";
 import {
+  asciiAt,
+  cursor,
   HEAD_SLACK,
   headEnd,
-  putArray,
-  putNumber,
+  numberAt,
+  readAsciiAt,
   readHead,
+  readNumberAt,
+  readOptionalAt,
+  readWith,
   writeHeadInto,
-  writeHeadWith,
 } from "../lib/com/cbor_head.ts";
 
 /** `items` as a head declaring `extra` more items, followed by `tail`; `null` when not written. */
@@ -119,12 +123,44 @@ Deno.test("the writers give up, and leave nothing behind, on what does not fit o
   assert.equal(writeHeadInto(buf, view, 8, 40, ["x".repeat(40)], 0), -1, "a string past the limit");
   assert.equal(writeHeadInto(buf, view, 8, 64, [[[[[[1]]]]]], 0), -1, "arrays nested too deep");
   assert.ok(writeHeadInto(buf, view, 8, 64, [[[[1]]]], 0) > 8, "four levels are fine");
-  const gaveUp = writeHeadWith(buf, view, 0, 64, (v: unknown) => {
-    putArray(1);
-    putNumber(v as number);
-    return true;
-  }, "not a number");
-  assert.equal(gaveUp, -1);
+});
+
+Deno.test("numbers written by position read back as written, and as cbor-x reads them", () => {
+  const buf = new Uint8Array(16);
+  const view = new DataView(buf.buffer);
+  const edge = [0, -0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1];
+  const all = [...edge, ...edge.map((v) => -v), 0.5, NaN, Infinity, -Infinity, -(2 ** 32) - 1];
+  for (const v of all) {
+    const end = numberAt(buf, view, 0, v);
+    assert.ok(Object.is(decode(buf.subarray(0, end)), v), `cbor-x reads ${v}`);
+    assert.ok(Object.is(readNumberAt(buf, 0, end), v), `read back ${v}`);
+    assert.equal(cursor.at, end);
+    // Truncated: not taken, never read past the end.
+    for (let cut = 0; cut < end; cut++) {
+      assert.equal(readWith(buf, 0, cut, (b, at, e) => readNumberAt(b, at, e)), null);
+    }
+  }
+  buf[0] = 0xf7;
+  assert.equal(readOptionalAt(buf, 0, 1), undefined);
+  assert.equal(readWith(buf, 0, 1, (b, at, e) => readNumberAt(b, at, e)), null, "not a number");
+});
+
+Deno.test("strings read by position are the strings written, also when the last one is reused", () => {
+  const buf = new Uint8Array(600);
+  const read = (s: string) => {
+    const end = asciiAt(buf, 0, s);
+    assert.ok(end > 0);
+    assert.equal(decode(buf.subarray(0, end)), s);
+    return readWith(buf, 0, end, (b, at, e) => readAsciiAt(b, at, e));
+  };
+  for (const s of ["127.0.0.1", "127.0.0.1", "127.0.0.2", "", "x".repeat(24), "y".repeat(255)]) {
+    assert.equal(read(s), s);
+  }
+  assert.equal(asciiAt(buf, 0, "z".repeat(256)), -1, "longer than 255");
+  assert.equal(asciiAt(buf, 0, "hôte"), -1, "not ASCII");
+  // Non-ASCII bytes from a peer are not taken (cbor-x reads them instead).
+  const utf8 = encode("hôte");
+  assert.equal(readWith(utf8, 0, utf8.length, (b, at, e) => readAsciiAt(b, at, e)), null);
 });
 
 Deno.test("the head reader refuses truncated input and deep nesting, and reads short tails", () => {

@@ -22,9 +22,12 @@ function samples(): Frame[] {
   acked.h = 200;
   acked.ph = 1;
   acked.f = 31;
+  // Not taken by the hand-written writer (non-ASCII host): the generic path writes it.
+  const unusual = dataFrame([7, "hôte", 1], 5, false, 2, p);
   return [
     first,
     acked,
+    unusual,
     dataFrame(s, 0, true, 2 ** 31, new Embedded(["forwarded", { a: 1 }])),
     { t: T.Bcast, s, id: 4, p, h: 3, lim: 2 ** 50, a: 1, q: 9, lo: 2 },
     { t: T.Mcast, s, id: 5, ks: [1, 2 ** 49, 3], r: true, p, h: 0, ph: 0 },

@@ -132,77 +132,6 @@ function writeAll(items: readonly unknown[], extra: number): boolean {
 }
 
 /**
- * Writes a head with `write(frame)`, a hand-specialised writer made of the `put*` functions
- * below, into `buf` at `at` (same contract as {@linkcode writeHeadInto}). Returns the offset
- * after the head, or `-1` when the writer gave up (returned `false`, or a `put*` met a value it
- * does not take) or the head did not fit.
- *
- * @example
- * ```ts
- * import { HEAD_SLACK, putArray, putItem, putNumber, writeHeadWith } from "./cbor_head.ts";
- * import { decode } from "cbor-x/encode";
- * import assert from "node:assert/strict";
- *
- * const buf = new Uint8Array(64 + HEAD_SLACK);
- * const end = writeHeadWith(buf, new DataView(buf.buffer), 0, 64, (f: { a: number }) => {
- *   putArray(2);
- *   putNumber(f.a);
- *   putItem(null);
- *   return true;
- * }, { a: 7 });
- * assert.deepEqual(decode(buf.subarray(0, end)), [7, null]);
- * ```
- */
-export function writeHeadWith<F>(
-  buf: Uint8Array,
-  view_: DataView,
-  at: number,
-  limit: number,
-  write: (frame: F) => boolean,
-  frame: F,
-): number {
-  arena = buf;
-  view = view_;
-  pos = at;
-  end = limit;
-  try {
-    return write(frame) ? pos : -1;
-  } catch (e) {
-    if (e === NO_ROOM || e === NOT_SIMPLE) return -1;
-    throw e;
-  } finally {
-    arena = NONE; // do not keep the caller's buffer alive
-    view = NO_VIEW;
-  }
-}
-
-/** Within {@linkcode writeHeadWith}: an array of `n` items follows. */
-export function putArray(n: number): void {
-  if (pos > end) throw NO_ROOM;
-  writeHead(0x80, n);
-}
-
-/** Within {@linkcode writeHeadWith}: a number (anything else makes the head give up). */
-export function putNumber(v: number): void {
-  if (pos > end) throw NO_ROOM;
-  if (v >>> 0 === v && (v !== 0 || 1 / v > 0)) writeHead(0x00, v);
-  else if (typeof v !== "number" || !writeItem(v)) throw NOT_SIMPLE;
-}
-
-/** Within {@linkcode writeHeadWith}: a number, or `undefined`. */
-export function putOptional(v: number | undefined): void {
-  if (v === undefined) {
-    if (pos > end) throw NO_ROOM;
-    arena[pos++] = 0xf7;
-  } else putNumber(v);
-}
-
-/** Within {@linkcode writeHeadWith}: any simple value (anything else makes the head give up). */
-export function putItem(v: unknown): void {
-  if (!writeItem(v)) throw NOT_SIMPLE;
-}
-
-/**
  * Writes `items` as a CBOR array declaring `items.length + extra` elements into `buf` at `at`,
  * using at most `limit - at` bytes (`buf` must extend {@linkcode HEAD_SLACK} bytes beyond
  * `limit`); `view` is a DataView of `buf`'s buffer. Returns the offset after the head, or `-1`
@@ -227,7 +156,16 @@ export function writeHeadInto(
   items: readonly unknown[],
   extra: number,
 ): number {
-  return writeHeadWith(buf, view_, at, limit, (list) => writeAll(list, extra), items);
+  arena = buf;
+  view = view_;
+  pos = at;
+  end = limit;
+  try {
+    return writeAll(items, extra) ? pos : -1;
+  } finally {
+    arena = NONE; // do not keep the caller's buffer alive
+    view = NO_VIEW;
+  }
 }
 
 // ---- reading ------------------------------------------------------------------------------
@@ -371,81 +309,247 @@ export function readHead(
 /** Where the head read by the last successful {@linkcode readHead} ended. */
 export const headEnd: { at: number } = { at: 0 };
 
+// ---- hand-specialised codecs ----------------------------------------------------------------
+// Building blocks for the codecs of the hottest frame types (see `CompactCodec`). They keep the
+// position in a local of the caller, which is markedly faster than the module state above.
+
 /**
- * Runs `read`, a hand-written reader of one frame layout made of the `take*` functions below,
- * over `body[start..end)`. Returns what it returns, or `null` when the bytes are not what it
- * expects (the caller then takes the generic path).
+ * Writes the CBOR head of major type `major` (`0x00`, `0x20`, `0x60`, `0x80`...) with argument
+ * `n` (an integer in [0, 2^32)) at `buf[p]`; returns the position after it.
  *
  * @example
  * ```ts
- * import { HEAD_SLACK, readWith, takeArray, takeNumber, takeRest, writeHeadInto } from "./cbor_head.ts";
+ * import { headAt } from "./cbor_head.ts";
  * import assert from "node:assert/strict";
  *
- * const buf = new Uint8Array(64 + HEAD_SLACK);
- * const end = writeHeadInto(buf, new DataView(buf.buffer), 0, 64, [7, 2 ** 40], 1);
- * buf[end] = 0xf5; // the embedded item: `true`
- * const read = () => {
- *   takeArray(3);
- *   return { t: takeNumber(), k: takeNumber(), rest: takeRest() };
- * };
- * const got = readWith(buf, 0, end + 1, read);
- * assert.equal(got?.k, 2 ** 40);
- * assert.deepEqual(got?.rest, new Uint8Array([0xf5]));
+ * const buf = new Uint8Array(8);
+ * assert.equal(headAt(buf, new DataView(buf.buffer), 0, 0x80, 300), 3);
+ * assert.deepEqual([...buf.subarray(0, 3)], [0x99, 1, 44]);
  * ```
  */
-export function readWith<T>(body: Uint8Array, start: number, end: number, read: () => T): T | null {
-  src = body;
-  at = start;
-  lim = end;
+export function headAt(
+  buf: Uint8Array,
+  view: DataView,
+  p: number,
+  major: number,
+  n: number,
+): number {
+  if (n < 24) {
+    buf[p] = major | n;
+    return p + 1;
+  }
+  if (n < 0x100) {
+    buf[p] = major | 24;
+    buf[p + 1] = n;
+    return p + 2;
+  }
+  if (n < 0x10000) {
+    buf[p] = major | 25;
+    buf[p + 1] = n >>> 8;
+    buf[p + 2] = n & 0xff;
+    return p + 3;
+  }
+  buf[p] = major | 26;
+  view.setUint32(p + 1, n);
+  return p + 5;
+}
+
+/**
+ * Writes the number `v` at `buf[p]` as the generic writer does (an integer when it fits in 32
+ * bits, otherwise a double); returns the position after it (at most 9 bytes on).
+ *
+ * @example
+ * ```ts
+ * import { numberAt } from "./cbor_head.ts";
+ * import { decode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const buf = new Uint8Array(9);
+ * const end = numberAt(buf, new DataView(buf.buffer), 0, 2 ** 40 + 1);
+ * assert.equal(decode(buf.subarray(0, end)), 2 ** 40 + 1);
+ * ```
+ */
+export function numberAt(buf: Uint8Array, view: DataView, p: number, v: number): number {
+  if (v >>> 0 === v && (v !== 0 || 1 / v > 0)) return headAt(buf, view, p, 0x00, v);
+  if (v < 0 && v >= -0x100000000 && Number.isInteger(v)) return headAt(buf, view, p, 0x20, -1 - v);
+  buf[p] = 0xfb;
+  view.setFloat64(p + 1, v);
+  return p + 9;
+}
+
+/**
+ * Writes `s` at `buf[p]` when it is ASCII and at most 255 characters long (returns the position
+ * after it), or returns `-1` (anything else is left to the generic writer).
+ *
+ * @example
+ * ```ts
+ * import { asciiAt } from "./cbor_head.ts";
+ * import { decode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const buf = new Uint8Array(300);
+ * assert.equal(decode(buf.subarray(0, asciiAt(buf, 0, "host"))), "host");
+ * assert.equal(asciiAt(buf, 0, "hôte"), -1);
+ * ```
+ */
+export function asciiAt(buf: Uint8Array, p: number, s: string): number {
+  const n = s.length;
+  if (n > 255) return -1;
+  if (n < 24) buf[p++] = 0x60 | n;
+  else {
+    buf[p++] = 0x78;
+    buf[p++] = n;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    buf[p + i] = c;
+  }
+  return p + n;
+}
+
+/** Where the last `read*At` call ended. */
+export const cursor: { at: number } = { at: 0 };
+
+/**
+ * Thrown by the `read*At` functions at bytes they do not take (truncated input, other kinds of
+ * items); {@linkcode readWith} turns it into `null`.
+ */
+class NotTaken extends Error {}
+const NOT_TAKEN = new NotTaken();
+
+/**
+ * Runs `read`, a hand-written reader of one frame layout, over `body[start..end)`. Returns what
+ * it returns, or `null` when it met bytes it does not take (the caller then takes the generic
+ * path).
+ *
+ * @example
+ * ```ts
+ * import { cursor, readNumberAt, readWith } from "./cbor_head.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const read = (b: Uint8Array, at: number, end: number) => {
+ *   const n = readNumberAt(b, at, end);
+ *   return { n, rest: end - cursor.at };
+ * };
+ * assert.deepEqual(readWith(new Uint8Array([0x18, 200, 0xf5]), 0, 3, read), { n: 200, rest: 1 });
+ * assert.equal(readWith(new Uint8Array([0x18]), 0, 1, read), null);
+ * ```
+ */
+export function readWith<T>(
+  body: Uint8Array,
+  start: number,
+  end: number,
+  read: (body: Uint8Array, start: number, end: number) => T,
+): T | null {
   try {
-    return read();
+    return read(body, start, end);
   } catch (e) {
-    if (e === NOT_SIMPLE) return null;
+    if (e === NOT_TAKEN) return null;
     throw e;
-  } finally {
-    src = NONE;
   }
 }
 
-/** Within {@linkcode readWith}: an array header declaring exactly `n` items. */
-export function takeArray(n: number): void {
-  if (at >= lim) throw NOT_SIMPLE;
-  const b = src[at++];
-  if (b >> 5 !== 4 || readLength(b & 31) !== n) throw NOT_SIMPLE;
+/** Within {@linkcode readWith}: gives up on the bytes being read. */
+export function notTaken(): never {
+  throw NOT_TAKEN;
 }
 
-/** Within {@linkcode readWith}: a number (an integer, or a double as large ones are written). */
-export function takeNumber(): number {
-  if (at >= lim) throw NOT_SIMPLE;
-  const b = src[at++];
-  switch (b >> 5) {
-    case 0:
-      return readLength(b & 31);
-    case 1:
-      return -1 - readLength(b & 31);
+/** The unsigned argument of the head byte `b` at `src[p]` (info `b & 31`); sets the cursor. */
+function argumentAt(src: Uint8Array, p: number, end: number, info: number): number {
+  if (info < 24) {
+    cursor.at = p + 1;
+    return info;
   }
-  if (b === 0xfb) return readFloat64();
-  throw NOT_SIMPLE;
+  if (info === 24) {
+    if (p + 2 > end) throw NOT_TAKEN;
+    cursor.at = p + 2;
+    return src[p + 1];
+  }
+  if (info === 25) {
+    if (p + 3 > end) throw NOT_TAKEN;
+    cursor.at = p + 3;
+    return (src[p + 1] << 8) | src[p + 2];
+  }
+  if (info === 26) {
+    if (p + 5 > end) throw NOT_TAKEN;
+    cursor.at = p + 5;
+    return ((src[p + 1] << 24) | (src[p + 2] << 16) | (src[p + 3] << 8) | src[p + 4]) >>> 0;
+  }
+  throw NOT_TAKEN;
 }
 
-/** Within {@linkcode readWith}: a number or `undefined`. */
-export function takeOptional(): number | undefined {
-  if (at < lim && src[at] === 0xf7) {
-    at++;
+/**
+ * Within {@linkcode readWith}: the number at `src[p]` (an integer of at most 32 bits, or a
+ * double); the cursor is set after it.
+ */
+export function readNumberAt(src: Uint8Array, p: number, end: number): number {
+  if (p >= end) throw NOT_TAKEN;
+  const b = src[p];
+  if (b < 0x20) return argumentAt(src, p, end, b);
+  if (b < 0x40) return -1 - argumentAt(src, p, end, b & 31);
+  if (b !== 0xfb || p + 9 > end) throw NOT_TAKEN;
+  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[p + 1 + i];
+  cursor.at = p + 9;
+  return f64[0];
+}
+
+/** Within {@linkcode readWith}: a number or `undefined` at `src[p]`; sets the cursor. */
+export function readOptionalAt(src: Uint8Array, p: number, end: number): number | undefined {
+  if (p < end && src[p] === 0xf7) {
+    cursor.at = p + 1;
     return undefined;
   }
-  return takeNumber();
+  return readNumberAt(src, p, end);
 }
 
-/** Within {@linkcode readWith}: any simple value, as {@linkcode readHead} reads items. */
-export function takeItem(): unknown {
-  return readItem();
+/** Within {@linkcode readWith}: a boolean at `src[p]`; sets the cursor. */
+export function readBoolAt(src: Uint8Array, p: number, end: number): boolean {
+  const b = p < end ? src[p] : 0;
+  if (b !== 0xf4 && b !== 0xf5) throw NOT_TAKEN;
+  cursor.at = p + 1;
+  return b === 0xf5;
 }
 
-/** Within {@linkcode readWith}: the rest of the range (at least one byte), as a view. */
-export function takeRest(): Uint8Array {
-  if (at >= lim) throw NOT_SIMPLE;
-  const rest = src.subarray(at, lim);
-  at = lim;
-  return rest;
+/** Within {@linkcode readWith}: an array header declaring exactly `n` items; sets the cursor. */
+export function readArrayAt(src: Uint8Array, p: number, end: number, n: number): void {
+  if (p >= end) throw NOT_TAKEN;
+  const b = src[p];
+  if (b >> 5 !== 4 || argumentAt(src, p, end, b & 31) !== n) throw NOT_TAKEN;
+}
+
+// The last string read, to hand out the same string for the same bytes (host names repeat).
+const lastBytes = new Uint8Array(256);
+let lastLength = -1;
+let lastString = "";
+
+/** Within {@linkcode readWith}: an ASCII string at `src[p]`; sets the cursor. */
+export function readAsciiAt(src: Uint8Array, p: number, end: number): string {
+  if (p >= end) throw NOT_TAKEN;
+  const b = src[p];
+  if (b >> 5 !== 3) throw NOT_TAKEN;
+  const n = argumentAt(src, p, end, b & 31);
+  const from = cursor.at;
+  if (n > 255 || from + n > end) throw NOT_TAKEN;
+  cursor.at = from + n;
+  if (n === lastLength) {
+    let same = true;
+    for (let i = 0; i < n; i++) {
+      if (src[from + i] !== lastBytes[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastString;
+  }
+  let s = "";
+  for (let i = 0; i < n; i++) {
+    const c = src[from + i];
+    if (c >= 0x80) throw NOT_TAKEN;
+    s += String.fromCharCode(c);
+  }
+  lastBytes.set(src.subarray(from, from + n));
+  lastLength = n;
+  lastString = s;
+  return s;
 }

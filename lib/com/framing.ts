@@ -10,15 +10,7 @@
 
 import { Decoder, Encoder } from "cbor-x/encode";
 import { FrameError, MessageTooLargeError } from "../errors.ts";
-import {
-  HEAD_SLACK,
-  headEnd,
-  MAX_HEAD,
-  readHead,
-  readWith,
-  writeHeadInto,
-  writeHeadWith,
-} from "./cbor_head.ts";
+import { HEAD_SLACK, headEnd, MAX_HEAD, readHead, readWith, writeHeadInto } from "./cbor_head.ts";
 import type { Frame } from "./transport.ts";
 
 /** Bytes of the length prefix in front of every frame body. */
@@ -164,6 +156,8 @@ interface Layout {
   codec: CompactCodec | null;
 }
 const layouts = new Map<number, Layout>();
+/** The same, by frame type, for the types a compact frame's second byte can name (0–23). */
+const smallLayouts: (Layout | undefined)[] = [];
 
 /**
  * Hand-written conversions for the hottest compact frame types (several times faster than the
@@ -174,17 +168,20 @@ export interface CompactCodec {
   build(v: unknown[]): Frame;
   /** `[t, ...fields]` of a frame (without the embedded field), absent fields `undefined`. */
   values(f: Frame): unknown[];
+  /** The embedded field of a frame (a plain property read, for speed). */
+  embedded?(f: Frame): unknown;
   /**
-   * Writes the same head (declaring the embedded item too) with the `put*` functions of
-   * `cbor_head.ts`, which give up on a value they do not take (the generic path then runs).
+   * Writes the same head (declaring the embedded item too) into `buf` at `at` with the `*At`
+   * functions of `cbor_head.ts`, and returns where it ends: at most `MAX_HEAD` bytes, with room
+   * for them guaranteed. Returns `-1` for a frame it does not take (the generic path then runs).
    */
-  head?(f: Frame): boolean;
+  write?(f: Frame, buf: Uint8Array, view: DataView, at: number): number;
   /**
-   * Reads the whole frame with the `take*` functions of `cbor_head.ts` (run by `readWith`, which
-   * turns a mismatch into `null`: the generic path then runs), the embedded item as
-   * `Embedded.encoded(takeRest())`.
+   * Reads the whole frame from `src[start..end)` with the `read*At` functions of `cbor_head.ts`
+   * (run by `readWith`, which turns bytes they do not take into `null`: the generic path then
+   * runs), the embedded item as `Embedded.encoded(bytes)`.
    */
-  read?(): Frame;
+  read?(src: Uint8Array, start: number, end: number): Frame;
 }
 
 /**
@@ -295,7 +292,8 @@ export class FrameWriter {
    */
   append(frame: Frame, maxFrameSize: number): void {
     const start = this.length;
-    const layout = layouts.get(frame.t);
+    const t = frame.t;
+    const layout = t >= 0 && t < 24 ? smallLayouts[t] : layouts.get(t);
     let end: number;
     try {
       end = layout ? this.#compact(frame, layout, start) : this.#whole(encodeValue(frame), start);
@@ -325,7 +323,7 @@ export class FrameWriter {
   #compact(frame: Frame, layout: Layout, start: number): number {
     let tail: Uint8Array | null = null;
     if (layout.embed !== null) {
-      const p = frame[layout.embed];
+      const p = layout.codec?.embedded ? layout.codec.embedded(frame) : frame[layout.embed];
       if (p instanceof Uint8Array) tail = p;
       else if (p instanceof Embedded) tail = p.bytes ?? encodeValue(p.value);
       else {
@@ -337,8 +335,8 @@ export class FrameWriter {
     const extra = tail ? 1 : 0;
     this.#reserve(FRAME_HEADER_SIZE + MAX_HEAD + (tail ? tail.length : 0));
     const at = start + FRAME_HEADER_SIZE;
-    const head = layout.codec?.head;
-    let end = head ? writeHeadWith(this.#buf, this.#view, at, at + MAX_HEAD, head, frame) : -1;
+    const write = layout.codec?.write;
+    let end = write ? write(frame, this.#buf, this.#view, at) : -1;
     const items = end < 0 ? toWire(frame, layout) : null;
     if (items) end = writeHeadInto(this.#buf, this.#view, at, at + MAX_HEAD, items, extra);
     if (items && end < 0) {
@@ -409,9 +407,6 @@ function undecodable(body: Uint8Array, e: unknown): FrameError {
     { cause: e },
   );
 }
-
-/** Layouts by frame type, for the types a compact frame's second byte can name (0–23). */
-const smallLayouts: (Layout | undefined)[] = [];
 
 /**
  * The frames every message travels in, read from `src[start..end)`: the head read by hand (see

@@ -74,7 +74,7 @@ const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
-const KEEP_BUFFER = 256 * 1024;
+const KEEP_BUFFER = 1024 * 1024;
 /** Largest slice handed to one socket write (senders waiting for room are woken between). */
 const WRITE_SLICE = 256 * 1024;
 

@@ -10,15 +10,15 @@
 
 import { defineCompactFrame, Embedded } from "../com/framing.ts";
 import {
-  putArray,
-  putItem,
-  putNumber,
-  putOptional,
-  takeArray,
-  takeItem,
-  takeNumber,
-  takeOptional,
-  takeRest,
+  asciiAt,
+  cursor,
+  notTaken,
+  numberAt,
+  readArrayAt,
+  readAsciiAt,
+  readBoolAt,
+  readNumberAt,
+  readOptionalAt,
 } from "../com/cbor_head.ts";
 import type { NodeRef } from "../com/transport.ts";
 
@@ -199,34 +199,75 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     p: embedded(v[10]),
   }),
   values: (f) => [T.Data, f.k, f.h, f.ph, f.f, f.s, f.r, f.id, f.q, f.lo],
-  head: (f) => {
-    putArray(11);
-    putNumber(T.Data);
-    putNumber(f.k as number);
-    putNumber(f.h as number);
-    putNumber(f.ph as number);
-    putNumber(f.f as number);
-    putItem(f.s);
-    putItem(f.r);
-    putNumber(f.id as number);
-    putOptional(f.q as number | undefined);
-    putOptional(f.lo as number | undefined);
-    return true;
+  embedded: (f) => f.p,
+  write: (f, buf, view, at) => {
+    const { k, h, ph, f: fi, s, r, id, q, lo } = f as DataFrame;
+    if (
+      typeof k !== "number" || typeof h !== "number" || typeof ph !== "number" ||
+      typeof fi !== "number" || typeof r !== "boolean" || typeof id !== "number" ||
+      (q !== undefined && typeof q !== "number") || (lo !== undefined && typeof lo !== "number")
+    ) return -1;
+    let p = at;
+    buf[p++] = 0x8b; // an array of 11: t, nine fields and the message
+    buf[p++] = T.Data;
+    p = numberAt(buf, view, p, k);
+    p = numberAt(buf, view, p, h);
+    p = numberAt(buf, view, p, ph);
+    p = numberAt(buf, view, p, fi);
+    if (s === null) buf[p++] = 0xf6;
+    else {
+      if (!Array.isArray(s) || s.length !== 3) return -1;
+      const [sid, host, port] = s;
+      if (typeof sid !== "number" || typeof host !== "string" || typeof port !== "number") {
+        return -1;
+      }
+      buf[p++] = 0x83;
+      p = numberAt(buf, view, p, sid);
+      p = asciiAt(buf, p, host);
+      if (p < 0) return -1;
+      p = numberAt(buf, view, p, port);
+    }
+    buf[p++] = r ? 0xf5 : 0xf4;
+    p = numberAt(buf, view, p, id);
+    if (q === undefined) buf[p++] = 0xf7;
+    else p = numberAt(buf, view, p, q);
+    if (lo === undefined) buf[p++] = 0xf7;
+    else p = numberAt(buf, view, p, lo);
+    return p;
   },
-  read: (): DataFrame => {
-    takeArray(11);
+  read: (b, at, end): DataFrame => {
+    readArrayAt(b, at, end, 11);
+    readNumberAt(b, cursor.at, end); // the type, known to be Data
+    const k = readNumberAt(b, cursor.at, end);
+    const h = readNumberAt(b, cursor.at, end);
+    const ph = readNumberAt(b, cursor.at, end);
+    const fi = readNumberAt(b, cursor.at, end);
+    let s: WireRef | null = null;
+    if (cursor.at < end && b[cursor.at] === 0xf6) cursor.at++;
+    else {
+      readArrayAt(b, cursor.at, end, 3);
+      const sid = readNumberAt(b, cursor.at, end);
+      const host = readAsciiAt(b, cursor.at, end);
+      s = [sid, host, readNumberAt(b, cursor.at, end)];
+    }
+    const r = readBoolAt(b, cursor.at, end);
+    const id = readNumberAt(b, cursor.at, end);
+    const q = readOptionalAt(b, cursor.at, end);
+    const lo = readOptionalAt(b, cursor.at, end);
+    const rest = cursor.at;
+    if (rest >= end) notTaken(); // no message
     return {
-      t: takeNumber(),
-      k: takeNumber(),
-      h: takeNumber(),
-      ph: takeNumber(),
-      f: takeNumber(),
-      s: takeItem() as WireRef | null,
-      r: takeItem() as boolean,
-      id: takeNumber(),
-      q: takeOptional(),
-      lo: takeOptional(),
-      p: Embedded.encoded(takeRest()),
+      t: T.Data,
+      k,
+      h,
+      ph,
+      f: fi,
+      s,
+      r,
+      id,
+      q,
+      lo,
+      p: Embedded.encoded(b.subarray(rest, end)),
     };
   },
 });

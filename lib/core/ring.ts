@@ -520,7 +520,9 @@ export class Ring {
     }
     if (this.table) {
       this.#detector.heard(from.id, this.clock);
-      if (this.#graveyard.has(from.id) && this.#running) this.#revive(from);
+      if (this.#graveyard.size > 0 && this.#graveyard.has(from.id) && this.#running) {
+        this.#revive(from);
+      }
     }
     switch (f.t) {
       case T.Ping:

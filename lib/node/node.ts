@@ -477,14 +477,14 @@ export class P2PNode implements AsyncDisposable {
   send(dst: number, msg: unknown, options: SendOptions & { ack: true }): Promise<Receipt>;
   /** Sends without waiting for an acknowledgement. */
   send(dst: number, msg: unknown, options?: SendOptions): Promise<void>;
-  send(dst: number, msg: unknown, options: SendOptions = {}): Promise<Receipt | void> {
+  send(dst: number, msg: unknown, options?: SendOptions): Promise<Receipt | void> {
     try {
       this.#assertOpen();
       this.#checkKey(dst);
       const p = this.#encodePayload(msg);
       const id = this.#nextMessageId();
-      const toResp = options.toResp ?? false;
-      if (options.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
+      const toResp = options?.toResp ?? false;
+      if (options?.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
       this.#group.counters.send.sent++;
       this.#ring.route(null, dataFrame(this.#ring.wireSelf, dst, toResp, id, p));
       return this.#ring.transport.ready();

@@ -17,7 +17,8 @@ const nodes: P2PNode[] = [];
 const credits = new Map<number, (n: number) => void>();
 const pongs = new Map<number, () => void>();
 const bcastAt = new Map<number, number>();
-const received = new Map<number, number>();
+/** Stream messages received by each node (read by `stats`). */
+const received: number[] = [];
 const payload = (size: number) => new Uint8Array(size).fill(1);
 
 /** Wall-clock time comparable across processes of this machine, in ms. */
@@ -27,13 +28,14 @@ function wall(): number {
 
 function serve(node: P2PNode): void {
   nodes.push(node);
-  received.set(node.id, 0);
+  const index = received.push(0) - 1;
   (async () => {
+    // As lean as the raw baseline's handler: a local counter, no lookups per message.
+    let n = 0;
     for await (const m of node.messages({ bufferSize: 1 << 20 })) {
       const v = m.msg as Record<string, unknown>;
       if (typeof v.d === "number") {
-        const n = received.get(node.id)! + 1;
-        received.set(node.id, n);
+        received[index] = ++n;
         if (n % CREDIT === 0) node.send(m.src, { c: CREDIT }).catch(() => {});
       } else if (typeof v.c === "number") credits.get(node.id)?.(v.c);
       else if (typeof v.pi === "number") node.send(m.src, { po: v.pi }).catch(() => {});
@@ -162,7 +164,7 @@ await serveLines(async (cmd) => {
       return { t0, reached: r.reached.length, rttMs: r.rtt, before };
     }
     case "stats":
-      return { totals: totals(), bcastAt: [...bcastAt.values()], received: [...received.values()] };
+      return { totals: totals(), bcastAt: [...bcastAt.values()], received: [...received] };
     case "info":
       return { nodes: nodes.map((n) => ({ id: n.id, ap: n.ap, status: n.status })) };
     case "quit":

@@ -370,6 +370,15 @@ export function headAt(
  * ```
  */
 export function numberAt(buf: Uint8Array, view: DataView, p: number, v: number): number {
+  // The common case, small enough to be inlined: an integer below 24, in the head byte.
+  if (v >>> 0 === v && v < 24 && (v !== 0 || 1 / v > 0)) {
+    buf[p] = v;
+    return p + 1;
+  }
+  return longerNumberAt(buf, view, p, v);
+}
+
+function longerNumberAt(buf: Uint8Array, view: DataView, p: number, v: number): number {
   if (v >>> 0 === v && (v !== 0 || 1 / v > 0)) return headAt(buf, view, p, 0x00, v);
   if (v < 0 && v >= -0x100000000 && Number.isInteger(v)) return headAt(buf, view, p, 0x20, -1 - v);
   buf[p] = 0xfb;
@@ -484,6 +493,15 @@ function argumentAt(src: Uint8Array, p: number, end: number, info: number): numb
  * double); the cursor is set after it.
  */
 export function readNumberAt(src: Uint8Array, p: number, end: number): number {
+  // The common case, small enough to be inlined: an integer below 24, in the head byte.
+  if (p < end && src[p] < 24) {
+    cursor.at = p + 1;
+    return src[p];
+  }
+  return readLongerNumberAt(src, p, end);
+}
+
+function readLongerNumberAt(src: Uint8Array, p: number, end: number): number {
   if (p >= end) throw NOT_TAKEN;
   const b = src[p];
   if (b < 0x20) return argumentAt(src, p, end, b);

@@ -10,7 +10,7 @@ import type { Frame } from "../com/transport.ts";
 import { isPayload, T } from "./messages.ts";
 
 function int(v: unknown): boolean {
-  return typeof v === "number" && Number.isSafeInteger(v);
+  return Number.isSafeInteger(v);
 }
 
 function ref(v: unknown): boolean {

@@ -472,6 +472,7 @@ export class TcpTransport implements Transport {
       }
     }
     this.#slots.clear();
+    this.#lastSlot = null;
     this.#closing = this.#drainTasks();
     return this.#closing;
   }
@@ -485,6 +486,7 @@ export class TcpTransport implements Transport {
       this.#destroy(link);
     }
     this.#slots.clear();
+    this.#lastSlot = null;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------
@@ -519,18 +521,25 @@ export class TcpTransport implements Transport {
     }
   }
 
+  /** The slot `#slot` returned last (sends come in runs to one peer): saves a lookup. */
+  #lastSlotId = NaN;
+  #lastSlot: Slot | null = null;
+
   #slot(id: number): Slot {
+    if (id === this.#lastSlotId && this.#lastSlot) return this.#lastSlot;
     let slot = this.#slots.get(id);
     if (!slot) {
       slot = { active: null, draining: 0, held: [] };
       this.#slots.set(id, slot);
     }
-    return slot;
+    this.#lastSlotId = id;
+    return (this.#lastSlot = slot);
   }
 
   #tidy(id: number, slot: Slot): void {
     if (!slot.active && slot.draining === 0 && slot.held.length === 0) {
       if (this.#slots.get(id) === slot) this.#slots.delete(id);
+      if (this.#lastSlot === slot) this.#lastSlot = null;
     }
   }
 

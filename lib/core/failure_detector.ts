@@ -36,13 +36,24 @@ export class FailureDetector {
 
   #peer(id: number, now: number): PeerClock {
     let p = this.#peers.get(id);
-    if (!p) this.#peers.set(id, p = { last: now, srtt: 0, rttvar: 0 });
+    if (!p) {
+      this.#peers.set(id, p = { last: now, srtt: 0, rttvar: 0 });
+      if (id === this.#lastId) this.#last = p;
+    }
     return p;
   }
 
+  /** The record `heard` used last (frames come in runs from one peer): saves a lookup. */
+  #lastId = NaN;
+  #last: PeerClock | undefined = undefined;
+
   /** Something arrived from `id` (recorded only for peers being watched). */
   heard(id: number, clock: { now(): number }): void {
-    const p = this.#peers.get(id);
+    let p = this.#last;
+    if (id !== this.#lastId) {
+      p = this.#last = this.#peers.get(id);
+      this.#lastId = id;
+    }
     if (p) p.last = clock.now();
   }
 
@@ -79,5 +90,6 @@ export class FailureDetector {
   /** Forgets `id`. */
   drop(id: number): void {
     this.#peers.delete(id);
+    if (id === this.#lastId) this.#last = undefined;
   }
 }

@@ -258,7 +258,7 @@ function readItem(depth = 0): unknown {
 /**
  * Reads the head of a compact frame written by this module from `body[start..end)`: the array
  * header, which must declare `declared` items, and its first `count` items, if they are all
- * simple values (as {@linkcode writeItem} writes them). Returns the items in an array with
+ * simple values (as {@linkcode writeHeadInto} writes them). Returns the items in an array with
  * `room` more (empty) slots for the caller to fill, and the offset in `body` where the rest (the
  * embedded value) starts in `headEnd`; `null` when the head is anything else (the caller then
  * decodes the body with cbor-x).

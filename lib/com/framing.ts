@@ -179,7 +179,9 @@ export interface CompactCodec {
   /**
    * Reads the whole frame from `src[start..end)` with the `read*At` functions of `cbor_head.ts`
    * (run by `readWith`, which turns bytes they do not take into `null`: the generic path then
-   * runs), the embedded item as `Embedded.encoded(bytes)`.
+   * runs), the embedded item as `Embedded.encoded(bytes)`. It is called only for bodies whose
+   * second byte is this layout's type; like the generic reader, it leaves the embedded item to
+   * be checked where it is decoded.
    */
   read?(src: Uint8Array, start: number, end: number): Frame;
 }
@@ -293,7 +295,7 @@ export class FrameWriter {
   append(frame: Frame, maxFrameSize: number): void {
     const start = this.length;
     const t = frame.t;
-    const layout = t >= 0 && t < 24 ? smallLayouts[t] : layouts.get(t);
+    const layout = typeof t === "number" && t >= 0 && t < 24 ? smallLayouts[t] : layouts.get(t);
     let end: number;
     try {
       end = layout ? this.#compact(frame, layout, start) : this.#whole(encodeValue(frame), start);

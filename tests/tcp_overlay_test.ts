@@ -242,3 +242,46 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
   assert.equal((await b.send(1, "and still", { ack: true })).node, 1);
   await rogue.close();
 });
+
+Deno.test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
+  const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
+  try {
+    for (let i = 1; i < 8; i++) nodes.push(await joinNet(nodes[i - 1].ap));
+    await until(() => ringOk(nodes), "an 8-node ring");
+    // A key two or more hops from the sender: a relay passes runs on and its link joins them again.
+    const src = nodes[0];
+    let key = 0;
+    let hops = 0;
+    const probe = new Map(nodes.map((n) => [n.id, n.messages()]));
+    for (let tries = 0; tries < 40 && hops < 2; tries++) {
+      key = Math.floor(Math.random() * 2 ** 32);
+      await src.send(key, "probe", { toResp: true });
+      hops = (await nextWithin(probe.get(responsible(nodes, key))!, "a probe")).hops;
+    }
+    for (const it of probe.values()) await it.return?.();
+    assert.ok(hops >= 2, "found a key two hops away");
+    const dst = nodes.find((n) => n.id === responsible(nodes, key))!;
+    const inbox = dst.messages();
+    const framesBefore = dst.statistics().frames.in;
+    const count = 2000;
+    for (let i = 0; i < count; i++) {
+      src.send(key, { i, pad: new Uint8Array(i % 200) }, { toResp: true });
+    }
+    let previous = -1;
+    for (let i = 0; i < count; i++) {
+      const m = await nextWithin(inbox, `message ${i}`);
+      assert.deepEqual(m.msg, { i, pad: new Uint8Array(i % 200) });
+      assert.equal(m.src, src.id);
+      assert.ok(m.id > previous, "ids increase");
+      assert.ok(m.hops >= 2);
+      previous = m.id;
+    }
+    await inbox.return?.();
+    // Far fewer frames than messages arrived (control traffic included).
+    const frames = dst.statistics().frames.in - framesBefore;
+    assert.ok(frames < count / 4, `${frames} frames for ${count} messages`);
+    assert.equal(dst.statistics().kinds.send.received >= count, true);
+  } finally {
+    await Promise.all(nodes.map((n) => n.leave()));
+  }
+});

@@ -529,6 +529,20 @@ export function readBoolAt(src: Uint8Array, p: number, end: number): boolean {
   return b === 0xf5;
 }
 
+/**
+ * Within {@linkcode readWith}: the header of a byte string at `src[p]`, whose bytes must lie
+ * within `end`; returns its length, with the cursor after the bytes.
+ */
+export function readBytesAt(src: Uint8Array, p: number, end: number): number {
+  if (p >= end) throw NOT_TAKEN;
+  const b = src[p];
+  if (b >> 5 !== 2) throw NOT_TAKEN;
+  const n = argumentAt(src, p, end, b & 31);
+  if (n > end - cursor.at) throw NOT_TAKEN;
+  cursor.at += n;
+  return n;
+}
+
 /** Within {@linkcode readWith}: an array header declaring exactly `n` items; sets the cursor. */
 export function readArrayAt(src: Uint8Array, p: number, end: number, n: number): void {
   if (p >= end) throw NOT_TAKEN;

@@ -158,6 +158,22 @@ interface Layout {
 const layouts = new Map<number, Layout>();
 /** The same, by frame type, for the types a compact frame's second byte can name (0–23). */
 const smallLayouts: (Layout | undefined)[] = [];
+/** Hand-written readers of frame types without a compact layout (see defineFrameReader). */
+const readers: ((src: Uint8Array, start: number, end: number) => Frame)[] = [];
+
+/**
+ * Makes frames of type `t` (below 24) read by `read`, a reader written with the `read*At`
+ * functions of `cbor_head.ts`, when a body is an array with a two-byte count (`0x99`) whose first
+ * item is `t`; its writer is the codec of another layout (see {@linkcode CompactCodec.merge}).
+ * A body it does not take is decoded by cbor-x and refused, having no layout.
+ */
+export function defineFrameReader(
+  t: number,
+  read: (src: Uint8Array, start: number, end: number) => Frame,
+): void {
+  if (!(t >= 0 && t < 24)) throw new RangeError(`Frame type ${t} is not below 24`);
+  readers[t] = read;
+}
 
 /**
  * Hand-written conversions for the hottest compact frame types (several times faster than the
@@ -175,7 +191,24 @@ export interface CompactCodec {
    * functions of `cbor_head.ts`, and returns where it ends: at most `MAX_HEAD` bytes, with room
    * for them guaranteed. Returns `-1` for a frame it does not take (the generic path then runs).
    */
-  write?(f: Frame, buf: Uint8Array, view: DataView, at: number): number;
+  write?(f: Frame, buf: Uint8Array, view: DataView, at: number, tailLength: number): number;
+  /**
+   * Appends the message of `f` to the frame written last, `buf[body..end)` (whose frame object
+   * was `last`), when the two can share a frame: writes `tail` (the message's bytes) at `end`,
+   * updates the frame's own header and returns its new end, at most `body + maxBody`. Returns
+   * `-1` when they cannot share one (nothing is written then). Room for `tail` and 8 bytes more
+   * is guaranteed.
+   */
+  merge?(
+    f: Frame,
+    last: Frame,
+    buf: Uint8Array,
+    view: DataView,
+    body: number,
+    end: number,
+    tail: Uint8Array,
+    maxBody: number,
+  ): number;
   /**
    * Reads the whole frame from `src[start..end)` with the `read*At` functions of `cbor_head.ts`
    * (run by `readWith`, which turns bytes they do not take into `null`: the generic path then
@@ -269,6 +302,11 @@ export class FrameWriter {
   #view: DataView;
   /** Bytes written so far. */
   length = 0;
+  /** Whether the last frame appended went into the frame before it (see `CompactCodec.merge`). */
+  merged = false;
+  /** The frame appended last, and where its length prefix is; `null` after a reset. */
+  #last: Frame | null = null;
+  #lastStart = 0;
 
   /** Starts with room for `size` bytes (it grows as needed, by at least 16 KiB). */
   constructor(size = 64 * 1024) {
@@ -296,6 +334,14 @@ export class FrameWriter {
     const start = this.length;
     const t = frame.t;
     const layout = typeof t === "number" && t >= 0 && t < 24 ? smallLayouts[t] : layouts.get(t);
+    const last = this.#last;
+    if (
+      last !== null && layout?.codec?.merge && this.#mergeInto(frame, layout, last, maxFrameSize)
+    ) {
+      this.merged = true;
+      this.#last = frame;
+      return;
+    }
     let end: number;
     try {
       end = layout ? this.#compact(frame, layout, start) : this.#whole(encodeValue(frame), start);
@@ -313,6 +359,32 @@ export class FrameWriter {
     }
     writeFrameHeader(this.#buf, start, size);
     this.length = end;
+    this.merged = false;
+    this.#last = frame;
+    this.#lastStart = start;
+  }
+
+  /** Appends `frame`'s message to the frame before it, if the codec can; `false` if not. */
+  #mergeInto(frame: Frame, layout: Layout, last: Frame, maxFrameSize: number): boolean {
+    const p = layout.codec!.embedded ? layout.codec!.embedded(frame) : frame[layout.embed!];
+    const tail = p instanceof Uint8Array ? p : p instanceof Embedded ? p.bytes : null;
+    if (tail === null) return false;
+    this.#reserve(tail.length + 8);
+    const body = this.#lastStart + FRAME_HEADER_SIZE;
+    const end = layout.codec!.merge!(
+      frame,
+      last,
+      this.#buf,
+      this.#view,
+      body,
+      this.length,
+      tail,
+      maxFrameSize,
+    );
+    if (end < 0) return false;
+    writeFrameHeader(this.#buf, this.#lastStart, end - body);
+    this.length = end;
+    return true;
   }
 
   /** Copies an encoded body in after a length prefix; returns the end. */
@@ -338,7 +410,7 @@ export class FrameWriter {
     this.#reserve(FRAME_HEADER_SIZE + MAX_HEAD + (tail ? tail.length : 0));
     const at = start + FRAME_HEADER_SIZE;
     const write = layout.codec?.write;
-    let end = write ? write(frame, this.#buf, this.#view, at) : -1;
+    let end = write ? write(frame, this.#buf, this.#view, at, tail ? tail.length : -1) : -1;
     const items = end < 0 ? toWire(frame, layout) : null;
     if (items) end = writeHeadInto(this.#buf, this.#view, at, at + MAX_HEAD, items, extra);
     if (items && end < 0) {
@@ -368,6 +440,8 @@ export class FrameWriter {
   /** Forgets what was appended; the buffer is reused. */
   reset(): void {
     this.length = 0;
+    this.merged = false;
+    this.#last = null;
   }
 }
 
@@ -416,6 +490,10 @@ function undecodable(body: Uint8Array, e: unknown): FrameError {
  * the body is not such a frame with a simple head.
  */
 function decodeCompact(src: Uint8Array, start: number, end: number): Frame | null {
+  if (src[start] === 0x99 && end - start > 4 && src[start + 3] < 24) {
+    const read = readers[src[start + 3]];
+    return read ? readWith(src, start, end, read) : null;
+  }
   const t = end - start > 2 && src[start] >> 5 === 4 ? src[start + 1] : 24;
   const layout = t < 24 ? smallLayouts[t] : undefined;
   if (!layout || layout.embed === null) return null;

@@ -170,7 +170,8 @@ class Link {
   append(frame: Frame, maxFrameSize: number): void {
     this.out.append(frame, maxFrameSize);
     this.frames.push(frame);
-    this.ends.push(this.out.length);
+    // Negative: the frame went into the previous one's (a run, see CompactCodec.merge).
+    this.ends.push(this.out.merged ? -this.out.length : this.out.length);
   }
 
   /**
@@ -180,9 +181,7 @@ class Link {
   takeUnsent(): Frame[] {
     let from = this.head;
     if (this.writing) {
-      let i = 0;
-      while (i < this.inflightEnds.length && this.inflightEnds[i] <= this.written) i++;
-      from = this.head + i;
+      from = this.head + wholeFrames(this.inflightEnds, this.written);
     }
     const out = from === 0 ? this.frames : this.frames.slice(from);
     this.clear();
@@ -222,6 +221,18 @@ class Link {
   get ref(): NodeRef {
     return this.target ?? this.peer!;
   }
+}
+
+/**
+ * How many of the frames whose byte ends are `ends` lie wholly within the first `written` bytes.
+ * A negative end marks a frame that went into the previous one's wire frame (a run): it is only
+ * out with the whole of that frame, and so are the frames of the run before it.
+ */
+function wholeFrames(ends: readonly number[], written: number): number {
+  let i = 0;
+  while (i < ends.length && Math.abs(ends[i]) <= written) i++;
+  while (i > 0 && i < ends.length && ends[i] < 0) i--;
+  return i;
 }
 
 /** What is known about one neighbour: its current link and links being drained. */
@@ -1165,9 +1176,7 @@ export class TcpTransport implements Transport {
       if (link.state === "closed") return;
       if (link.generation === generation && link.inflightEnd > link.head) {
         // Frames wholly handed to the kernel count as sent; the rest of the batch was not.
-        let i = 0;
-        while (i < link.inflightEnds.length && link.inflightEnds[i] <= link.written) i++;
-        link.head += i;
+        link.head += wholeFrames(link.inflightEnds, link.written);
         link.inflightEnd = link.head;
         link.inflightSize = link.written = 0;
       }

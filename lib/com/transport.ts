@@ -56,7 +56,7 @@ export interface Hello {
 /** First bytes of meaning in every handshake. */
 export const PROTOCOL_MAGIC = "p2ps";
 /** Wire protocol version; peers with another version are refused. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** What a transport reports to the node that owns it. */
 export interface TransportEvents {

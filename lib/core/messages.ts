@@ -8,15 +8,17 @@
  * @module
  */
 
-import { defineCompactFrame, Embedded } from "../com/framing.ts";
+import { defineCompactFrame, defineFrameReader, Embedded } from "../com/framing.ts";
 import {
   asciiAt,
   cursor,
+  headAt,
   notTaken,
   numberAt,
   readArrayAt,
   readAsciiAt,
   readBoolAt,
+  readBytesAt,
   readNumberAt,
   readOptionalAt,
 } from "../com/cbor_head.ts";
@@ -64,6 +66,11 @@ export const T = {
   Pong: 20,
   /** Acknowledged broadcast: a subtree's reached nodes, child → parent. */
   BcastDone: 21,
+  /**
+   * Unacknowledged messages of one sender to one destination, sent one after another, in one
+   * frame: how a link writes consecutive data frames that share their routing fields.
+   */
+  DataRun: 22,
 } as const;
 
 /** Network characteristics, fixed by the creator and adopted by joiners. */
@@ -176,6 +183,98 @@ export function dataFrame(
   };
 }
 
+/**
+ * Consecutive unacknowledged messages from one sender to one destination with the same routing
+ * fields, as one frame: the messages have ids `id`, `id + 1`, ... The sending link builds these
+ * from data frames queued back to back (see the Data codec's `merge`); a node that relays a run
+ * passes its messages on as data frames, which its own link joins again.
+ */
+export interface DataRunFrame extends Routed {
+  /** Original sender; `null` on a first hop (see {@linkcode DataFrame.s}). */
+  s: WireRef | null;
+  /** Whether `k` is a key rather than a node id. */
+  r: boolean;
+  /** Sender-local id of the first message. */
+  id: number;
+  /** The messages, in order. */
+  ps: Embedded[];
+}
+
+/** The number of application messages a routed frame carries (runs carry several). */
+export function messageCount(f: Routed): number {
+  return f.t === T.DataRun ? (f.ps as unknown[]).length : 1;
+}
+
+/** The data frame of message `i` of a run, to be routed on its own. */
+export function runMessage(run: DataRunFrame, i: number, h: number): DataFrame {
+  return {
+    t: T.Data,
+    k: run.k,
+    h,
+    ph: run.ph,
+    f: run.f,
+    s: run.s,
+    r: run.r,
+    id: run.id + i,
+    q: undefined,
+    lo: undefined,
+    p: run.ps[i],
+  };
+}
+
+/**
+ * Largest body of a run a link builds: larger runs would more often wait at the receiver for the
+ * rest of the frame to arrive in a later read.
+ */
+const RUN_BYTES = 16 * 1024;
+
+/** Writes the routing fields shared by data frames and runs; `-1` when not all simple. */
+function routingAt(f: DataFrame, buf: Uint8Array, view: DataView, at: number): number {
+  const { k, h, ph, f: fi, s, r, id } = f;
+  if (
+    typeof k !== "number" || typeof h !== "number" || typeof ph !== "number" ||
+    typeof fi !== "number" || typeof r !== "boolean" || typeof id !== "number"
+  ) return -1;
+  let p = numberAt(buf, view, at, k);
+  p = numberAt(buf, view, p, h);
+  p = numberAt(buf, view, p, ph);
+  p = numberAt(buf, view, p, fi);
+  if (s === null) buf[p++] = 0xf6;
+  else {
+    if (!Array.isArray(s) || s.length !== 3) return -1;
+    const [sid, host, port] = s;
+    if (typeof sid !== "number" || typeof host !== "string" || typeof port !== "number") {
+      return -1;
+    }
+    buf[p++] = 0x83;
+    p = numberAt(buf, view, p, sid);
+    p = asciiAt(buf, p, host);
+    if (p < 0) return -1;
+    p = numberAt(buf, view, p, port);
+  }
+  buf[p++] = r ? 0xf5 : 0xf4;
+  return numberAt(buf, view, p, id);
+}
+
+/** The routing fields shared by data frames and runs, read from `b` at the cursor. */
+function readRouting(b: Uint8Array, end: number) {
+  const k = readNumberAt(b, cursor.at, end);
+  const h = readNumberAt(b, cursor.at, end);
+  const ph = readNumberAt(b, cursor.at, end);
+  const fi = readNumberAt(b, cursor.at, end);
+  let s: WireRef | null = null;
+  if (cursor.at < end && b[cursor.at] === 0xf6) cursor.at++;
+  else {
+    readArrayAt(b, cursor.at, end, 3);
+    const sid = readNumberAt(b, cursor.at, end);
+    const host = readAsciiAt(b, cursor.at, end);
+    s = [sid, host, readNumberAt(b, cursor.at, end)];
+  }
+  const r = readBoolAt(b, cursor.at, end);
+  const id = readNumberAt(b, cursor.at, end);
+  return { k, h, ph, fi, s, r, id };
+}
+
 // Frames that carry application messages travel in the compact positional form, with the message
 // spliced in last (see defineCompactFrame). Every field a frame of these types may hold must be
 // listed: the others would not travel.
@@ -200,58 +299,53 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
   }),
   values: (f) => [T.Data, f.k, f.h, f.ph, f.f, f.s, f.r, f.id, f.q, f.lo],
   embedded: (f) => f.p,
-  write: (f, buf, view, at) => {
-    const { k, h, ph, f: fi, s, r, id, q, lo } = f as DataFrame;
-    if (
-      typeof k !== "number" || typeof h !== "number" || typeof ph !== "number" ||
-      typeof fi !== "number" || typeof r !== "boolean" || typeof id !== "number" ||
-      (q !== undefined && typeof q !== "number") || (lo !== undefined && typeof lo !== "number")
-    ) return -1;
-    let p = at;
-    buf[p++] = 0x8b; // an array of 11: t, nine fields and the message
-    buf[p++] = T.Data;
-    p = numberAt(buf, view, p, k);
-    p = numberAt(buf, view, p, h);
-    p = numberAt(buf, view, p, ph);
-    p = numberAt(buf, view, p, fi);
-    if (s === null) buf[p++] = 0xf6;
-    else {
-      if (!Array.isArray(s) || s.length !== 3) return -1;
-      const [sid, host, port] = s;
-      if (typeof sid !== "number" || typeof host !== "string" || typeof port !== "number") {
-        return -1;
-      }
-      buf[p++] = 0x83;
-      p = numberAt(buf, view, p, sid);
-      p = asciiAt(buf, p, host);
-      if (p < 0) return -1;
-      p = numberAt(buf, view, p, port);
+  // An unacknowledged message whose bytes are at hand starts a run (of one, so far): a run's
+  // array header has a fixed width, so that the link can append the next messages to it.
+  write: (f, buf, view, at, tailLength) => {
+    const { q, lo } = f as DataFrame;
+    const run = q === undefined && lo === undefined && tailLength >= 0;
+    if (run) {
+      buf[at] = 0x99; // an array with a two-byte count: eight fields and one message so far
+      buf[at + 1] = 0;
+      buf[at + 2] = 9;
+      buf[at + 3] = T.DataRun;
+      const p = routingAt(f as DataFrame, buf, view, at + 4);
+      return p < 0 ? -1 : headAt(buf, view, p, 0x40, tailLength);
     }
-    buf[p++] = r ? 0xf5 : 0xf4;
-    p = numberAt(buf, view, p, id);
+    if (q !== undefined && typeof q !== "number") return -1;
+    if (lo !== undefined && typeof lo !== "number") return -1;
+    buf[at] = 0x8b; // an array of 11: t, nine fields and the message
+    buf[at + 1] = T.Data;
+    let p = routingAt(f as DataFrame, buf, view, at + 2);
+    if (p < 0) return -1;
     if (q === undefined) buf[p++] = 0xf7;
     else p = numberAt(buf, view, p, q);
     if (lo === undefined) buf[p++] = 0xf7;
     else p = numberAt(buf, view, p, lo);
     return p;
   },
+  // The next message of a run: same routing fields, the next id, unacknowledged.
+  merge: (f, last, buf, view, body, end, tail, maxBody) => {
+    const d = f as DataFrame;
+    const l = last as DataFrame;
+    if (
+      l.t !== T.Data || d.q !== undefined || d.lo !== undefined || d.id !== l.id + 1 ||
+      d.k !== l.k || d.h !== l.h || d.ph !== l.ph || d.f !== l.f || d.r !== l.r || d.s !== l.s ||
+      buf[body] !== 0x99 || buf[body + 3] !== T.DataRun
+    ) return -1;
+    const count = (buf[body + 1] << 8) | buf[body + 2];
+    const n = tail.length;
+    const next = end + (n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5) + n;
+    if (count >= 0xffff || next - body > Math.min(maxBody, RUN_BYTES)) return -1;
+    buf.set(tail, headAt(buf, view, end, 0x40, n));
+    buf[body + 1] = (count + 1) >>> 8;
+    buf[body + 2] = (count + 1) & 0xff;
+    return next;
+  },
   read: (b, at, end): DataFrame => {
     readArrayAt(b, at, end, 11);
     readNumberAt(b, cursor.at, end); // the type, known to be Data
-    const k = readNumberAt(b, cursor.at, end);
-    const h = readNumberAt(b, cursor.at, end);
-    const ph = readNumberAt(b, cursor.at, end);
-    const fi = readNumberAt(b, cursor.at, end);
-    let s: WireRef | null = null;
-    if (cursor.at < end && b[cursor.at] === 0xf6) cursor.at++;
-    else {
-      readArrayAt(b, cursor.at, end, 3);
-      const sid = readNumberAt(b, cursor.at, end);
-      const host = readAsciiAt(b, cursor.at, end);
-      s = [sid, host, readNumberAt(b, cursor.at, end)];
-    }
-    const r = readBoolAt(b, cursor.at, end);
-    const id = readNumberAt(b, cursor.at, end);
+    const { k, h, ph, fi, s, r, id } = readRouting(b, end);
     const q = readOptionalAt(b, cursor.at, end);
     const lo = readOptionalAt(b, cursor.at, end);
     const rest = cursor.at;
@@ -271,6 +365,22 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     };
   },
 });
+
+defineFrameReader(T.DataRun, (b, at, end): DataRunFrame => {
+  if (end - at < 5 || b[at] !== 0x99) notTaken();
+  const count = (b[at + 1] << 8) | b[at + 2];
+  if (count < 9) notTaken();
+  cursor.at = at + 4; // after the type, known to be DataRun
+  const { k, h, ph, fi, s, r, id } = readRouting(b, end);
+  const ps: Embedded[] = new Array(count - 8);
+  for (let i = 0; i < ps.length; i++) {
+    const n = readBytesAt(b, cursor.at, end);
+    ps[i] = Embedded.encoded(b.subarray(cursor.at - n, cursor.at));
+  }
+  if (cursor.at !== end) notTaken();
+  return { t: T.DataRun, k, h, ph, f: fi, s, r, id, ps };
+});
+
 defineCompactFrame(T.Bcast, ["s", "id", "h", "lim", "a", "q", "lo"], "p");
 defineCompactFrame(T.Mcast, ["s", "id", "ks", "r", "h", "ph", "a", "qs", "los"], "p");
 defineCompactFrame(T.Succ, ["s", "id", "n", "h", "a", "q", "lo"], "p");

@@ -27,9 +27,12 @@ import { fingerPolicy } from "./fingers.ts";
 import { addMod, cw, inOC, inOO } from "./id_space.ts";
 import {
   type DataFrame,
+  type DataRunFrame,
   fromWire,
+  messageCount,
   type NetInfo,
   type Routed,
+  runMessage,
   T,
   toWire,
   type WireRef,
@@ -103,8 +106,8 @@ export interface RingSink {
   event(e: NodeEvent): void;
   /** Whether anybody reads the event stream (events are not even built otherwise). */
   listening(): boolean;
-  /** A routed data frame reached the node responsible for its key. */
-  deliver(frame: DataFrame): void;
+  /** A routed data frame (or run) reached the node responsible for its key. */
+  deliver(frame: DataFrame | DataRunFrame): void;
   /** A frame type the ring does not handle (group communication, acknowledgements). */
   service(from: NodeRef, frame: Frame): void;
 }
@@ -536,6 +539,7 @@ export class Ring {
           this.clock.now(),
         );
       case T.Data:
+      case T.DataRun:
         // A first hop travels without its sender: it is the peer that sent it.
         if (f.s === null) f.s = this.#wireOf(from);
         return this.route(from, f as DataFrame);
@@ -579,20 +583,34 @@ export class Ring {
   route(from: NodeRef | null, f: Routed): void {
     if (!this.#running) return;
     const tb = this.table!;
-    const counters = f.t === T.Data ? this.data : this.control;
+    const data = f.t === T.Data || f.t === T.DataRun;
+    const counters = data ? this.data : this.control;
+    // Counters count messages: a run carries several.
+    const n = f.t === T.DataRun ? messageCount(f) : 1;
     if (from && f.f >= 0) this.#correctOnUse(from, f.f);
     if (!from) counters.sent++;
     const hop = tb.nextHop(f.k, f.ph);
     if (hop.node === null) {
-      counters.received++;
+      counters.received += n;
       return this.#arrive(f);
     }
     if (f.h >= MAX_HOPS) {
-      counters.dropped++;
-      if (f.t === T.Data) this.#undeliverable(f as DataFrame, "hop limit reached");
+      counters.dropped += n;
+      if (data) this.#undeliverable(f, "hop limit reached");
       return;
     }
-    if (from) counters.forwarded++;
+    if (from) counters.forwarded += n;
+    if (f.t === T.DataRun) {
+      // Passed on message by message: the link to the next hop joins them into a run again.
+      const run = f as DataRunFrame;
+      for (let i = 0; i < n; i++) {
+        const m = runMessage(run, i, f.h + 1);
+        m.ph = hop.phase;
+        m.f = hop.finger;
+        this.transport.send(hop.node, m);
+      }
+      return;
+    }
     if (from === null) {
       // Originated here, in a frame made for this send alone: updated in place. A data frame
       // travels without its sender, whom the receiver knows from the link (see #onFrame).
@@ -659,10 +677,11 @@ export class Ring {
           p: this.table!.pred,
           h: f.h,
         });
-      case T.Data: {
-        const d = f as DataFrame;
+      case T.Data:
+      case T.DataRun: {
+        const d = f as DataFrame | DataRunFrame;
         if (!d.r && d.k !== this.id) {
-          this.data.dropped++;
+          this.data.dropped += messageCount(d);
           return this.#undeliverable(d, `no node has id ${d.k}`);
         }
         return this.sink.deliver(d);
@@ -670,11 +689,14 @@ export class Ring {
     }
   }
 
-  #undeliverable(d: DataFrame, why: string): void {
-    const report = { t: T.Undeliverable, id: d.id, d: d.k, why, kd: "send" };
+  /** Reports a data frame's messages (one, or a run's) undeliverable to their sender. */
+  #undeliverable(d: Routed, why: string): void {
     const src = fromWire(d.s);
-    if (src.id === this.id) this.sink.service(src, report);
-    else this.sendControl(src, report);
+    for (let i = 0; i < messageCount(d); i++) {
+      const report = { t: T.Undeliverable, id: (d.id as number) + i, d: d.k, why, kd: "send" };
+      if (src.id === this.id) this.sink.service(src, report);
+      else this.sendControl(src, report);
+    }
   }
 
   #onJoin(j: NodeRef): void {

@@ -76,6 +76,9 @@ function wellFormed(f: Frame): boolean {
         int(f.id) &&
         isPayload(f.p) &&
         acked(f);
+    case T.DataRun:
+      return routed(f) && (f.s === null || wireRef(f.s)) && typeof f.r === "boolean" &&
+        int(f.id) && Array.isArray(f.ps) && f.ps.length > 0 && f.ps.every(isPayload);
     case T.Undeliverable:
       return int(f.id) && int(f.d) && typeof f.why === "string";
     case T.Bcast:

@@ -14,6 +14,7 @@ import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
 import {
   type DataFrame,
   dataFrame,
+  type DataRunFrame,
   fromWire,
   type NetInfo,
   type Payload,
@@ -376,10 +377,18 @@ export class P2PNode implements AsyncDisposable {
     });
   }
 
-  #deliver(f: DataFrame): void {
-    if (f.q !== undefined) return this.#group.deliverAcked(f);
+  #deliver(f: DataFrame | DataRunFrame): void {
+    if (f.t === T.DataRun) {
+      const { ps, k, h, id } = f as DataRunFrame;
+      this.#group.counters.send.received += ps.length;
+      const src = this.#sender(f.s!);
+      for (let i = 0; i < ps.length; i++) this.#deliverLocal(src, k, ps[i], "send", h, id + i);
+      return;
+    }
+    const d = f as DataFrame;
+    if (d.q !== undefined) return this.#group.deliverAcked(d);
     this.#group.counters.send.received++;
-    this.#deliverLocal(this.#sender(f.s!), f.k, f.p, "send", f.h, f.id);
+    this.#deliverLocal(this.#sender(d.s!), d.k, d.p, "send", d.h, d.id);
   }
 
   #lastSender: NodeRef | null = null;

@@ -285,3 +285,33 @@ Deno.test("streams over TCP travel as runs of messages per frame, through relays
     await Promise.all(nodes.map((n) => n.leave()));
   }
 });
+
+Deno.test("runs respect the receiver's smaller frame limit; a run to a missing node is reported message by message", async () => {
+  const small = await createNet({ node: { id: 100 }, maxFrameSize: 4096, net: { maxKey: 1000 } });
+  const big = await joinNet(small.ap, { node: { id: 200 } });
+  try {
+    await until(() => big.status === "connected" && small.status === "connected", "two nodes");
+    const inbox = small.messages();
+    // 10 KB in ten messages: one run would be over the receiver's 4 KiB limit.
+    for (let i = 0; i < 10; i++) big.send(100, { i, pad: new Uint8Array(1000) });
+    for (let i = 0; i < 10; i++) {
+      assert.equal(((await nextWithin(inbox, `message ${i}`)).msg as { i: number }).i, i);
+    }
+    await inbox.return?.();
+    assert.equal(small.statistics().badLinks, 0);
+    // Sent back to back to an id nobody has: one report for the run, an event per message.
+    const events = big.events();
+    const ids: number[] = [];
+    for (let i = 0; i < 20; i++) big.send(150, i);
+    while (ids.length < 20) {
+      const e = await nextWithin(events, "undeliverable events");
+      if (e.type === "undeliverable") ids.push(e.id as number);
+    }
+    await events.return?.();
+    assert.deepEqual(ids, ids.slice().sort((a, b) => a - b));
+    assert.equal(new Set(ids).size, 20);
+    assert.equal(big.statistics().undeliverable, 20);
+  } finally {
+    await Promise.all([big.leave(), small.leave()]);
+  }
+});

@@ -264,7 +264,7 @@ Deno.test("consecutive unacknowledged data frames with the same routing fields s
   };
   const ids: number[] = [];
   const append = (f: DataFrame) => {
-    w.append(f, MAX);
+    w.append(f, MAX, MAX);
     ids.push(f.id);
   };
   for (let id = 10; id < 15; id++) append(frame(id));
@@ -284,10 +284,24 @@ Deno.test("consecutive unacknowledged data frames with the same routing fields s
     [T.DataRun, 19, 1],
   ]);
   assert.deepEqual(got.flatMap((f) => messages(f).map((m) => (m as { id: number }).id)), ids);
+  // Without a run limit (the peer's frame limit is not known yet) every message has a frame.
+  const single = new FrameWriter();
+  for (let id = 1; id < 5; id++) single.append(frame(id), MAX);
+  assert.equal(single.count, 4);
+  // Runs stay within the limit given (the smaller of both ends' frame limits).
+  const small = new FrameWriter();
+  for (let id = 1; id < 50; id++) small.append(frame(id), MAX, 200);
+  const cut = small.bytes();
+  for (let at = 0; at < cut.length;) {
+    const len = new DataView(cut.buffer, cut.byteOffset).getUint32(at);
+    assert.ok(len <= 200, `a ${len}-byte run`);
+    at += 4 + len;
+  }
+  assert.ok(small.count > 1 && small.count < 49);
   // A reset buffer starts afresh; long runs are cut at 16 KiB.
   w.reset();
   for (let id = 100; id < 500; id++) {
-    w.append(dataFrame([1, "h", 2], 5, false, id, encodeValue(new Uint8Array(100))), MAX);
+    w.append(dataFrame([1, "h", 2], 5, false, id, encodeValue(new Uint8Array(100))), MAX, MAX);
   }
   const runs: Frame[] = [];
   const bytes = w.bytes().slice();
@@ -307,7 +321,7 @@ Deno.test("consecutive unacknowledged data frames with the same routing fields s
 Deno.test("a run whose messages are cut short or overrun is refused as a FrameError", () => {
   const w = new FrameWriter();
   for (let id = 1; id < 4; id++) {
-    w.append(dataFrame([1, "h", 2], 5, false, id, encodeValue(id)), MAX);
+    w.append(dataFrame([1, "h", 2], 5, false, id, encodeValue(id)), MAX, MAX);
   }
   const good = w.bytes().slice();
   const body = good.subarray(4);

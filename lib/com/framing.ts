@@ -304,6 +304,8 @@ export class FrameWriter {
   length = 0;
   /** Whether the last frame appended went into the frame before it (see `CompactCodec.merge`). */
   merged = false;
+  /** Frames in the buffer (a run of messages counts once). */
+  count = 0;
   /** The frame appended last, and where its length prefix is; `null` after a reset. */
   #last: Frame | null = null;
   #lastStart = 0;
@@ -325,18 +327,21 @@ export class FrameWriter {
   }
 
   /**
-   * Appends `frame` with its length prefix.
+   * Appends `frame` with its length prefix, or, with a `runLimit`, into the frame appended last
+   * when the codec of its type can join them (see {@linkcode CompactCodec.merge}) within
+   * `runLimit` bytes of body.
    *
    * @throws {MessageTooLargeError} when its body is over `maxFrameSize` or cannot be encoded;
    * nothing is appended then.
    */
-  append(frame: Frame, maxFrameSize: number): void {
+  append(frame: Frame, maxFrameSize: number, runLimit = 0): void {
     const start = this.length;
     const t = frame.t;
     const layout = typeof t === "number" && t >= 0 && t < 24 ? smallLayouts[t] : layouts.get(t);
     const last = this.#last;
     if (
-      last !== null && layout?.codec?.merge && this.#mergeInto(frame, layout, last, maxFrameSize)
+      last !== null && runLimit > 0 && layout?.codec?.merge &&
+      this.#mergeInto(frame, layout, last, Math.min(maxFrameSize, runLimit))
     ) {
       this.merged = true;
       this.#last = frame;
@@ -360,6 +365,7 @@ export class FrameWriter {
     writeFrameHeader(this.#buf, start, size);
     this.length = end;
     this.merged = false;
+    this.count++;
     this.#last = frame;
     this.#lastStart = start;
   }
@@ -441,6 +447,7 @@ export class FrameWriter {
   reset(): void {
     this.length = 0;
     this.merged = false;
+    this.count = 0;
     this.#last = null;
   }
 }

@@ -133,6 +133,11 @@ class Link {
   draining = false;
   /** The handshake completed: queued frames may be written. */
   up = false;
+  /**
+   * Largest run of messages in one frame (see `CompactCodec.merge`): 0, no runs, until the peer's
+   * hello tells its frame limit.
+   */
+  runLimit = 0;
   /** Closed by the node during its handshake: flush what is queued once up, then close. */
   closeWhenUp = false;
   /** Counted in `linksIn`/`linksOut`. */
@@ -168,7 +173,7 @@ class Link {
 
   /** Encodes `frame` at the end of the queue. @throws {MessageTooLargeError} (nothing queued) */
   append(frame: Frame, maxFrameSize: number): void {
-    this.out.append(frame, maxFrameSize);
+    this.out.append(frame, maxFrameSize, this.runLimit);
     this.frames.push(frame);
     // Negative: the frame went into the previous one's (a run, see CompactCodec.merge).
     this.ends.push(this.out.merged ? -this.out.length : this.out.length);
@@ -643,7 +648,7 @@ export class TcpTransport implements Transport {
       // The socket already failed; the read loop will report it.
     }
     try {
-      const hello = this.#events!.hello();
+      const hello = { ...this.#events!.hello(), mf: this.#maxFrame };
       link.localId = hello.id;
       link.mine = hello;
       link.ctl.push(encodeFrame({ t: T_HELLO, hello }, this.#maxFrame));
@@ -831,6 +836,8 @@ export class TcpTransport implements Transport {
     }
     const h = hello!;
     link.peer = { id: h.id, ap: { hostname: h.ap.hostname, port: h.ap.port } };
+    // Runs must fit the peer's frame limit as well as ours.
+    if (typeof h.mf === "number" && h.mf > 0) link.runLimit = Math.min(h.mf, this.#maxFrame);
     if (link.target && link.target.id !== h.id) {
       // A stale address: another node lives there now. Not a protocol violation.
       const why = `Expected node ${link.target.id} at ${link.where}, found node ${h.id}`;
@@ -1157,7 +1164,7 @@ export class TcpTransport implements Transport {
         }
         this.stats.bytesOut += bytes.length;
         if (link.generation !== generation) continue;
-        this.stats.framesOut += link.inflightEnd - link.head;
+        this.stats.framesOut += batch.count;
         link.head = link.inflightEnd;
         link.inflightSize = link.written = 0;
         batch.reset();

@@ -51,6 +51,11 @@ export interface Hello {
   nonce?: string;
   /** Whether the sender's network requires a secret. */
   auth?: boolean;
+  /**
+   * Largest frame body the sender accepts (set by the TCP transport): a link joins messages into
+   * runs only up to this size. Without it, a link sends every message in a frame of its own.
+   */
+  mf?: number;
 }
 
 /** First bytes of meaning in every handshake. */

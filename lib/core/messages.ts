@@ -375,6 +375,7 @@ defineFrameReader(T.DataRun, (b, at, end): DataRunFrame => {
   const ps: Embedded[] = new Array(count - 8);
   for (let i = 0; i < ps.length; i++) {
     const n = readBytesAt(b, cursor.at, end);
+    if (n === 0) notTaken(); // no message
     ps[i] = Embedded.encoded(b.subarray(cursor.at - n, cursor.at));
   }
   if (cursor.at !== end) notTaken();

@@ -689,14 +689,23 @@ export class Ring {
     }
   }
 
-  /** Reports a data frame's messages (one, or a run's) undeliverable to their sender. */
+  /**
+   * Reports a data frame's messages undeliverable to their sender: one report for a run, naming
+   * how many messages from `id` on (`n`).
+   */
   #undeliverable(d: Routed, why: string): void {
     const src = fromWire(d.s);
-    for (let i = 0; i < messageCount(d); i++) {
-      const report = { t: T.Undeliverable, id: (d.id as number) + i, d: d.k, why, kd: "send" };
-      if (src.id === this.id) this.sink.service(src, report);
-      else this.sendControl(src, report);
-    }
+    const n = messageCount(d);
+    const report = {
+      t: T.Undeliverable,
+      id: d.id,
+      d: d.k,
+      why,
+      kd: "send",
+      n: n > 1 ? n : undefined,
+    };
+    if (src.id === this.id) this.sink.service(src, report);
+    else this.sendControl(src, report);
   }
 
   #onJoin(j: NodeRef): void {

@@ -78,9 +78,12 @@ function wellFormed(f: Frame): boolean {
         acked(f);
     case T.DataRun:
       return routed(f) && (f.s === null || wireRef(f.s)) && typeof f.r === "boolean" &&
-        int(f.id) && Array.isArray(f.ps) && f.ps.length > 0 && f.ps.every(isPayload);
+        int(f.id) && Array.isArray(f.ps) && f.ps.length > 0 &&
+        int((f.id as number) + f.ps.length - 1) && f.ps.every(isPayload);
     case T.Undeliverable:
-      return int(f.id) && int(f.d) && typeof f.why === "string";
+      return int(f.id) && int(f.d) && typeof f.why === "string" &&
+        (f.n === undefined || (int(f.n) && (f.n as number) >= 1 && (f.n as number) <= 0xffff &&
+          int((f.id as number) + (f.n as number) - 1)));
     case T.Bcast:
       return wireRef(f.s) && int(f.id) && isPayload(f.p) && int(f.h) && int(f.lim) && acked(f);
     case T.Mcast:

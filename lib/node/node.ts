@@ -365,16 +365,21 @@ export class P2PNode implements AsyncDisposable {
 
   #service(from: NodeRef, f: Frame): void {
     if (f.t !== T.Undeliverable) return this.#group.frame(from, f);
-    this.#undeliverable++;
-    this.#groupInstance?.undeliverable(f.id as number, f.d as number);
-    this.#events.push({
-      type: "undeliverable",
-      time: this.#ring.clock.now(),
-      id: f.id,
-      dst: f.d,
-      kind: f.kd,
-      reason: f.why,
-    });
+    // One report covers `n` messages from `id` on when they travelled as a run.
+    const n = (f.n as number | undefined) ?? 1;
+    for (let i = 0; i < n; i++) {
+      const id = (f.id as number) + i;
+      this.#undeliverable++;
+      this.#groupInstance?.undeliverable(id, f.d as number);
+      this.#events.push({
+        type: "undeliverable",
+        time: this.#ring.clock.now(),
+        id,
+        dst: f.d,
+        kind: f.kd,
+        reason: f.why,
+      });
+    }
   }
 
   #deliver(f: DataFrame | DataRunFrame): void {

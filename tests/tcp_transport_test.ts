@@ -5,7 +5,7 @@ import {
   FrameDecoder,
   writeFrameHeader,
 } from "../lib/com/framing.ts";
-import { TcpTransport, type TcpTransportOptions } from "../lib/com/tcp.ts";
+import { TcpTransport, type TcpTransportOptions, wholeFrames } from "../lib/com/tcp.ts";
 import {
   type AccessPoint,
   type Frame,
@@ -605,4 +605,30 @@ Deno.test("close() leaves no socket, timer or pending operation behind", async (
   await a.t.close();
   a.t.send(b.ref, { t: 13, seq: 1 });
   assert.equal(a.t.stats.framesDropped, 1);
+});
+
+Deno.test("after a partial write, a run counts as sent only when all of it went out", () => {
+  // Byte ends of queued frames: 100 (single), a run at 200/-250/-300, then 400 (single).
+  const ends = [100, 200, -250, -300, 400];
+  const cases: [number, number][] = [
+    [0, 0],
+    [99, 0],
+    [100, 1],
+    [199, 1],
+    [200, 1], // the run's first message is written, the rest of its frame is not
+    [260, 1],
+    [299, 1],
+    [300, 4],
+    [399, 4],
+    [400, 5],
+  ];
+  for (const [written, whole] of cases) {
+    assert.equal(wholeFrames(ends, written), whole, `${written} bytes written`);
+  }
+  // Two runs back to back: 50/-60/-70, then 80/-90.
+  assert.equal(wholeFrames([50, -60, -70, 80, -90], 65), 0);
+  assert.equal(wholeFrames([50, -60, -70, 80, -90], 75), 3);
+  assert.equal(wholeFrames([50, -60, -70, 80, -90], 85), 3);
+  assert.equal(wholeFrames([50, -60, -70, 80, -90], 90), 5);
+  assert.equal(wholeFrames([], 10), 0);
 });

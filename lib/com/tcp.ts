@@ -74,7 +74,7 @@ const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
-const KEEP_BUFFER = 1024 * 1024;
+const KEEP_BUFFER = 256 * 1024;
 /** Largest slice handed to one socket write (senders waiting for room are woken between). */
 const WRITE_SLICE = 256 * 1024;
 
@@ -229,11 +229,22 @@ class Link {
 }
 
 /**
- * How many of the frames whose byte ends are `ends` lie wholly within the first `written` bytes.
- * A negative end marks a frame that went into the previous one's wire frame (a run): it is only
- * out with the whole of that frame, and so are the frames of the run before it.
+ * How many of the queued frames whose byte ends are `ends` lie wholly within the first `written`
+ * bytes of a write (the rest go back to the node when the link fails). A negative end marks a
+ * frame that went into the previous one's wire frame (a run): it is only out with the whole of
+ * that frame, and so are the frames of the run before it.
+ *
+ * @example
+ * ```ts
+ * import { wholeFrames } from "./tcp.ts";
+ * import assert from "node:assert/strict";
+ *
+ * // A frame of 100 bytes, then a run of three messages ending at 300.
+ * assert.equal(wholeFrames([100, 200, -250, -300], 280), 1);
+ * assert.equal(wholeFrames([100, 200, -250, -300], 300), 4);
+ * ```
  */
-function wholeFrames(ends: readonly number[], written: number): number {
+export function wholeFrames(ends: readonly number[], written: number): number {
   let i = 0;
   while (i < ends.length && Math.abs(ends[i]) <= written) i++;
   while (i > 0 && i < ends.length && ends[i] < 0) i--;

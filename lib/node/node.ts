@@ -156,7 +156,10 @@ export interface Statistics {
   links: { in: number; out: number };
   /** Bytes on the wire. */
   bytes: { in: number; out: number };
-  /** Frames on the wire. */
+  /**
+   * Frames on the wire (over TCP, messages sent back to back to one destination share a frame;
+   * `dropped` counts the messages' frames that could not be sent).
+   */
   frames: { in: number; out: number; dropped: number };
   /** Connections closed for protocol violations. */
   badLinks: number;

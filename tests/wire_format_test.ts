@@ -284,6 +284,15 @@ Deno.test("consecutive unacknowledged data frames with the same routing fields s
     [T.DataRun, 19, 1],
   ]);
   assert.deepEqual(got.flatMap((f) => messages(f).map((m) => (m as { id: number }).id)), ids);
+  // Relayed messages from one sender join a run, also when they arrived in frames of their own
+  // (equal senders, not the same array); another sender's do not.
+  const relayed = new FrameWriter();
+  for (const [id, s] of [[1, [9, "h", 1]], [2, [9, "h", 1]], [3, [8, "h", 1]]] as const) {
+    const f = dataFrame([...s], 77, true, id, encodeValue(id));
+    f.h = 2;
+    relayed.append(f, MAX, MAX);
+  }
+  assert.equal(relayed.count, 2);
   // Without a run limit (the peer's frame limit is not known yet) every message has a frame.
   const single = new FrameWriter();
   for (let id = 1; id < 5; id++) single.append(frame(id), MAX);

@@ -228,6 +228,11 @@ export function runMessage(run: DataRunFrame, i: number, h: number): DataFrame {
  */
 const RUN_BYTES = 16 * 1024;
 
+/** Whether two senders are the same (by value: frames received apart carry arrays of their own). */
+function sameRef(a: WireRef | null, b: WireRef | null): boolean {
+  return a === b || (a !== null && b !== null && a[0] === b[0] && a[1] === b[1] && a[2] === b[2]);
+}
+
 /** Writes the routing fields shared by data frames and runs; `-1` when not all simple. */
 function routingAt(f: DataFrame, buf: Uint8Array, view: DataView, at: number): number {
   const { k, h, ph, f: fi, s, r, id } = f;
@@ -330,7 +335,8 @@ defineCompactFrame(T.Data, ["k", "h", "ph", "f", "s", "r", "id", "q", "lo"], "p"
     const l = last as DataFrame;
     if (
       l.t !== T.Data || d.q !== undefined || d.lo !== undefined || d.id !== l.id + 1 ||
-      d.k !== l.k || d.h !== l.h || d.ph !== l.ph || d.f !== l.f || d.r !== l.r || d.s !== l.s ||
+      d.k !== l.k || d.h !== l.h || d.ph !== l.ph || d.f !== l.f || d.r !== l.r ||
+      !sameRef(d.s, l.s) ||
       buf[body] !== 0x99 || buf[body + 3] !== T.DataRun
     ) return -1;
     const count = (buf[body + 1] << 8) | buf[body + 2];

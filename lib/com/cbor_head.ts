@@ -7,7 +7,9 @@
  * cbor-x.
  *
  * The writers write into the caller's buffer (a link's send buffer, see `FrameWriter`); the
- * reader reads a received frame body.
+ * readers read a received frame body. The generic pair (`writeHeadInto`, `readHead`) handles any
+ * compact layout; the positional helpers (`numberAt`, `readNumberAt`, ...) are the building
+ * blocks of the hand-specialised codecs of the hottest frames (data frames and runs).
  *
  * @module
  */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { decode, encode } from "cbor-x/encode";
+import { EDGE_NUMBERS, seeded } from "./_values.ts";
 import {
   asciiAt,
   cursor,
@@ -25,22 +26,8 @@ function encodeHead(items: unknown[], extra: number, tail?: Uint8Array): Uint8Ar
 
 /** A deterministic generator of simple values (the kinds frame heads hold). */
 function values(seed: number): () => unknown {
-  let x = seed;
-  const rnd = () => (x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  const numbers = [
-    0,
-    1,
-    23,
-    24,
-    255,
-    256,
-    65535,
-    65536,
-    2 ** 32 - 1,
-    2 ** 32,
-    2 ** 52,
-    2 ** 53 - 1,
-  ];
+  const rnd = seeded(seed);
+  const numbers = EDGE_NUMBERS;
   const item = (depth: number): unknown => {
     switch (Math.floor(rnd() * 8)) {
       case 0:

@@ -586,7 +586,7 @@ export class Ring {
     const data = f.t === T.Data || f.t === T.DataRun;
     const counters = data ? this.data : this.control;
     // Counters count messages: a run carries several.
-    const n = f.t === T.DataRun ? messageCount(f) : 1;
+    const n = messageCount(f);
     if (from && f.f >= 0) this.#correctOnUse(from, f.f);
     if (!from) counters.sent++;
     const hop = tb.nextHop(f.k, f.ph);

@@ -244,43 +244,48 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
 });
 
 Deno.test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
-  const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
+  // Fixed ids and short successor lists, so that some node is two hops from node 7.
+  const net = { maxKey: 2 ** 16, succListSize: 2 };
+  const nodes: P2PNode[] = [await createNet({ node: { id: 7 }, net })];
   try {
-    for (let i = 1; i < 8; i++) nodes.push(await joinNet(nodes[i - 1].ap));
-    await until(() => ringOk(nodes), "an 8-node ring");
-    // A key two or more hops from the sender: a relay passes runs on and its link joins them again.
-    const src = nodes[0];
-    let key = 0;
-    let hops = 0;
-    const probe = new Map(nodes.map((n) => [n.id, n.messages()]));
-    for (let tries = 0; tries < 40 && hops < 2; tries++) {
-      key = Math.floor(Math.random() * 2 ** 32);
-      await src.send(key, "probe", { toResp: true });
-      hops = (await nextWithin(probe.get(responsible(nodes, key))!, "a probe")).hops;
+    for (let i = 1; i < 12; i++) {
+      nodes.push(await joinNet(nodes[i - 1].ap, { node: { id: 7 + i * 5000 } }));
     }
-    for (const it of probe.values()) await it.return?.();
-    assert.ok(hops >= 2, "found a key two hops away");
-    const dst = nodes.find((n) => n.id === responsible(nodes, key))!;
+    await until(() => ringOk(nodes), "a 12-node ring");
+    const src = nodes[0];
+    // The destination farthest from the sender: its messages go through relays, which pass runs
+    // on message by message for their own links to join again.
+    let dst = nodes[1];
+    let hops = 0;
+    for (const n of nodes.slice(1)) {
+      const inbox = n.messages();
+      await src.send(n.id, "probe");
+      const h = (await nextWithin(inbox, `a probe to ${n.id}`)).hops;
+      await inbox.return?.();
+      if (h > hops) [dst, hops] = [n, h];
+    }
+    assert.ok(hops >= 2, `node ${dst.id} is ${hops} hops away`);
+    const relays = nodes.filter((n) => n !== src && n !== dst);
+    const forwarded = () => relays.reduce((sum, n) => sum + n.statistics().data.forwarded, 0);
+    const forwardedBefore = forwarded();
     const inbox = dst.messages();
     const framesBefore = dst.statistics().frames.in;
     const count = 2000;
-    for (let i = 0; i < count; i++) {
-      src.send(key, { i, pad: new Uint8Array(i % 200) }, { toResp: true });
-    }
+    for (let i = 0; i < count; i++) src.send(dst.id, { i, pad: new Uint8Array(i % 200) });
     let previous = -1;
     for (let i = 0; i < count; i++) {
       const m = await nextWithin(inbox, `message ${i}`);
       assert.deepEqual(m.msg, { i, pad: new Uint8Array(i % 200) });
       assert.equal(m.src, src.id);
       assert.ok(m.id > previous, "ids increase");
-      assert.ok(m.hops >= 2);
       previous = m.id;
     }
     await inbox.return?.();
+    assert.ok(forwarded() - forwardedBefore >= count, "every message went through a relay");
     // Far fewer frames than messages arrived (control traffic included).
     const frames = dst.statistics().frames.in - framesBefore;
     assert.ok(frames < count / 4, `${frames} frames for ${count} messages`);
-    assert.equal(dst.statistics().kinds.send.received >= count, true);
+    assert.ok(dst.statistics().kinds.send.received >= count);
   } finally {
     await Promise.all(nodes.map((n) => n.leave()));
   }
@@ -299,10 +304,13 @@ Deno.test("runs respect the receiver's smaller frame limit; a run to a missing n
     }
     await inbox.return?.();
     assert.equal(small.statistics().badLinks, 0);
-    // Sent back to back to an id nobody has: one report for the run, an event per message.
+    // Sent back to back to id 50, which nobody has (node 100 is responsible for it): the run
+    // gets one report back, and the sender an event per message.
     const events = big.events();
     const ids: number[] = [];
-    for (let i = 0; i < 20; i++) big.send(150, i);
+    const framesBefore = small.statistics().frames.in;
+    const droppedBefore = small.statistics().data.dropped;
+    for (let i = 0; i < 20; i++) big.send(50, i);
     while (ids.length < 20) {
       const e = await nextWithin(events, "undeliverable events");
       if (e.type === "undeliverable") ids.push(e.id as number);
@@ -311,6 +319,8 @@ Deno.test("runs respect the receiver's smaller frame limit; a run to a missing n
     assert.deepEqual(ids, ids.slice().sort((a, b) => a - b));
     assert.equal(new Set(ids).size, 20);
     assert.equal(big.statistics().undeliverable, 20);
+    assert.equal(small.statistics().data.dropped - droppedBefore, 20);
+    assert.ok(small.statistics().frames.in - framesBefore < 20, "the messages came as a run");
   } finally {
     await Promise.all([big.leave(), small.leave()]);
   }

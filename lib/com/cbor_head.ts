@@ -28,8 +28,6 @@ let end = 0;
 
 class NoRoom extends Error {}
 const NO_ROOM = new NoRoom();
-class NotSimple extends Error {}
-const NOT_SIMPLE = new NotSimple();
 
 /**
  * Room is checked once per item, against `end`: a buffer must have this many bytes beyond the
@@ -38,45 +36,15 @@ const NOT_SIMPLE = new NotSimple();
  */
 export const HEAD_SLACK = 16;
 
-function writeHead(major: number, n: number): void {
-  if (n < 24) {
-    arena[pos++] = major | n;
-  } else if (n < 0x100) {
-    arena[pos++] = major | 24;
-    arena[pos++] = n;
-  } else if (n < 0x10000) {
-    arena[pos++] = major | 25;
-    arena[pos++] = n >>> 8;
-    arena[pos++] = n & 0xff;
-  } else {
-    arena[pos++] = major | 26;
-    view.setUint32(pos, n);
-    pos += 4;
-  }
-}
-
 /** Arrays nest at most this deep in a head (frames hold lists of ids, not trees). */
 const MAX_DEPTH = 4;
-
-/** Whether `v` goes as a CBOR integer: cbor-x writes larger ones as doubles, as does this. */
-function isSmallInt(v: number): boolean {
-  // 64-bit CBOR integers would decode as bigints. -0 goes as a double so that it stays -0.
-  return Number.isInteger(v) && v < 0x100000000 && v >= -0x100000000 && (v !== 0 || 1 / v > 0);
-}
 
 /** Writes one value; `false` when it is not one of the simple kinds handled here. */
 function writeItem(v: unknown, depth = 0): boolean {
   if (pos > end) throw NO_ROOM;
   switch (typeof v) {
     case "number":
-      if (isSmallInt(v)) {
-        if (v >= 0) writeHead(0x00, v);
-        else writeHead(0x20, -1 - v);
-      } else {
-        arena[pos++] = 0xfb;
-        view.setFloat64(pos, v);
-        pos += 8;
-      }
+      pos = numberAt(arena, view, pos, v);
       return true;
     case "boolean":
       arena[pos++] = v ? 0xf5 : 0xf4;
@@ -85,16 +53,11 @@ function writeItem(v: unknown, depth = 0): boolean {
       arena[pos++] = 0xf7;
       return true;
     case "string": {
-      const n = v.length;
-      if (pos + n > end) throw NO_ROOM;
+      if (pos + v.length > end) throw NO_ROOM;
       // ASCII, the common case (host names), byte for byte; anything else is left to cbor-x.
-      writeHead(0x60, n);
-      for (let i = 0; i < n; i++) {
-        const c = v.charCodeAt(i);
-        if (c >= 0x80) return false;
-        arena[pos + i] = c;
-      }
-      pos += n;
+      const next = asciiAt(arena, pos, v);
+      if (next < 0) return false;
+      pos = next;
       return true;
     }
     case "object":
@@ -103,7 +66,7 @@ function writeItem(v: unknown, depth = 0): boolean {
         return true;
       }
       if (Array.isArray(v) && depth < MAX_DEPTH) {
-        writeHead(0x80, v.length);
+        pos = headAt(arena, view, pos, 0x80, v.length);
         for (let i = 0; i < v.length; i++) if (!writeItem(v[i], depth + 1)) return false;
         return true;
       }
@@ -118,7 +81,7 @@ function writeAll(items: readonly unknown[], extra: number): boolean {
   const start = pos;
   try {
     if (items.length + extra > MAX_HEAD) throw NO_ROOM;
-    writeHead(0x80, items.length + extra);
+    pos = headAt(arena, view, pos, 0x80, items.length + extra);
     for (let i = 0; i < items.length; i++) {
       if (!writeItem(items[i])) {
         pos = start;
@@ -172,89 +135,38 @@ export function writeHeadInto(
 
 // ---- reading ------------------------------------------------------------------------------
 
-// The bytes being read, the read position and the end of the readable range (set by each call,
-// cleared after it).
-let src: Uint8Array = NONE;
-let at = 0;
-let lim = 0;
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function readLength(info: number): number {
-  if (info < 24) return info;
-  if (info === 24) {
-    if (at + 1 > lim) throw NOT_SIMPLE;
-    return src[at++];
-  }
-  if (info === 25) {
-    if (at + 2 > lim) throw NOT_SIMPLE;
-    const v = (src[at] << 8) | src[at + 1];
-    at += 2;
-    return v;
-  }
-  if (info === 26) {
-    if (at + 4 > lim) throw NOT_SIMPLE;
-    const v = ((src[at] << 24) | (src[at + 1] << 16) | (src[at + 2] << 8) | src[at + 3]) >>> 0;
-    at += 4;
-    return v;
-  }
-  throw NOT_SIMPLE; // 64-bit lengths and integers (cbor-x makes bigints of those)
-}
-
-function readFloat64(): number {
-  if (at + 8 > lim) throw NOT_SIMPLE;
-  for (let i = 0; i < 8; i++) f64Bytes[littleEndian ? 7 - i : i] = src[at + i];
-  at += 8;
-  return f64[0];
-}
-
-function readItem(depth = 0): unknown {
-  if (at >= lim) throw NOT_SIMPLE;
-  const b = src[at++];
-  const major = b >> 5;
-  const info = b & 31;
-  switch (major) {
-    case 0:
-      return readLength(info);
-    case 1:
-      return -1 - readLength(info);
-    case 3: {
-      const n = readLength(info);
-      if (at + n > lim || n > 64) throw NOT_SIMPLE;
-      let s = "";
-      for (let i = 0; i < n; i++) {
-        const c = src[at + i];
-        if (c >= 0x80) throw NOT_SIMPLE;
-        s += String.fromCharCode(c);
-      }
-      at += n;
-      return s;
-    }
+/** Any simple value at `src[p]` (as `writeItem` writes them); sets the cursor after it. */
+function itemAt(src: Uint8Array, p: number, end: number, depth: number): unknown {
+  if (p >= end) throw NOT_TAKEN;
+  const b = src[p];
+  if (b < 0x40 || b === 0xfb) return readNumberAt(src, p, end);
+  switch (b >> 5) {
+    case 3:
+      return readAsciiAt(src, p, end);
     case 4: {
-      const n = readLength(info);
-      if (n > lim - at || depth >= MAX_DEPTH) throw NOT_SIMPLE;
+      const n = argumentAt(src, p, end, b & 31);
+      if (n > end - cursor.at || depth >= MAX_DEPTH) throw NOT_TAKEN;
       const out = new Array(n);
-      for (let i = 0; i < n; i++) out[i] = readItem(depth + 1);
+      for (let i = 0; i < n; i++) out[i] = itemAt(src, cursor.at, end, depth + 1);
       return out;
     }
-    case 7:
-      switch (b) {
-        case 0xf4:
-          return false;
-        case 0xf5:
-          return true;
-        case 0xf6:
-          return null;
-        case 0xf7:
-          return undefined;
-        case 0xfb:
-          return readFloat64();
-      }
-      throw NOT_SIMPLE;
-    default:
-      throw NOT_SIMPLE;
   }
+  cursor.at = p + 1;
+  switch (b) {
+    case 0xf4:
+      return false;
+    case 0xf5:
+      return true;
+    case 0xf6:
+      return null;
+    case 0xf7:
+      return undefined;
+  }
+  throw NOT_TAKEN;
 }
 
 /**
@@ -289,22 +201,17 @@ export function readHead(
   end = body.length,
   room = 0,
 ): unknown[] | null {
-  src = body;
-  at = start;
-  lim = end;
   try {
-    if (at >= lim) return null;
-    const b = body[at++];
-    if (b >> 5 !== 4 || readLength(b & 31) !== declared) return null;
+    if (start >= end) return null;
+    const b = body[start];
+    if (b >> 5 !== 4 || argumentAt(body, start, end, b & 31) !== declared) return null;
     const out = new Array(count + room);
-    for (let i = 0; i < count; i++) out[i] = readItem();
-    headEnd.at = at;
+    for (let i = 0; i < count; i++) out[i] = itemAt(body, cursor.at, end, 0);
+    headEnd.at = cursor.at;
     return out;
   } catch (e) {
-    if (e === NOT_SIMPLE) return null;
+    if (e === NOT_TAKEN) return null;
     throw e;
-  } finally {
-    src = NONE;
   }
 }
 

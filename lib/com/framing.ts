@@ -243,6 +243,11 @@ export function defineCompactFrame(
   if (t >= 0 && t < 24) smallLayouts[t] = layout;
 }
 
+/** The embedded field of `frame`, a frame of an embedded layout. */
+function embeddedOf(frame: Frame, layout: Layout): unknown {
+  return layout.codec?.embedded ? layout.codec.embedded(frame) : frame[layout.embed!];
+}
+
 function toWire(frame: Frame, layout: Layout): unknown[] {
   if (layout.codec) return layout.codec.values(frame);
   const fields = layout.fields;
@@ -372,7 +377,7 @@ export class FrameWriter {
 
   /** Appends `frame`'s message to the frame before it, if the codec can; `false` if not. */
   #mergeInto(frame: Frame, layout: Layout, last: Frame, maxFrameSize: number): boolean {
-    const p = layout.codec!.embedded ? layout.codec!.embedded(frame) : frame[layout.embed!];
+    const p = embeddedOf(frame, layout);
     const tail = p instanceof Uint8Array ? p : p instanceof Embedded ? p.bytes : null;
     if (tail === null) return false;
     this.#reserve(tail.length + 8);
@@ -403,7 +408,7 @@ export class FrameWriter {
   #compact(frame: Frame, layout: Layout, start: number): number {
     let tail: Uint8Array | null = null;
     if (layout.embed !== null) {
-      const p = layout.codec?.embedded ? layout.codec.embedded(frame) : frame[layout.embed];
+      const p = embeddedOf(frame, layout);
       if (p instanceof Uint8Array) tail = p;
       else if (p instanceof Embedded) tail = p.bytes ?? encodeValue(p.value);
       else {

@@ -16,7 +16,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { createNet, joinNet, type NodeOptions, type P2PNode } from "./mod.ts";
+import {
+  createNet,
+  joinNet,
+  type NodeEvent,
+  type NodeOptions,
+  type NodeRef,
+  type P2PNode,
+} from "./mod.ts";
 import { type GatewayServer, serveGateway, toJsonValue } from "./gateway/mod.ts";
 import { isLoopback } from "./gateway/_security.ts";
 
@@ -230,8 +237,9 @@ function short(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function describeEvent(e: Record<string, unknown>): string | null {
-  const id = (x: unknown) => (x as { id?: number } | null)?.id ?? "none";
+/** One line about an event, with its details; `null` for events too frequent to print. */
+function describeEvent(e: NodeEvent): string | null {
+  const id = (n: NodeRef | null | undefined) => n?.id ?? "none";
   switch (e.type) {
     case "newpred":
       return `new predecessor ${id(e.pred)}${e.old ? ` (was ${id(e.old)})` : ""}`;
@@ -239,8 +247,19 @@ function describeEvent(e: Record<string, unknown>): string | null {
       return `new successor ${id(e.succ)}${e.old ? ` (was ${id(e.old)})` : ""}`;
     case "fingers":
       return null;
-    default:
-      return `${e.type}`;
+    case "suspect":
+      return `suspect ${e.peer.id} (silent ${Math.round(e.silentMs)} ms)`;
+    case "alive":
+      return `alive ${e.peer.id} again${e.wasCrashed ? " (was taken for crashed)" : ""}`;
+    case "crash":
+      return `crash of ${e.peer.id}: ${e.reason}`;
+    case "alone":
+      return e.last ? `alone (lost ${e.last.id})` : "alone";
+    case "undeliverable":
+      return `${e.count} ${e.kind} message(s) from id ${e.id} to ${e.dst} undeliverable: ${e.reason}`;
+    case "connected":
+    case "left":
+      return e.type;
   }
 }
 

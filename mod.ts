@@ -37,9 +37,21 @@ export {
   type Statistics,
   type SuccOptions,
 } from "./lib/node/node.ts";
-export type { AckOptions, DeliveryReport, KindCounters, Receipt } from "./lib/services/group.ts";
-export type { NodeEvent, RingTiming } from "./lib/core/ring.ts";
-export type { NetInfo } from "./lib/core/messages.ts";
+export type {
+  AckOptions,
+  DeliveryReport,
+  KindCounters,
+  MessageKind,
+  Receipt,
+} from "./lib/services/group.ts";
+export type { NetInfo, RingStatus, RingTiming } from "./lib/core/ring.ts";
+export {
+  EVENT_TYPES,
+  type EventTime,
+  type FingerChange,
+  type NodeEvent,
+  type NodeEventType,
+} from "./lib/core/events.ts";
 export type { ReaderOptions } from "./lib/node/fanout.ts";
 export { MemoryNetwork, type MemoryNetworkOptions, MemoryTransport } from "./lib/com/memory.ts";
 export { VirtualClock } from "./lib/com/virtual_clock.ts";
@@ -53,8 +65,24 @@ export type {
   Timer,
   Transport,
   TransportEvents,
+  WireLimits,
 } from "./lib/com/transport.ts";
 export type { FingerPolicyName } from "./lib/core/fingers.ts";
+export {
+  type Fields,
+  type FieldSpec,
+  type Flatten,
+  type FrameName,
+  type FrameOf,
+  type FrameSpec,
+  HOP_LIMIT,
+  type RuleContext,
+  SCHEMA,
+  T,
+  type ValueOf,
+} from "./lib/wire/schema.ts";
+export { Codec, type DecodeContext, type FrameReader } from "./lib/wire/codec.ts";
+export { WireError } from "./lib/wire/cbor.ts";
 export { hashKey } from "./lib/core/id_space.ts";
 export { Simulator, type SimulatorOptions } from "./lib/node/simulator.ts";
 export {

@@ -1,10 +1,11 @@
 // Bytes allocated per operation on the per-message path, from heap growth between two forced
 // collections (run with --v8-flags=--expose-gc). Short loops stay inside the young generation so
 // that no scavenge hides allocations; each figure is the median of several rounds.
-import { encodeFrame, FrameDecoder, FrameWriter } from "../lib/com/framing.ts";
+import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
+import { encodeFrame, FrameWriter } from "../lib/wire/frame_writer.ts";
 import { Phase } from "../lib/core/routing_table.ts";
 import { fullTable, randomKeys, randomRefs } from "./_tables.ts";
-import { sampleFrame } from "./_frames.ts";
+import { codec, sampleContext, sampleFrame } from "./_frames.ts";
 
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("run with --v8-flags=--expose-gc");
@@ -38,17 +39,19 @@ out["forward copy {...frame, h, ph, f} (Ring.route)"] = bytesPerOp((i) => ({
   ph: 0,
   f: 1,
 }));
-out["encodeFrame (100-byte payload, own buffer)"] = bytesPerOp(() => encodeFrame(frame, 1 << 22));
-const writer = new FrameWriter(1 << 20);
+out["encodeFrame (100-byte payload, own buffer)"] = bytesPerOp(() =>
+  encodeFrame(codec, frame, 1 << 22)
+);
+const writer = new FrameWriter(codec, 1 << 20);
 out["FrameWriter.append (into a link's send buffer)"] = bytesPerOp(() => {
   if (writer.length > 1 << 19) writer.reset();
   writer.append(frame, 1 << 22);
 });
-const wire = encodeFrame(frame, 1 << 22);
-const dec = new FrameDecoder(1 << 22);
+const wire = encodeFrame(codec, frame, 1 << 22);
+const dec = new FrameDecoder(codec.reader(), sampleContext, 1 << 22);
 let f: unknown;
 out["FrameDecoder.push (one frame)"] = bytesPerOp(() => dec.push(wire, (x) => (f = x)));
-const jf = { ...frame, p: "x".repeat(100) };
+const jf = { ...frame, ps: ["x".repeat(100)] };
 const te = new TextEncoder();
 out["JSON baseline encode"] = bytesPerOp(() => te.encode(JSON.stringify(jf)));
 void f;

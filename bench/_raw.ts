@@ -11,7 +11,7 @@
 // the same cbor-x settings (plain byte strings), bodies written straight into one reused batch
 // buffer, each read copied once into a buffer of its own and decoded with views into it.
 import { Decoder } from "cbor-x/encode";
-import { encodeValue as encode } from "../lib/com/framing.ts";
+import { encodeValue as encode } from "../lib/wire/values.ts";
 import { serveLines } from "./_lib.ts";
 
 const CREDIT = 256;

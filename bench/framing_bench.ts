@@ -1,11 +1,12 @@
 // Frame encode/decode of a typical routed data frame (100-byte payload) against a JSON baseline
 // carrying the same fields (payload as a 100-character string).
-import { encodeFrame, FrameDecoder, FrameWriter } from "../lib/com/framing.ts";
-import { sampleFrame } from "./_frames.ts";
+import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
+import { encodeFrame, FrameWriter } from "../lib/wire/frame_writer.ts";
+import { codec, sampleContext, sampleFrame } from "./_frames.ts";
 
 const MAX = 4 * 1024 * 1024;
 const frame = sampleFrame(100);
-const jsonFrame = { ...frame, p: "x".repeat(100) };
+const jsonFrame = { ...frame, ps: ["x".repeat(100)] };
 const te = new TextEncoder();
 const td = new TextDecoder();
 
@@ -26,14 +27,14 @@ Deno.bench({
   },
 });
 Deno.bench({
-  name: "encodeFrame (cbor-x)",
+  name: "encodeFrame (schema codec, own buffer)",
   group: "encode one frame",
   fn() {
-    encodeFrame(frame, MAX);
+    encodeFrame(codec, frame, MAX);
   },
 });
 
-const writer = new FrameWriter(1 << 20);
+const writer = new FrameWriter(codec, 1 << 20);
 Deno.bench({
   name: "FrameWriter.append (into a send buffer, as a link does)",
   group: "encode one frame",
@@ -43,9 +44,9 @@ Deno.bench({
   },
 });
 
-const wire = encodeFrame(frame, MAX);
+const wire = encodeFrame(codec, frame, MAX);
 const jsonWire = jsonEncode(jsonFrame);
-const decoder = new FrameDecoder(MAX);
+const decoder = new FrameDecoder(codec.reader(), sampleContext, MAX);
 let sink: unknown = null;
 const onFrame = (f: unknown) => (sink = f);
 Deno.bench({
@@ -58,7 +59,7 @@ Deno.bench({
   },
 });
 Deno.bench({
-  name: "FrameDecoder.push (cbor-x)",
+  name: "FrameDecoder.push (schema codec, validated)",
   group: "decode one frame",
   fn() {
     decoder.push(wire, onFrame);

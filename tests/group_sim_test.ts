@@ -80,7 +80,7 @@ Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the succes
   await flush();
   assert.deepEqual(report.reached.sort(), [...want].sort());
   assert.deepEqual([...c.got.keys()].sort(), [...want].sort());
-  const all = await sim.settle(src.sendToSucc("all", 1000, { ack: true }));
+  const all = await sim.settle(src.sendToSucc("all", 255, { ack: true }));
   assert.equal(all.reached.length, 39, "a count beyond the ring stops after going round once");
   await c.stop();
 });
@@ -159,7 +159,8 @@ Deno.test("acknowledged send to a missing id rejects with NodeAbsentError; bad a
   await assert.rejects(n.multicast([1, 2.5], "x"), /dst\[1\] must be an integer/);
   await assert.rejects(n.send(-1, "x"), /dst must be an integer/);
   await assert.rejects(n.send(n.maxKey, "x"), InvalidArgumentError);
-  await assert.rejects(n.sendToSucc("x", 0), /nrSucc must be an integer ≥ 1/);
+  await assert.rejects(n.sendToSucc("x", 0), /nrSucc must be an integer in \[1, 255\], got 0/);
+  await assert.rejects(n.sendToSucc("x", 256), /nrSucc must be an integer in \[1, 255\], got 256/);
   await assert.rejects(n.broadcast(() => 1), /cannot be encoded/);
   await assert.rejects(n.send(1, new Uint8Array(2 * 1024 * 1024)), MessageTooLargeError);
   assert.equal(n.statistics().data.sent, before, "nothing was sent");

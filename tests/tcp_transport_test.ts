@@ -1,23 +1,51 @@
 import assert from "node:assert/strict";
-import {
-  encodeFrame,
-  FRAME_HEADER_SIZE,
-  FrameDecoder,
-  writeFrameHeader,
-} from "../lib/com/framing.ts";
+import { Codec } from "../lib/wire/codec.ts";
+import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
+import { encodeFrame as encodeWith, FRAME_HEADER_SIZE } from "../lib/wire/frame_writer.ts";
+import { type FrameOf, T } from "../lib/wire/schema.ts";
 import { TcpTransport, type TcpTransportOptions, wholeFrames } from "../lib/com/tcp.ts";
 import {
   type AccessPoint,
   type Frame,
   type Hello,
   type NodeRef,
-  PROTOCOL_MAGIC,
   PROTOCOL_VERSION,
   type TransportEvents,
 } from "../lib/com/transport.ts";
 import { ConnectError, HandshakeError, MessageTooLargeError } from "../lib/errors.ts";
 
 const MAX = 1024 * 1024;
+const codec = new Codec();
+
+function encodeFrame(frame: Frame, max: number): Uint8Array {
+  return encodeWith(codec, frame, max);
+}
+
+function writeFrameHeader(buf: Uint8Array, at: number, length: number): void {
+  new DataView(buf.buffer, buf.byteOffset).setUint32(at, length);
+}
+
+/** A small frame that carries a sequence number (a heartbeat's time stamp). */
+function ping(seq: number): FrameOf<"Ping"> {
+  return { t: T.Ping, ts: seq };
+}
+
+/** A data frame carrying `bytes` as its message. */
+function data(bytes: Uint8Array): FrameOf<"Data"> {
+  return {
+    t: T.Data,
+    k: 0,
+    h: 1,
+    ph: 0,
+    f: -1,
+    s: undefined,
+    r: true,
+    id: 1,
+    q: undefined,
+    lo: undefined,
+    ps: [bytes],
+  };
+}
 
 interface Down {
   peer: NodeRef;
@@ -31,10 +59,12 @@ interface TestNode {
   ref: NodeRef;
   frames: { from: number; frame: Frame }[];
   downs: Down[];
+  /** Reasons of frames dropped as bad. */
+  bad: string[];
 }
 
 interface NodeSetup {
-  hello?: Partial<Hello>;
+  hello?: Partial<Omit<Hello, "mf">>;
   checkHello?: (peer: Hello) => string | null;
   onFrame?: (from: NodeRef, frame: Frame) => void;
 }
@@ -45,18 +75,21 @@ async function node(
   options: TcpTransportOptions = {},
 ): Promise<TestNode> {
   const t = await TcpTransport.listen({ maxFrameSize: MAX, ...options });
-  const n: TestNode = { t, ref: { id, ap: t.ap }, frames: [], downs: [] };
+  const n: TestNode = { t, ref: { id, ap: t.ap }, frames: [], downs: [], bad: [] };
   const events: TransportEvents = {
     hello: () => ({
-      magic: PROTOCOL_MAGIC,
       v: PROTOCOL_VERSION,
       name: "test",
       net: "net-1",
       id,
-      ap: t.ap,
+      host: t.ap.hostname,
+      port: t.ap.port,
+      auth: false,
       ...setup.hello,
     }),
     checkHello: setup.checkHello ?? (() => null),
+    limits: { maxKey: 2 ** 52 },
+    badFrame: (_from, e) => n.bad.push(e.reason),
     frame: (from, frame) => {
       n.frames.push({ from: from.id, frame });
       setup.onFrame?.(from, frame);
@@ -83,7 +116,7 @@ function dial(t: TcpTransport, ap: AccessPoint): Promise<NodeRef> {
 }
 
 function seqs(n: TestNode, from: number): number[] {
-  return n.frames.filter((f) => f.from === from).map((f) => f.frame.seq as number);
+  return n.frames.filter((f) => f.from === from).map((f) => (f.frame as FrameOf<"Ping">).ts);
 }
 
 function range(count: number): number[] {
@@ -104,7 +137,7 @@ function unusedPort(): number {
 
 /** Reads from a raw socket until the other end closes it; returns the frames it sent. */
 async function readUntilClosed(conn: Deno.Conn): Promise<Frame[]> {
-  const decoder = new FrameDecoder(MAX);
+  const decoder = new FrameDecoder(codec.reader(), { maxKey: 2 ** 52, peer: null }, MAX);
   const frames: Frame[] = [];
   const buf = new Uint8Array(4096);
   try {
@@ -126,16 +159,16 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 function rawHello(id: number, overrides: Partial<Hello> = {}): Frame {
   return {
-    t: 0,
-    hello: {
-      magic: PROTOCOL_MAGIC,
-      v: PROTOCOL_VERSION,
-      name: "test",
-      net: "net-1",
-      id,
-      ap: { hostname: "127.0.0.1", port: 1 },
-      ...overrides,
-    },
+    t: T.Hello,
+    v: PROTOCOL_VERSION,
+    name: "test",
+    net: "net-1",
+    id,
+    host: "127.0.0.1",
+    port: 1,
+    mf: MAX,
+    auth: false,
+    ...overrides,
   };
 }
 
@@ -144,8 +177,8 @@ Deno.test("two transports exchange ten thousand frames each way in order", async
   const b = await node(2);
   const count = 10_000;
   for (let seq = 0; seq < count; seq++) {
-    a.t.send(b.ref, { t: 13, seq, pad: "0123456789" });
-    b.t.send(a.ref, { t: 13, seq, pad: "abcdefghij" });
+    a.t.send(b.ref, ping(seq));
+    b.t.send(a.ref, ping(seq));
   }
   await waitFor(() => a.frames.length === count && b.frames.length === count, "all frames");
   assert.deepEqual(seqs(b, 1), range(count));
@@ -164,7 +197,7 @@ Deno.test("frames sent while a link is busy are coalesced and still arrive in or
   // Bursts separated by turns of the event loop, so that later bursts queue behind writes.
   let seq = 0;
   for (let burst = 0; burst < 50; burst++) {
-    for (let i = 0; i < 200; i++) a.t.send(b.ref, { t: 13, seq: seq++ });
+    for (let i = 0; i < 200; i++) a.t.send(b.ref, ping(seq++));
     await Promise.resolve();
   }
   await waitFor(() => b.frames.length === seq, "all frames");
@@ -176,11 +209,11 @@ Deno.test("a frame carrying bytes arrives intact", async () => {
   const a = await node(1);
   const b = await node(2);
   const payload = new Uint8Array(200_000).map((_, i) => i & 0xff);
-  a.t.send(b.ref, { t: 13, payload });
-  a.t.send(b.ref, { t: 13, payload: payload.subarray(5, 10) });
+  a.t.send(b.ref, data(payload));
+  a.t.send(b.ref, data(payload.subarray(5, 10)));
   await waitFor(() => b.frames.length === 2, "both frames");
-  assert.deepEqual(b.frames[0].frame.payload, payload);
-  assert.deepEqual(b.frames[1].frame.payload, payload.subarray(5, 10));
+  assert.deepEqual((b.frames[0].frame as FrameOf<"Data">).ps, [payload]);
+  assert.deepEqual((b.frames[1].frame as FrameOf<"Data">).ps, [payload.subarray(5, 10)]);
   await closeAll(a, b);
 });
 
@@ -192,8 +225,8 @@ Deno.test("simultaneous dials from both sides end with one shared link and no lo
     const b = await node(highId);
     const count = 500;
     for (let seq = 0; seq < count; seq++) {
-      a.t.send(b.ref, { t: 13, seq });
-      b.t.send(a.ref, { t: 13, seq });
+      a.t.send(b.ref, ping(seq));
+      b.t.send(a.ref, ping(seq));
     }
     await waitFor(() => a.frames.length === count && b.frames.length === count, "all frames");
     assert.deepEqual(seqs(b, lowId), range(count), `round ${round}: low → high in order`);
@@ -208,8 +241,8 @@ Deno.test("simultaneous dials from both sides end with one shared link and no lo
     assert.equal(low.t.stats.linksIn, 0);
     assert.equal(high.t.stats.linksOut, 0);
     // The kept link carries later frames too.
-    a.t.send(b.ref, { t: 13, seq: count });
-    b.t.send(a.ref, { t: 13, seq: count });
+    a.t.send(b.ref, ping(count));
+    b.t.send(a.ref, ping(count));
     await waitFor(() => a.frames.length === count + 1 && b.frames.length === count + 1, "more");
     assert.deepEqual([a.downs, b.downs], [[], []]);
     assert.equal(a.t.stats.framesDropped + b.t.stats.framesDropped, 0);
@@ -226,8 +259,8 @@ Deno.test("dialing an address reports the peer's identity and keeps the link ope
   assert.equal(a.t.stats.linksOut, 1);
   await waitFor(() => b.t.stats.linksIn === 1, "b to count the link");
   // The link is registered under the peer's id: no second connection is opened.
-  a.t.send(peer, { t: 13, seq: 0 });
-  b.t.send(a.ref, { t: 13, seq: 0 });
+  a.t.send(peer, ping(0));
+  b.t.send(a.ref, ping(0));
   await waitFor(() => a.frames.length === 1 && b.frames.length === 1, "frames");
   assert.equal(a.t.stats.linksOut + a.t.stats.linksIn, 1);
   // Dialing it again reuses the link.
@@ -269,11 +302,11 @@ Deno.test("a refusal sent by the peer reaches the dialer with the peer's message
   await waitFor(() => b.t.stats.badLinks === 1, "b to count the refused link");
   assert.equal(a.t.stats.badLinks, 0);
   // Frames sent over a refused link are handed back, and counted as dropped.
-  a.t.send(b.ref, { t: 13, seq: 0 });
+  a.t.send(b.ref, ping(0));
   await waitFor(() => a.downs.length === 1, "peerDown");
   assert.equal(a.downs[0].peer, b.ref);
   assert.match(a.downs[0].reason, /refused: Network net-2 is not net-1/);
-  assert.deepEqual(a.downs[0].unsent, [{ t: 13, seq: 0 }]);
+  assert.deepEqual(a.downs[0].unsent, [ping(0)]);
   assert.equal(a.t.stats.framesDropped, 1);
   assert.deepEqual(b.frames, []);
   await closeAll(a, b);
@@ -292,12 +325,12 @@ Deno.test("a node found where another was expected is reported down with its fra
   const a = await node(1);
   const b = await node(2);
   const stale: NodeRef = { id: 99, ap: b.t.ap };
-  a.t.send(stale, { t: 13, seq: 0 });
-  a.t.send(stale, { t: 13, seq: 1 });
+  a.t.send(stale, ping(0));
+  a.t.send(stale, ping(1));
   await waitFor(() => a.downs.length === 1, "peerDown");
   assert.equal(a.downs[0].peer, stale);
   assert.match(a.downs[0].reason, /Expected node 99 at 127\.0\.0\.1:\d+, found node 2/);
-  assert.deepEqual(a.downs[0].unsent?.map((f) => f.seq), [0, 1]);
+  assert.deepEqual(a.downs[0].unsent?.map((f) => (f as FrameOf<"Ping">).ts), [0, 1]);
   assert.equal(a.t.stats.framesDropped, 2);
   assert.deepEqual(b.frames, []);
   // Not a protocol violation on either side.
@@ -312,11 +345,11 @@ Deno.test("a raw client with the wrong version receives a refusal frame, then EO
   const frames = await readUntilClosed(conn);
   conn.close();
   assert.equal(frames.length, 2);
-  assert.equal(frames[0].t, 0);
-  assert.equal((frames[0].hello as Hello).id, 2);
+  assert.equal(frames[0].t, T.Hello);
+  assert.equal((frames[0] as FrameOf<"Hello">).id, 2);
   assert.deepEqual(frames[1], {
-    t: 1,
-    error: `Protocol version 99 is not supported (expected ${PROTOCOL_VERSION})`,
+    t: T.Refuse,
+    why: `Protocol version 99 is not supported (expected ${PROTOCOL_VERSION})`,
   });
   assert.equal(b.t.stats.badLinks, 1);
   await closeAll(b);
@@ -326,7 +359,7 @@ Deno.test("a raw client with the wrong version receives a refusal frame, then EO
 async function stillWorks(b: TestNode): Promise<void> {
   const a = await node(1);
   assert.deepEqual(await dial(a.t, b.t.ap), b.ref);
-  a.t.send(b.ref, { t: 13, seq: 0 });
+  a.t.send(b.ref, ping(0));
   await waitFor(() => b.frames.some((f) => f.from === 1), "a frame from the good peer");
   await closeAll(a);
 }
@@ -422,8 +455,8 @@ Deno.test("dialing a port nothing listens on fails with a ConnectError naming th
   );
   // send() reports the same through peerDown, handing back the frames.
   const ghost: NodeRef = { id: 9, ap: { hostname: "127.0.0.1", port } };
-  a.t.send(ghost, { t: 13, seq: 0 });
-  a.t.send(ghost, { t: 13, seq: 1 });
+  a.t.send(ghost, ping(0));
+  a.t.send(ghost, ping(1));
   await waitFor(() => a.downs.length === 1, "peerDown");
   assert.equal(a.downs[0].peer, ghost);
   assert.equal(a.downs[0].reason, `Cannot connect to 127.0.0.1:${port}: Connection refused`);
@@ -436,7 +469,7 @@ Deno.test("dialing a port nothing listens on fails with a ConnectError naming th
 Deno.test("peerDown fires once when the peer aborts", async () => {
   const a = await node(1);
   const b = await node(2);
-  a.t.send(b.ref, { t: 13, seq: 0 });
+  a.t.send(b.ref, ping(0));
   await waitFor(() => b.frames.length === 1, "the link");
   b.t.abort();
   await waitFor(() => a.downs.length === 1, "peerDown");
@@ -447,7 +480,7 @@ Deno.test("peerDown fires once when the peer aborts", async () => {
   assert.equal(a.downs.length, 1);
   assert.deepEqual(b.downs, []);
   // The next frame dials again, and fails: nobody listens there any more.
-  a.t.send(b.ref, { t: 13, seq: 1 });
+  a.t.send(b.ref, ping(1));
   await waitFor(() => a.downs.length === 2, "a second peerDown");
   assert.match(a.downs[1].reason, /Cannot connect/);
   await closeAll(a);
@@ -456,7 +489,7 @@ Deno.test("peerDown fires once when the peer aborts", async () => {
 Deno.test("close() flushes queued frames and the peer sees an orderly close, not a failure", async () => {
   const a = await node(1);
   const b = await node(2);
-  for (let seq = 0; seq < 2000; seq++) a.t.send(b.ref, { t: 13, seq });
+  for (let seq = 0; seq < 2000; seq++) a.t.send(b.ref, ping(seq));
   await a.t.close();
   await waitFor(() => b.t.stats.linksIn === 0, "b's side closed");
   assert.deepEqual(seqs(b, 1), range(2000));
@@ -469,7 +502,7 @@ Deno.test("a peer that closes without saying so (a crash) is reported down", asy
   const a = await node(1);
   const b = await node(2);
   await dial(a.t, b.t.ap);
-  a.t.send(b.ref, { t: 13, seq: 0 });
+  a.t.send(b.ref, ping(0));
   await waitFor(() => b.frames.length === 1, "the frame");
   a.t.abort();
   await waitFor(() => b.downs.length === 1, "b's peerDown");
@@ -480,7 +513,7 @@ Deno.test("a peer that closes without saying so (a crash) is reported down", asy
 Deno.test("disconnect() flushes and closes; neither side reports a failure", async () => {
   const a = await node(1);
   const b = await node(2);
-  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, { t: 13, seq });
+  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, ping(seq));
   a.t.disconnect(b.ref.id);
   assert.equal(a.t.stats.linksOut, 0);
   await waitFor(() => b.frames.length === 100 && b.t.stats.linksIn === 0, "frames, then the close");
@@ -489,7 +522,7 @@ Deno.test("disconnect() flushes and closes; neither side reports a failure", asy
   await new Promise((resolve) => setTimeout(resolve, 50));
   assert.deepEqual(a.downs, []);
   // A later frame opens a fresh link.
-  a.t.send(b.ref, { t: 13, seq: 100 });
+  a.t.send(b.ref, ping(100));
   await waitFor(() => b.frames.length === 101, "the frame over a new link");
   await closeAll(a, b);
 });
@@ -498,10 +531,10 @@ Deno.test("disconnect() of an established link flushes it and a new link replace
   const a = await node(1);
   const b = await node(2);
   await dial(a.t, b.t.ap);
-  for (let seq = 0; seq < 1000; seq++) a.t.send(b.ref, { t: 13, seq });
+  for (let seq = 0; seq < 1000; seq++) a.t.send(b.ref, ping(seq));
   a.t.disconnect(b.ref.id);
   // Sent at once, over a second connection, while the first one still drains.
-  for (let seq = 1000; seq < 2000; seq++) a.t.send(b.ref, { t: 13, seq });
+  for (let seq = 1000; seq < 2000; seq++) a.t.send(b.ref, ping(seq));
   await waitFor(() => b.frames.length === 2000, "all frames");
   assert.deepEqual(seqs(b, 1), range(2000));
   await waitFor(() => a.t.stats.linksOut === 1 && b.t.stats.linksIn === 1, "one link");
@@ -516,11 +549,11 @@ Deno.test("a throwing frame handler is logged and does not break the link", asyn
   try {
     const b = await node(2, {
       onFrame: (_from, frame) => {
-        if (frame.seq === 0) throw new Error("bug in the node");
+        if ((frame as FrameOf<"Ping">).ts === 0) throw new Error("bug in the node");
       },
     });
     const a = await node(1);
-    for (let seq = 0; seq < 10; seq++) a.t.send(b.ref, { t: 13, seq });
+    for (let seq = 0; seq < 10; seq++) a.t.send(b.ref, ping(seq));
     await waitFor(() => b.frames.length === 10, "all frames");
     assert.equal(logged.length, 1);
     assert.deepEqual([a.downs, b.downs], [[], []]);
@@ -533,11 +566,11 @@ Deno.test("a throwing frame handler is logged and does not break the link", asyn
 Deno.test("a frame handler may reply, disconnect or send again from inside the callback", async () => {
   const b = await node(2, {
     onFrame: (from, frame) => {
-      if (frame.t === 19) b.t.send(from, { t: 20, seq: frame.seq });
+      if (frame.t === T.Ping) b.t.send(from, { t: T.Pong, ts: (frame as FrameOf<"Ping">).ts });
     },
   });
   const a = await node(1);
-  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, { t: 19, seq });
+  for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, ping(seq));
   await waitFor(() => a.frames.length === 100, "pongs");
   assert.deepEqual(seqs(a, 2), range(100));
   await closeAll(a, b);
@@ -546,7 +579,7 @@ Deno.test("a frame handler may reply, disconnect or send again from inside the c
 Deno.test("a frame over the size limit is refused by send() with MessageTooLargeError", async () => {
   const a = await node(1, {}, { maxFrameSize: 100 });
   assert.throws(
-    () => a.t.send({ id: 2, ap: a.t.ap }, { t: 13, data: "x".repeat(200) }),
+    () => a.t.send({ id: 2, ap: a.t.ap }, data(new Uint8Array(200))),
     MessageTooLargeError,
   );
   await closeAll(a);
@@ -558,16 +591,16 @@ Deno.test("a peer that stops reading is dropped once its queue passes the high-w
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const peer: NodeRef = { id: 2, ap: { hostname: "127.0.0.1", port: listener.addr.port } };
   const accepted = listener.accept();
-  a.t.send(peer, { t: 13, seq: 0 });
+  a.t.send(peer, ping(0));
   const conn = await accepted;
   listener.close();
   await writeAll(conn, encodeFrame(rawHello(2), MAX));
-  await writeAll(conn, encodeFrame({ t: 0, ok: true }, MAX));
+  await writeAll(conn, encodeFrame({ t: T.Accept, proof: undefined }, MAX));
   await waitFor(() => a.t.stats.linksOut === 1, "the link");
-  const chunk = "x".repeat(256 * 1024);
+  const chunk = new Uint8Array(256 * 1024);
   let waited = false;
   for (let i = 0; i < 1000 && a.downs.length === 0; i++) {
-    a.t.send(peer, { t: 13, seq: i + 1, chunk });
+    a.t.send(peer, data(chunk));
     // Past the soft limit (a quarter of the hard one), senders are told to wait.
     let settled = false;
     a.t.ready().then(() => (settled = true));
@@ -591,8 +624,8 @@ Deno.test("close() leaves no socket, timer or pending operation behind", async (
   const a = await node(1, {}, { handshakeTimeoutMs: 60_000 });
   const b = await node(2, {}, { handshakeTimeoutMs: 60_000 });
   await dial(a.t, b.t.ap);
-  a.t.send(b.ref, { t: 13, seq: 0 });
-  b.t.send(a.ref, { t: 13, seq: 0 });
+  a.t.send(b.ref, ping(0));
+  b.t.send(a.ref, ping(0));
   // A connection still in its handshake, and a dial still pending, when close() is called.
   const raw = await Deno.connect({ hostname: "127.0.0.1", port: a.t.ap.port });
   const pending = dial(a.t, b.t.ap).catch((e) => e);
@@ -603,7 +636,7 @@ Deno.test("close() leaves no socket, timer or pending operation behind", async (
   raw.close();
   // Closing twice is harmless; sending afterwards drops the frame.
   await a.t.close();
-  a.t.send(b.ref, { t: 13, seq: 1 });
+  a.t.send(b.ref, ping(1));
   assert.equal(a.t.stats.framesDropped, 1);
 });
 

@@ -3,13 +3,18 @@
  * virtual clock, with per-link FIFO order (like TCP), configurable latency and loss, crashes
  * that reset links, and partitions that silently cut them.
  *
- * Frames are passed by reference, not encoded: protocol code never mutates a frame it received
- * (except to put back the sender a first hop leaves out, see Ring.#onFrame).
+ * Frames are passed by reference by default: protocol code never mutates a frame it received
+ * (except to put back the sender a first hop leaves out). With `codec`, every frame is encoded
+ * and read back through the real wire codec on its way instead, validated as over TCP: the same
+ * wire code then runs in the simulator's churn tests.
  *
  * @module
  */
 
 import { ConnectError, HandshakeError } from "../errors.ts";
+import { WireError } from "../wire/cbor.ts";
+import { Codec, type FrameReader } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../wire/frame_decoder.ts";
 import type { VirtualClock } from "./virtual_clock.ts";
 import {
   type AccessPoint,
@@ -30,6 +35,8 @@ export interface MemoryNetworkOptions {
   maxLatency?: number;
   /** Probability that a data-bearing frame is lost in transit. @default 0 */
   loss?: number;
+  /** Pass every frame through the wire codec (encoded, then read and validated). @default false */
+  codec?: boolean;
 }
 
 /**
@@ -52,7 +59,9 @@ export class MemoryNetwork {
   readonly #nodes = new Map<number, MemoryTransport>();
   #nextPort = 1;
   /** Latency bounds and loss; may be changed between phases of a run. */
-  options: Required<MemoryNetworkOptions>;
+  options: Required<Omit<MemoryNetworkOptions, "codec">>;
+  /** The wire codec frames pass through, when the network was made with `codec`. */
+  readonly codec: Codec | null;
   /** Partition groups: two transports in different non-zero groups cannot reach each other. */
   readonly group: Map<number, number> = new Map();
   /** Frames in flight or delivered, counted for message-complexity checks. */
@@ -62,7 +71,12 @@ export class MemoryNetwork {
   constructor(clock: VirtualClock, random: () => number, options: MemoryNetworkOptions = {}) {
     this.clock = clock;
     this.#random = random;
-    this.options = { minLatency: 1, maxLatency: 5, loss: 0, ...options };
+    this.options = {
+      minLatency: options.minLatency ?? 1,
+      maxLatency: options.maxLatency ?? 5,
+      loss: options.loss ?? 0,
+    };
+    this.codec = options.codec ? new Codec() : null;
   }
 
   /** Creates a transport with a fresh address. */
@@ -111,6 +125,8 @@ interface Link {
   twin: Link | null;
   /** Virtual time of the last frame either way. */
   used: number;
+  /** Reads frames arriving on this side (with the network's codec). */
+  reader: FrameReader | null;
 }
 
 /**
@@ -157,8 +173,9 @@ export class MemoryTransport implements Transport {
     if (!peer || peer.#dead || !peer.#events || !this.#net.reachable(this.ap.port, port)) {
       return { error: new ConnectError(`Cannot connect to ${where}: connection refused`) };
     }
-    const mine = ev.hello();
-    const theirs = peer.#events.hello();
+    // The simulator has no frame limit to announce.
+    const mine = { ...ev.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
+    const theirs = { ...peer.#events.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
     for (
       const [a, b, side, other] of [[mine, theirs, this, peer], [theirs, mine, peer, this]] as const
     ) {
@@ -169,11 +186,28 @@ export class MemoryTransport implements Transport {
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
       }
     }
-    const meRef = { id: mine.id, ap: mine.ap };
-    const themRef = { id: theirs.id, ap: theirs.ap };
+    const meRef = { id: mine.id, ap: { hostname: mine.host, port: mine.port } };
+    const themRef = { id: theirs.id, ap: { hostname: theirs.host, port: theirs.port } };
     const now = this.#net.clock.now();
-    const link: Link = { peer: themRef, back: meRef, lastAt: 0, out, twin: null, used: now };
-    const back: Link = { peer: meRef, back: themRef, lastAt: 0, out: !out, twin: link, used: now };
+    const codec = this.#net.codec;
+    const link: Link = {
+      peer: themRef,
+      back: meRef,
+      lastAt: 0,
+      out,
+      twin: null,
+      used: now,
+      reader: codec?.reader() ?? null,
+    };
+    const back: Link = {
+      peer: meRef,
+      back: themRef,
+      lastAt: 0,
+      out: !out,
+      twin: link,
+      used: now,
+      reader: codec?.reader() ?? null,
+    };
     link.twin = back;
     this.#links.set(theirs.id, link);
     if (out) this.stats.linksOut++;
@@ -212,10 +246,21 @@ export class MemoryTransport implements Transport {
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
     const from = link.back;
+    const bytes = net.codec?.encode(frame) ?? null;
+    const reader = link.twin!.reader;
     net.clock.timer(at - net.clock.now(), () => {
       if (dst.#dead) return;
       dst.stats.framesIn++;
-      dst.#events!.frame(from, frame);
+      const ev = dst.#events!;
+      if (bytes === null || reader === null) return ev.frame(from, frame);
+      let got: Frame;
+      try {
+        got = reader.read(bytes, 0, bytes.length, { maxKey: ev.limits.maxKey, peer: from });
+      } catch (e) {
+        if (!(e instanceof WireError)) throw e;
+        return ev.badFrame(from, e);
+      }
+      ev.frame(from, got);
     });
   }
 

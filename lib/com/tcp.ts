@@ -29,7 +29,11 @@ import {
   InvalidArgumentError,
   P2PSError,
 } from "../errors.ts";
-import { DEFAULT_MAX_FRAME_SIZE, encodeFrame, FrameDecoder, FrameWriter } from "./framing.ts";
+import { WireError } from "../wire/cbor.ts";
+import { Codec, type DecodeContext } from "../wire/codec.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "../wire/frame_decoder.ts";
+import { encodeFrame, FrameWriter } from "../wire/frame_writer.ts";
+import { T } from "../wire/schema.ts";
 import {
   type AccessPoint,
   type Frame,
@@ -48,8 +52,10 @@ export interface TcpTransportOptions {
   hostname?: string;
   /** Port to listen on; 0 picks a free one. @default 0 */
   port?: number;
-  /** Largest frame body sent or accepted, in bytes. @default 4 MiB */
+  /** Largest frame body sent or accepted, in bytes. @default 1 MiB */
   maxFrameSize?: number;
+  /** The wire codec (one is made when not given). */
+  codec?: Codec;
   /**
    * How long a connection may take to connect and complete its handshake, and how long a closing
    * link waits for the peer to finish its side, in ms. @default 5000
@@ -68,9 +74,7 @@ export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 /** Default handshake (and closing) timeout in ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 
-const T_HELLO = 0;
 const READY: Promise<void> = Promise.resolve();
-const T_REFUSE = 1;
 /** Bytes read per `read` call; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
@@ -89,6 +93,14 @@ type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
  * - closing: no new frames; flushing, then half-closed, reading until the peer's end
  */
 type LinkState = "connecting" | "hello" | "confirm" | "open" | "closing" | "closed";
+
+/** What frames on one link are checked against: the node's network and the link's peer. */
+class LinkContext implements DecodeContext {
+  constructor(readonly limits: { maxKey: number }, readonly peer: NodeRef | null) {}
+  get maxKey(): number {
+    return this.limits.maxKey;
+  }
+}
 
 /** One TCP connection and everything queued for it. */
 class Link {
@@ -116,7 +128,7 @@ class Link {
   frames: Frame[] = [];
   head = 0;
   inflightEnd = 0;
-  out: FrameWriter = new FrameWriter(0); // allocated on first use: many links carry nothing
+  out: FrameWriter; // empty until first used: many links carry nothing
   ends: number[] = [];
   /** The buffer of the last completed write, for the next one. */
   spare: FrameWriter | null = null;
@@ -152,6 +164,7 @@ class Link {
   timer: ReturnType<typeof setTimeout> | undefined;
   readonly decoder: FrameDecoder;
   onFrame: (frame: Frame) => void = () => {};
+  onBad: (error: WireError) => void = () => {};
 
   constructor(
     readonly outbound: boolean,
@@ -159,11 +172,14 @@ class Link {
     target: NodeRef | null,
     done: DialCallback | null,
     maxFrameSize: number,
+    readonly codec: Codec,
+    limits: { maxKey: number },
   ) {
     this.state = outbound ? "connecting" : "hello";
     this.target = target;
     this.done = done;
-    this.decoder = new FrameDecoder(maxFrameSize);
+    this.out = new FrameWriter(codec);
+    this.decoder = new FrameDecoder(codec.reader(), new LinkContext(limits, null), maxFrameSize);
   }
 
   /** Bytes queued (prefixes included) and not yet confirmed written. */
@@ -210,7 +226,7 @@ class Link {
     this.head = this.inflightEnd = other.head;
     this.out = other.out;
     this.ends = other.ends;
-    other.out = new FrameWriter(0);
+    other.out = new FrameWriter(this.codec);
     other.frames = [];
     other.ends = [];
     other.head = other.inflightEnd = 0;
@@ -289,6 +305,7 @@ export class TcpTransport implements Transport {
   readonly stats: LinkStats = newLinkStats();
   readonly #listener: Deno.TcpListener;
   readonly #maxFrame: number;
+  readonly #codec: Codec;
   readonly #timeoutMs: number;
   readonly #maxQueued: number;
   #events: TransportEvents | null = null;
@@ -323,6 +340,7 @@ export class TcpTransport implements Transport {
 
   private constructor(options: TcpTransportOptions) {
     this.#maxFrame = checkPositive("maxFrameSize", options.maxFrameSize, DEFAULT_MAX_FRAME_SIZE);
+    this.#codec = options.codec ?? new Codec();
     if (this.#maxFrame > 0xffffffff) {
       throw new InvalidArgumentError(`maxFrameSize must fit in 32 bits, got ${this.#maxFrame}`);
     }
@@ -376,7 +394,7 @@ export class TcpTransport implements Transport {
       this.#queuedSince += link.out.length - before;
     } else {
       // Queued before dialing: a frame that cannot go (too large) opens no connection.
-      link = new Link(true, where(to.ap), to, null, this.#maxFrame);
+      link = this.#newLink(true, where(to.ap), to, null);
       link.append(frame, this.#maxFrame);
       this.#queuedSince += link.out.length;
       this.#launch(link, to.ap);
@@ -589,8 +607,12 @@ export class TcpTransport implements Transport {
     this.#uncount(link);
   }
 
+  #newLink(outbound: boolean, at: string, target: NodeRef | null, done: DialCallback | null): Link {
+    return new Link(outbound, at, target, done, this.#maxFrame, this.#codec, this.#events!.limits);
+  }
+
   #dial(ap: AccessPoint, target: NodeRef | null, done: DialCallback | null): Link {
-    return this.#launch(new Link(true, where(ap), target, done, this.#maxFrame), ap);
+    return this.#launch(this.#newLink(true, where(ap), target, done), ap);
   }
 
   /** Starts connecting an outbound link. */
@@ -642,7 +664,7 @@ export class TcpTransport implements Transport {
         return;
       }
       const remote = conn.remoteAddr;
-      const link = new Link(false, where(remote), null, null, this.#maxFrame);
+      const link = this.#newLink(false, where(remote), null, null);
       this.#links.add(link);
       link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
       this.#start(link, conn);
@@ -659,15 +681,16 @@ export class TcpTransport implements Transport {
       // The socket already failed; the read loop will report it.
     }
     try {
-      const hello = { ...this.#events!.hello(), mf: this.#maxFrame };
+      const hello: Hello = { ...this.#events!.hello(), mf: this.#maxFrame };
       link.localId = hello.id;
       link.mine = hello;
-      link.ctl.push(encodeFrame({ t: T_HELLO, hello }, this.#maxFrame));
+      link.ctl.push(encodeFrame(this.#codec, { t: T.Hello, ...hello }, this.#maxFrame));
     } catch (e) {
       this.#fail(link, `Cannot say hello to ${link.where}: ${describeError(e)}`, HandshakeError);
       return;
     }
     link.onFrame = (frame) => this.#onFrame(link, frame);
+    link.onBad = (error) => this.#onBad(link, error);
     this.#kick(link);
     this.#track(this.#readLoop(link, conn));
   }
@@ -716,7 +739,7 @@ export class TcpTransport implements Transport {
         link.used = performance.now();
         // Received frames keep views of the bytes they arrived in (one copy of the read instead
         // of one per byte string): each read gets a buffer of its own, of its exact size.
-        link.decoder.push(buf.slice(0, n), link.onFrame);
+        link.decoder.push(buf.slice(0, n), link.onFrame, link.onBad);
         if (link.isClosed()) return;
       }
     } catch (e) {
@@ -731,22 +754,26 @@ export class TcpTransport implements Transport {
   }
 
   #onFrame(link: Link, frame: Frame): void {
-    if (frame.t === T_HELLO && frame.bye === true && link.up) {
+    if (frame.t === T.Bye && link.up) {
       link.orderly = true;
       return;
     }
     switch (link.state) {
       case "open":
-        this.#deliver(link, frame);
-        return;
       case "closing":
-        if (link.deliver) this.#deliver(link, frame);
+        if (this.#codec.isLinkFrame(frame.t)) {
+          // Handshake frames are over once the link is up; on a link refused during its
+          // handshake they are the peer's last words, and go unread.
+          if (link.up) {
+            this.#onBad(link, new WireError("type", `Frame type ${frame.t} after the handshake`));
+          }
+        } else if (link.state === "open" || link.deliver) this.#deliver(link, frame);
         return;
       case "hello":
         this.#onHello(link, frame);
         return;
       case "confirm":
-        if (frame.t === T_HELLO && frame.ok === true) {
+        if (frame.t === T.Accept) {
           const why = this.#events!.verify?.(link.mine!, link.theirs!, frame.proof) ?? null;
           if (why !== null) {
             this.stats.badLinks++;
@@ -761,8 +788,8 @@ export class TcpTransport implements Transport {
             return;
           }
           this.#complete(link);
-        } else if (frame.t === T_REFUSE) {
-          this.#refused(link, frame);
+        } else if (frame.t === T.Refuse) {
+          this.#refused(link, frame.why);
         } else {
           this.stats.badLinks++;
           this.#fail(
@@ -774,6 +801,23 @@ export class TcpTransport implements Transport {
         }
         return;
     }
+  }
+
+  /** A frame on `link` broke the schema: during the handshake the link fails, after it is dropped. */
+  #onBad(link: Link, error: WireError): void {
+    if (link.up) {
+      if (link.state === "open" || link.deliver) {
+        try {
+          this.#events!.badFrame(link.peer!, error);
+        } catch (e) {
+          console.error("p2ps: a transport event handler threw:", e);
+        }
+      }
+      return;
+    }
+    if (link.state === "closed" || link.state === "closing") return;
+    this.stats.badLinks++;
+    this.#fail(link, `Protocol violation by ${link.where}: ${error.message}`, HandshakeError);
   }
 
   #deliver(link: Link, frame: Frame): void {
@@ -823,32 +867,32 @@ export class TcpTransport implements Transport {
   // ---- handshake -------------------------------------------------------------------------
 
   #onHello(link: Link, frame: Frame): void {
-    if (frame.t === T_REFUSE) {
-      this.#refused(link, frame);
+    if (frame.t === T.Refuse) {
+      this.#refused(link, frame.why);
       return;
     }
-    const hello = frame.hello as Hello | undefined;
     let why: string | null;
-    if (frame.t !== T_HELLO) {
+    if (frame.t !== T.Hello) {
       why = `Expected a hello frame, got a frame of type ${frame.t}`;
     } else {
       try {
-        why = helloProblem(hello, link.localId, this.#events!);
+        why = helloProblem(frame, link.localId, this.#events!);
       } catch (e) {
         why = `Hello check failed: ${describeError(e)}`;
       }
     }
-    if (why !== null) {
+    if (why !== null || frame.t !== T.Hello) {
       this.stats.badLinks++;
       const unsent = link.takeUnsent();
-      this.#refuse(link, why);
+      this.#refuse(link, why!);
       this.#lost(link, `Handshake with ${link.where} refused: ${why}`, HandshakeError, unsent);
       return;
     }
-    const h = hello!;
-    link.peer = { id: h.id, ap: { hostname: h.ap.hostname, port: h.ap.port } };
+    const { t: _, ...h } = frame;
+    link.peer = { id: h.id, ap: { hostname: h.host, port: h.port } };
+    link.decoder.ctx = new LinkContext(this.#events!.limits, link.peer);
     // Runs must fit the peer's frame limit as well as ours.
-    if (typeof h.mf === "number" && h.mf > 0) link.runLimit = Math.min(h.mf, this.#maxFrame);
+    link.runLimit = Math.min(h.mf, this.#maxFrame);
     if (link.target && link.target.id !== h.id) {
       // A stale address: another node lives there now. Not a protocol violation.
       const why = `Expected node ${link.target.id} at ${link.where}, found node ${h.id}`;
@@ -882,12 +926,11 @@ export class TcpTransport implements Transport {
       this.#fail(link, `Cannot prove the network secret: ${describeError(e)}`, HandshakeError);
       return;
     }
-    link.ctl.push(encodeFrame({ t: T_HELLO, ok: true, proof }, this.#maxFrame));
+    link.ctl.push(encodeFrame(this.#codec, { t: T.Accept, proof }, this.#maxFrame));
     this.#kick(link);
   }
 
-  #refused(link: Link, frame: Frame): void {
-    const why = typeof frame.error === "string" ? frame.error : "no reason given";
+  #refused(link: Link, why: string): void {
     const unsent = link.takeUnsent();
     this.#retire(link, false);
     this.#lost(link, `Handshake with ${link.where} refused: ${why}`, HandshakeError, unsent);
@@ -895,7 +938,9 @@ export class TcpTransport implements Transport {
 
   /** Sends a refusal and closes; the caller reports the failure. */
   #refuse(link: Link, why: string): void {
-    link.ctl.push(encodeFrame({ t: T_REFUSE, error: why }, this.#maxFrame));
+    link.ctl.push(
+      encodeFrame(this.#codec, { t: T.Refuse, why: why.slice(0, 500) }, this.#maxFrame),
+    );
     this.#retire(link, false);
   }
 
@@ -1054,7 +1099,7 @@ export class TcpTransport implements Transport {
     clearTimeout(link.timer);
     link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
     // Tell the peer this close is deliberate, so it does not take it for a crash.
-    if (link.up && !duplicate) this.#requeue(link, [{ t: T_HELLO, bye: true }]);
+    if (link.up && !duplicate) this.#requeue(link, [{ t: T.Bye }]);
     this.#kick(link);
   }
 
@@ -1153,7 +1198,7 @@ export class TcpTransport implements Transport {
         // Everything queued so far goes out in one write; later frames go to a fresh buffer.
         generation = link.generation;
         const batch = link.out;
-        link.out = link.spare ?? new FrameWriter(0);
+        link.out = link.spare ?? new FrameWriter(this.#codec);
         link.spare = null;
         link.inflightEnds = link.ends;
         link.ends = [];

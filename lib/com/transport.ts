@@ -9,64 +9,38 @@
  * @module
  */
 
-/** Where a node accepts connections. */
-export interface AccessPoint {
-  /** Host name or address. */
-  hostname: string;
-  /** TCP port (or the simulator's address). */
-  port: number;
-}
+import type { WireError } from "../wire/cbor.ts";
+import type { Frame, FrameOf } from "../wire/schema.ts";
+import type { AccessPoint, NodeRef } from "../wire/types.ts";
 
-/** A node as others know it: its id and its access point. */
-export interface NodeRef {
-  /** The node's id on the ring. */
-  id: number;
-  /** Where it accepts connections. */
-  ap: AccessPoint;
-}
+export type { AccessPoint, NodeRef } from "../wire/types.ts";
+export type { Frame } from "../wire/schema.ts";
 
-/** A protocol frame: `t` is the message type, other fields depend on it. */
-export interface Frame {
-  /** Frame type. */
-  t: number;
-  /** Fields that depend on the type. */
-  [field: string]: unknown;
-}
+/** The identity a node presents when a link opens (the `Hello` frame's fields). */
+export type Hello = Omit<FrameOf<"Hello">, "t">;
 
-/** The identity a node presents in every handshake. */
-export interface Hello {
-  /** Protocol magic, always {@linkcode PROTOCOL_MAGIC}. */
-  magic: string;
-  /** Protocol version, {@linkcode PROTOCOL_VERSION}. */
-  v: number;
-  /** Network name chosen by the creator. */
-  name: string;
-  /** Network instance id; `null` while a node is still joining. */
-  net: string | null;
-  /** Node id. */
-  id: number;
-  /** Access point. */
-  ap: AccessPoint;
-  /** Fresh random challenge; the peer proves knowledge of the network secret over it. */
-  nonce?: string;
-  /** Whether the sender's network requires a secret. */
-  auth?: boolean;
-  /**
-   * Largest frame body the sender accepts (set by the TCP transport): a link joins messages into
-   * runs only up to this size. Without it, a link sends every message in a frame of its own.
-   */
-  mf?: number;
-}
-
-/** First bytes of meaning in every handshake. */
-export const PROTOCOL_MAGIC = "p2ps";
 /** Wire protocol version; peers with another version are refused. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
+
+/**
+ * Provisional ids (of nodes still joining) are negative and at least this far down: far enough
+ * apart that concurrent joiners through one access point do not collide.
+ */
+export const PROVISIONAL_IDS: number = 2 ** 41;
+
+/** What a transport checks received frames against, kept up to date by the node. */
+export interface WireLimits {
+  /** The identifier-space size of the node's network (2^52 until it knows its network). */
+  maxKey: number;
+}
 
 /** What a transport reports to the node that owns it. */
 export interface TransportEvents {
-  /** The identity to present in a handshake (it changes once a joiner adopts the network). */
-  hello(): Hello;
+  /**
+   * The identity to present in a handshake (it changes once a joiner adopts the network); the
+   * transport adds its frame limit.
+   */
+  hello(): Omit<Hello, "mf">;
   /** Validates a peer's hello: `null` to accept, or a message naming the problem. */
   checkHello(peer: Hello): string | null;
   /**
@@ -80,8 +54,12 @@ export interface TransportEvents {
    * the problem (missing or wrong secret).
    */
   verify?(mine: Hello, peer: Hello, proof: unknown): string | null;
-  /** A frame arrived from an authenticated peer. */
+  /** What frames from peers are checked against. */
+  readonly limits: WireLimits;
+  /** A valid frame arrived from an authenticated peer. */
   frame(from: NodeRef, frame: Frame): void;
+  /** A frame from `from` broke the wire schema and was dropped. */
+  badFrame(from: NodeRef, error: WireError): void;
   /**
    * The link to `peer` is gone (reset, refused, closed by the peer, handshake failure).
    * `unsent` holds the frames queued for it that were never written, so the owner can route them
@@ -159,35 +137,25 @@ export interface Clock {
 }
 
 /**
- * Why a peer's hello must be refused, or `null` to accept it: wrong protocol, malformed, the
- * same id as ours, or refused by the node's own check. Shared by every transport so that they
- * refuse alike.
+ * Why a peer's hello must be refused, or `null` to accept it: another protocol version, an id
+ * that is neither in the network's identifier space nor a joiner's provisional one, the same id
+ * as ours, or refused by the node's own check. Shared by every transport so that they refuse
+ * alike.
  */
 export function helloProblem(
-  hello: unknown,
+  h: Hello,
   localId: number,
-  events: Pick<TransportEvents, "checkHello">,
+  events: Pick<TransportEvents, "checkHello" | "limits">,
 ): string | null {
-  if (typeof hello !== "object" || hello === null) return "Expected a hello";
-  const h = hello as Hello;
-  if (h.magic !== PROTOCOL_MAGIC) {
-    return `Not a P2PS peer (protocol magic ${JSON.stringify(h.magic)})`;
-  }
   if (h.v !== PROTOCOL_VERSION) {
     return `Protocol version ${h.v} is not supported (expected ${PROTOCOL_VERSION})`;
   }
-  const ap = h.ap as Partial<AccessPoint> | null;
-  const bad = typeof h.id !== "number" || !Number.isSafeInteger(h.id)
-    ? "id"
-    : typeof h.name !== "string"
-    ? "name"
-    : h.net !== null && typeof h.net !== "string"
-    ? "net"
-    : typeof ap !== "object" || ap === null || typeof ap.hostname !== "string" ||
-        typeof ap.port !== "number"
-    ? "ap"
-    : null;
-  if (bad) return `Malformed hello: bad field "${bad}"`;
+  // A node that has not joined yet presents a negative provisional id (and no network); every
+  // other node an id of the network's space.
+  const ok = h.net === undefined
+    ? h.id < 0 && h.id >= -PROVISIONAL_IDS
+    : h.id >= 0 && h.id < events.limits.maxKey;
+  if (!ok) return `Node id ${h.id} is outside the identifier space [0, ${events.limits.maxKey})`;
   if (h.id === localId) return `Duplicate node id ${h.id}`;
   return events.checkHello(h);
 }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { NodeRef } from "../com/transport.ts";
+import type { NodeRef } from "../wire/types.ts";
 import type { FingerPolicy } from "./fingers.ts";
 import { addMod, cw, inOC, ringDistance } from "./id_space.ts";
 

@@ -8,38 +8,41 @@
 
 import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/transport.ts";
 import { realClock } from "../com/transport.ts";
-import { decodeValue, encodeValue } from "../com/framing.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
+import type { NodeEvent } from "../core/events.ts";
 import {
-  type DataFrame,
-  dataFrame,
-  type DataRunFrame,
-  fromWire,
+  MAX_KEY_LIMIT,
   type NetInfo,
-  type Payload,
-  payloadValue,
-  T,
-  type WireRef,
-} from "../core/messages.ts";
-import { type NodeEvent, Ring, type RingTiming } from "../core/ring.ts";
+  Ring,
+  type RingStatus,
+  type RingTiming,
+} from "../core/ring.ts";
+import { type DataFrame, type FrameOf, HOP_LIMIT, MAX_SUCC_LIST, T } from "../wire/schema.ts";
+import { decodeMessage, encodeValue } from "../wire/values.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
+import { SentWindow } from "./sent_window.ts";
 import {
   type AckOptions,
   type DeliveryReport,
   Group,
   type KindCounters,
+  type MessageKind,
   noKinds,
   type Receipt,
 } from "../services/group.ts";
 
-export type { AckOptions, DeliveryReport, KindCounters, Receipt } from "../services/group.ts";
-
-export type { NodeEvent } from "../core/ring.ts";
+export type {
+  AckOptions,
+  DeliveryReport,
+  KindCounters,
+  MessageKind,
+  Receipt,
+} from "../services/group.ts";
+export type { NodeEvent } from "../core/events.ts";
 export type { AccessPoint, NodeRef } from "../com/transport.ts";
-
-/** The largest identifier space: sums of two ids stay exact in a double. */
-export const MAX_KEY_LIMIT: number = 2 ** 52;
+export { MAX_KEY_LIMIT } from "../core/ring.ts";
+export type { NetInfo, RingStatus } from "../core/ring.ts";
 
 /** Network characteristics chosen by the creator; joiners adopt them. */
 export interface NetOptions {
@@ -97,7 +100,7 @@ export interface Message {
    */
   msg: unknown;
   /** `send`, `multicast`, `broadcast` or `succ`. */
-  kind: string;
+  kind: MessageKind;
   /** Overlay hops it took. */
   hops: number;
   /** Sender-local message id. */
@@ -163,8 +166,13 @@ export interface Statistics {
   frames: { in: number; out: number; dropped: number };
   /** Connections closed for protocol violations. */
   badLinks: number;
-  /** Frames from peers dropped because their fields had the wrong shape. */
+  /**
+   * Frames from peers dropped because they broke the wire schema or a protocol rule (a field out
+   * of range, a sender that is not the peer, a report about messages this node never sent...).
+   */
   badFrames: number;
+  /** The same, by reason (`malformed`, `range`, `rule`, `spoofed`, `type`, `report`, ...). */
+  badFrameReasons: Record<string, number>;
   /** Messages reported undeliverable to this node as their sender. */
   undeliverable: number;
   /** Hops of messages delivered here: total, count, max. */
@@ -172,7 +180,7 @@ export interface Statistics {
   /** Values dropped from stream readers that fell behind. */
   streamOverflow: number;
   /** Per kind of application message: `send`, `multicast`, `broadcast`, `succ`. */
-  kinds: Record<string, KindCounters>;
+  kinds: Record<MessageKind, KindCounters>;
 }
 
 /** A routing-state snapshot. */
@@ -182,7 +190,7 @@ export interface NodeInfo {
   /** This node's access point. */
   ap: AccessPoint;
   /** `joining`, `connected`, `alone`, `left` or `crashed`. */
-  status: string;
+  status: RingStatus;
   /** Predecessor, or `null` while unknown. */
   pred: NodeRef | null;
   /** Successor (this node when alone). */
@@ -254,6 +262,7 @@ export class P2PNode implements AsyncDisposable {
   readonly #maxFrame: number;
   #nextId = 1;
   #undeliverable = 0;
+  readonly #sentWindow = new SentWindow();
   readonly #hops = { total: 0, count: 0, max: 0 };
   #closed: Promise<void> | null = null;
   /** Handlers of service frames (group communication, acknowledgements). */
@@ -286,10 +295,9 @@ export class P2PNode implements AsyncDisposable {
   /** Group communication, created on first use: most simulated nodes never need it. */
   get #group(): Group {
     return this.#groupInstance ??= new Group({
-      ring: this.#ring,
+      port: this.#ring,
       deliverLocal: (src, dst, payload, kind, hops, id) =>
         this.#deliverLocal(src, dst, payload, kind, hops, id),
-      event: (type, fields) => this.#event(type, fields),
     });
   }
 
@@ -304,17 +312,21 @@ export class P2PNode implements AsyncDisposable {
     const fingers = net.fingers ?? "tango";
     fingerPolicy(fingers, maxKey);
     const succListSize = net.succListSize ?? 4;
-    if (!(Number.isInteger(succListSize) && succListSize >= 1 && succListSize <= 64)) {
+    if (!(Number.isInteger(succListSize) && succListSize >= 1 && succListSize <= MAX_SUCC_LIST)) {
       throw new InvalidArgumentError(
-        `net.succListSize must be an integer in [1, 64], got ${net.succListSize}`,
+        `net.succListSize must be an integer in [1, ${MAX_SUCC_LIST}], got ${net.succListSize}`,
       );
+    }
+    const name = net.name ?? "p2ps";
+    if (typeof name !== "string" || new TextEncoder().encode(name).length > 64) {
+      throw new InvalidArgumentError(`net.name must be a string of at most 64 bytes`);
     }
     const r = this.#ring;
     if (r.id >= maxKey) {
       throw new InvalidArgumentError(`Node id ${r.id} is outside [0, ${maxKey})`);
     }
     r.create({
-      name: net.name ?? "p2ps",
+      name,
       netId: Math.floor(cryptoRandom() * 2 ** 52).toString(36),
       maxKey,
       fingers,
@@ -345,7 +357,7 @@ export class P2PNode implements AsyncDisposable {
   }
 
   /** `joining`, `connected`, `alone`, `left` or `crashed`. */
-  get status(): string {
+  get status(): RingStatus {
     return this.#ring.status;
   }
 
@@ -368,71 +380,43 @@ export class P2PNode implements AsyncDisposable {
 
   #service(from: NodeRef, f: Frame): void {
     if (f.t !== T.Undeliverable) return this.#group.frame(from, f);
-    // One report covers `n` messages from `id` on when they travelled as a run.
-    const n = (f.n as number | undefined) ?? 1;
-    for (let i = 0; i < n; i++) {
-      const id = (f.id as number) + i;
-      this.#undeliverable++;
-      this.#groupInstance?.undeliverable(id, f.d as number);
-      this.#events.push({
-        type: "undeliverable",
-        time: this.#ring.clock.now(),
-        id,
-        dst: f.d,
-        kind: f.kd,
-        reason: f.why,
-      });
-    }
+    // A report names messages this node sent and still tracks, each once (see SentWindow).
+    if (!this.#sentWindow.claim(f.id, f.n, this.#nextId)) return this.#ring.rejectFrame("report");
+    this.#undeliverable += f.n;
+    if (f.n === 1) this.#groupInstance?.acks.undeliverable(f.id, f.d);
+    this.#events.push({
+      type: "undeliverable",
+      time: this.#ring.clock.now(),
+      id: f.id,
+      count: f.n,
+      dst: f.d,
+      kind: f.kd,
+      reason: f.why,
+    });
   }
 
-  #deliver(f: DataFrame | DataRunFrame): void {
-    if (f.t === T.DataRun) {
-      const { ps, k, h, id } = f as DataRunFrame;
-      this.#group.counters.send.received += ps.length;
-      const src = this.#sender(f.s!);
-      for (let i = 0; i < ps.length; i++) this.#deliverLocal(src, k, ps[i], "send", h, id + i);
-      return;
-    }
-    const d = f as DataFrame;
-    if (d.q !== undefined) return this.#group.deliverAcked(d);
-    this.#group.counters.send.received++;
-    this.#deliverLocal(this.#sender(d.s!), d.k, d.p, "send", d.h, d.id);
-  }
-
-  #lastSender: NodeRef | null = null;
-
-  /**
-   * The sender of a message as a node: a stream of messages from one sender shares one object
-   * (frozen, since they share it) instead of building two per message.
-   */
-  #sender(w: WireRef): NodeRef {
-    const last = this.#lastSender;
-    if (last && last.id === w[0] && last.ap.hostname === w[1] && last.ap.port === w[2]) {
-      return last;
-    }
-    const ref = fromWire(w);
-    Object.freeze(ref.ap);
-    return (this.#lastSender = ref);
-  }
-
-  #event(type: string, fields: Record<string, unknown>): void {
-    this.#events.push({ type, time: this.#ring.clock.now(), ...fields });
+  #deliver(f: DataFrame): void {
+    if (f.q !== undefined) return this.#group.deliverAcked(f);
+    const { ps, k, h, id } = f;
+    this.#group.counters.send.received += ps.length;
+    const src = f.s!;
+    for (let i = 0; i < ps.length; i++) this.#deliverLocal(src, k, ps[i], "send", h, id + i);
   }
 
   /** Decodes and hands a message to the message stream. */
   #deliverLocal(
     src: NodeRef,
     dst: number,
-    payload: Payload,
-    kind: string,
+    payload: Uint8Array,
+    kind: MessageKind,
     hops: number,
     id: number,
   ): void {
     let msg: unknown;
     try {
-      msg = payloadValue(payload, decodeValue);
+      msg = decodeMessage(payload);
     } catch {
-      this.#ring.data.dropped++;
+      this.#ring.count("data", "dropped");
       return;
     }
     const h = this.#hops;
@@ -503,8 +487,23 @@ export class P2PNode implements AsyncDisposable {
       const toResp = options?.toResp ?? false;
       if (options?.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
       this.#group.counters.send.sent++;
-      this.#ring.route(null, dataFrame(this.#ring.wireSelf, dst, toResp, id, p));
-      return this.#ring.transport.ready();
+      const ring = this.#ring;
+      ring.route(
+        {
+          t: T.Data,
+          k: dst,
+          h: 0,
+          ph: 0,
+          f: -1,
+          s: ring.self,
+          r: toResp,
+          id,
+          q: undefined,
+          lo: undefined,
+          ps: [p],
+        } satisfies FrameOf<"Data">,
+      );
+      return ring.transport.ready();
     } catch (e) {
       return Promise.reject(e);
     }
@@ -535,7 +534,7 @@ export class P2PNode implements AsyncDisposable {
       }
       const keys = [...new Set(dst.map((k, i) => this.#checkKey(k, `dst[${i}]`)))];
       const p = this.#encodePayload(msg);
-      return this.#group.multicast(
+      return this.#group.multicast.send(
         keys,
         options.toResp ?? false,
         p,
@@ -558,7 +557,7 @@ export class P2PNode implements AsyncDisposable {
     try {
       this.#assertOpen();
       const p = this.#encodePayload(msg);
-      return this.#group.broadcast(
+      return this.#group.broadcast.send(
         p,
         this.#nextMessageId(),
         options.toMyself ?? false,
@@ -571,7 +570,9 @@ export class P2PNode implements AsyncDisposable {
 
   /**
    * Sends `msg` to the next `nrSucc` nodes clockwise (a replica set), through the successor
-   * list; asking for more nodes than the list holds still works.
+   * list; asking for more nodes than the list holds still works, and a count beyond the ring
+   * stops once the message has gone round. `nrSucc` is at most 255 (the hop limit: the message
+   * travels from one successor to the next); to reach every node, broadcast.
    */
   sendToSucc(
     msg: unknown,
@@ -587,11 +588,13 @@ export class P2PNode implements AsyncDisposable {
   ): Promise<DeliveryReport | void> {
     try {
       this.#assertOpen();
-      if (!(Number.isSafeInteger(nrSucc) && nrSucc >= 1)) {
-        throw new InvalidArgumentError(`nrSucc must be an integer ≥ 1, got ${nrSucc}`);
+      if (!(Number.isSafeInteger(nrSucc) && nrSucc >= 1 && nrSucc <= HOP_LIMIT)) {
+        throw new InvalidArgumentError(
+          `nrSucc must be an integer in [1, ${HOP_LIMIT}], got ${nrSucc}`,
+        );
       }
       const p = this.#encodePayload(msg);
-      return this.#group.sendToSucc(p, nrSucc, this.#nextMessageId(), options.ack ? options : null);
+      return this.#group.succ.send(p, nrSucc, this.#nextMessageId(), options.ack ? options : null);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -608,7 +611,8 @@ export class P2PNode implements AsyncDisposable {
       bytes: { in: s.bytesIn, out: s.bytesOut },
       frames: { in: s.framesIn, out: s.framesOut, dropped: s.framesDropped },
       badLinks: s.badLinks,
-      badFrames: r.badFrames,
+      badFrames: Object.values(r.badFrames).reduce((a, b) => a + b, 0),
+      badFrameReasons: { ...r.badFrames },
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,

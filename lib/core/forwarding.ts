@@ -1,0 +1,111 @@
+/**
+ * Forwarding routed frames (`Join`, `Lookup`, `Data`) one hop along the loop-free next-hop rule
+ * (see `routing_table.ts`), delivering them where the key belongs, and reporting application
+ * messages that cannot be delivered to their sender. A data frame may carry several messages
+ * (a link joins consecutive ones); it is routed once and counted per message.
+ *
+ * @module
+ */
+
+import type { NodeRef } from "../com/transport.ts";
+import { HOP_LIMIT } from "../wire/schema.ts";
+import { type FrameOf, T } from "../wire/schema.ts";
+import type { Ring } from "./ring.ts";
+
+/** The frames the ring routes by key. */
+export type Routed = FrameOf<"Data"> | FrameOf<"Join"> | FrameOf<"Lookup">;
+
+/** Routing of one node. */
+export class Forwarder {
+  readonly #ring: Ring;
+
+  constructor(ring: Ring) {
+    this.#ring = ring;
+  }
+
+  /**
+   * Routes a frame one step: delivers it here when this node is responsible for its key,
+   * otherwise forwards it. Frames originated here come with `from === null`, each made for this
+   * call alone (it is updated in place and handed on).
+   */
+  route(from: NodeRef | null, f: Routed): void {
+    const ring = this.#ring;
+    if (!ring.running) return;
+    const tb = ring.table!;
+    const data = f.t === T.Data;
+    const counters = data ? ring.data : ring.control;
+    const n = data ? f.ps.length : 1;
+    if (from && f.f >= 0) ring.fingers.correctOnUse(from, f.f);
+    if (!from) counters.sent += n;
+    const hop = tb.nextHop(f.k, f.ph);
+    if (hop.node === null) {
+      counters.received += n;
+      return this.#arrive(f);
+    }
+    if (f.h >= HOP_LIMIT) {
+      counters.dropped += n;
+      if (data) this.#undeliverable(f, "hop limit reached");
+      return;
+    }
+    if (from) counters.forwarded += n;
+    if (from === null) {
+      // Originated here, in a frame made for this send alone: updated in place. A data frame
+      // travels without its sender, whom the receiver knows from the link.
+      f.h = 1;
+      f.ph = hop.phase;
+      f.f = hop.finger;
+      if (data) f.s = undefined;
+      ring.transport.send(hop.node, f);
+      return;
+    }
+    ring.transport.send(hop.node, { ...f, h: f.h + 1, ph: hop.phase, f: hop.finger });
+  }
+
+  /** Forwards a frame again without counting it (a retry after a dead next hop). */
+  step(f: Routed): void {
+    const ring = this.#ring;
+    // A frame of ours handed back unsent went out without its sender (see route()).
+    if (f.t === T.Data && f.s === undefined) f = { ...f, s: ring.self };
+    const hop = ring.table!.nextHop(f.k, f.ph);
+    if (hop.node === null) return this.#arrive(f);
+    ring.transport.send(hop.node, { ...f, ph: hop.phase, f: hop.finger });
+  }
+
+  #arrive(f: Routed): void {
+    const ring = this.#ring;
+    switch (f.t) {
+      case T.Join:
+        return ring.joining.onJoin(f.j);
+      case T.Lookup:
+        return ring.sendControl(f.r, {
+          t: T.LookupOk,
+          q: f.q,
+          n: ring.table!.self,
+          p: ring.table!.pred ?? undefined,
+          h: f.h,
+        });
+      case T.Data:
+        if (!f.r && f.k !== ring.id) {
+          ring.data.dropped += f.ps.length;
+          return this.#undeliverable(f, `no node has id ${f.k}`);
+        }
+        return ring.sink.deliver(f);
+    }
+  }
+
+  /** Reports a data frame's messages undeliverable to their sender, in one report. */
+  #undeliverable(d: FrameOf<"Data">, why: string): void {
+    const ring = this.#ring;
+    const src = d.s ?? ring.self;
+    const report = {
+      t: T.Undeliverable,
+      id: d.id,
+      n: d.ps.length,
+      d: d.k,
+      why,
+      kd: "send",
+    } as const;
+    if (src.id === ring.id) ring.sink.service(src, report);
+    else ring.sendControl(src, report);
+  }
+}

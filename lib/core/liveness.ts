@@ -1,0 +1,171 @@
+/**
+ * Liveness: heartbeats to silent neighbours, suspicion by the failure detector, the graveyard of
+ * suspected and crashed nodes (pinged now and then, so that a false suspicion heals), and crash
+ * repair when a link goes down.
+ *
+ * @module
+ */
+
+import type { Frame, NodeRef } from "../com/transport.ts";
+import { T } from "../wire/schema.ts";
+import { FailureDetector } from "./failure_detector.ts";
+import { inOO } from "./id_space.ts";
+import type { Ring } from "./ring.ts";
+
+/** How long a crashed node is remembered and pinged in case it comes back, ms. */
+const GRAVEYARD_MS = 120_000;
+/** Fingers are pinged this many times less often than ring neighbours. */
+const FINGER_SCALE = 5;
+/** How many crashed nodes are remembered. */
+const GRAVEYARD_SIZE = 32;
+
+interface Grave {
+  ref: NodeRef;
+  since: number;
+  crashed: boolean;
+}
+
+/** The liveness of one node's neighbours. */
+export class Liveness {
+  readonly #ring: Ring;
+  readonly #detector: FailureDetector;
+  /** Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer. */
+  readonly #graveyard = new Map<number, Grave>();
+  /** Peers that announced a graceful leave, so their link loss is not a crash. */
+  #leavers: Set<number> | null = null;
+
+  constructor(ring: Ring) {
+    this.#ring = ring;
+    this.#detector = new FailureDetector(ring.timing);
+  }
+
+  /** Something arrived from `from`: it is alive (and back, if it was suspected). */
+  heard(from: NodeRef): void {
+    const ring = this.#ring;
+    this.#detector.heard(from.id, ring.clock);
+    if (this.#graveyard.size > 0 && this.#graveyard.has(from.id) && ring.running) {
+      this.#revive(from);
+    }
+  }
+
+  onPong(from: NodeRef, ts: number): void {
+    const now = this.#ring.clock.now();
+    this.#detector.roundTrip(from.id, now - ts, now);
+  }
+
+  /** Forgets the liveness record of `id` (its link was closed on purpose). */
+  forgetRecord(id: number): void {
+    this.#detector.drop(id);
+  }
+
+  /** `id` announced a graceful leave: its link going down is no crash. */
+  expectLeave(id: number): void {
+    (this.#leavers ??= new Set()).add(id);
+  }
+
+  /** Pings silent neighbours and suspects those silent past the detector's timeout. */
+  heartbeat(): void {
+    const ring = this.#ring;
+    const tb = ring.table!;
+    if (tb.alone) return;
+    const now = ring.clock.now();
+    // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
+    // which only cost extra hops when stale, at a fifth of that rate.
+    const watched = new Map<number, [NodeRef, number]>();
+    tb.forEachKnown((n) => watched.set(n.id, [n, FINGER_SCALE]));
+    watched.set(tb.succ.id, [tb.succ, 1]);
+    if (tb.pred && tb.pred !== tb.self) watched.set(tb.pred.id, [tb.pred, 1]);
+    for (const [n, scale] of watched.values()) {
+      const verdict = this.#detector.check(n.id, now, scale);
+      if (verdict === "ping") ring.sendControl(n, { t: T.Ping, ts: now });
+      else if (verdict === "suspect") this.#suspect(n, scale);
+    }
+  }
+
+  #suspect(peer: NodeRef, scale: number): void {
+    const ring = this.#ring;
+    const now = ring.clock.now();
+    ring.emit({ type: "suspect", peer, silentMs: this.#detector.timeout(peer.id, scale) });
+    this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
+    // Route around it at once; declare it crashed if it stays silent as long again.
+    this.#repair(peer);
+    ring.timer(this.#detector.timeout(peer.id), () => {
+      const g = this.#graveyard.get(peer.id);
+      if (g && !g.crashed && g.since === now && ring.running) {
+        g.crashed = true;
+        ring.emit({ type: "crash", peer, reason: "silent past the failure detector's timeout" });
+      }
+    });
+  }
+
+  /** A suspected or crashed node was heard from: trust it again and let it back in. */
+  #revive(peer: NodeRef): void {
+    const ring = this.#ring;
+    const g = this.#graveyard.get(peer.id);
+    if (!g) return;
+    this.#graveyard.delete(peer.id);
+    ring.emit({ type: "alive", peer, wasCrashed: g.crashed });
+    const tb = ring.table!;
+    ring.fingers.learn(peer);
+    if (tb.alone || inOO(peer.id, tb.self.id, tb.succ.id, tb.maxKey)) {
+      ring.stabilizer.setSucc(peer, []);
+      ring.sendControl(peer, { t: T.Notify });
+    } else {
+      // Offer ourselves: if we sit between it and its successor it will take us.
+      ring.sendControl(peer, { t: T.Stab, p: tb.pred ?? undefined, s: tb.succList });
+    }
+  }
+
+  /** Nodes suspected now but not declared crashed. */
+  suspected(): NodeRef[] {
+    const out: NodeRef[] = [];
+    for (const g of this.#graveyard.values()) if (!g.crashed) out.push(g.ref);
+    return out;
+  }
+
+  pingGraveyard(): void {
+    const ring = this.#ring;
+    const now = ring.clock.now();
+    for (const [id, g] of this.#graveyard) {
+      if (now - g.since > GRAVEYARD_MS) this.#graveyard.delete(id);
+      else ring.sendControl(g.ref, { t: T.Ping, ts: now });
+    }
+    while (this.#graveyard.size > GRAVEYARD_SIZE) {
+      this.#graveyard.delete(this.#graveyard.keys().next().value!);
+    }
+  }
+
+  /** The link to `peer` went down; `unsent` are frames that never left for it. */
+  onPeerDown(peer: NodeRef, why: string, unsent: Frame[]): void {
+    const ring = this.#ring;
+    if (!ring.running || !ring.table) return;
+    const graceful = this.#leavers?.delete(peer.id) ?? false;
+    const { wasPred, wasSucc, fingers } = this.#repair(peer);
+    if (!graceful && (wasPred || wasSucc || fingers.length)) {
+      ring.emit({ type: "crash", peer, reason: why });
+      this.#graveyard.set(peer.id, { ref: peer, since: ring.clock.now(), crashed: true });
+    }
+    // Routed frames that never left go another way now that the dead peer is forgotten.
+    for (const f of unsent) {
+      if (f.t === T.Data || f.t === T.Join || f.t === T.Lookup) ring.forwarder.step(f);
+    }
+  }
+
+  /** Forgets a dead or suspected peer and repairs successor and predecessor pointers. */
+  #repair(peer: NodeRef): { wasPred: boolean; wasSucc: boolean; fingers: number[] } {
+    const ring = this.#ring;
+    const tb = ring.table!;
+    this.#detector.drop(peer.id);
+    const lost = tb.forget(peer.id);
+    if (lost.wasSucc) {
+      const next = tb.succList[0];
+      if (next) {
+        ring.emit({ type: "newsucc", succ: next, old: peer });
+        ring.sendControl(next, { t: T.Notify });
+      }
+    }
+    if (lost.wasPred) ring.emit({ type: "newpred", pred: null, old: peer });
+    ring.stabilizer.afterLoss(peer);
+    return lost;
+  }
+}

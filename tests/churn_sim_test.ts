@@ -3,9 +3,12 @@ import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { lookups, ringViolations } from "./_ring.ts";
 
-/** A random run of joins, leaves, crashes and silent crashes, then quiet. */
+/**
+ * A random run of joins, leaves, crashes and silent crashes, then quiet. Every frame passes
+ * through the wire codec, as over TCP.
+ */
 async function churn(seed: number, ops: number): Promise<Simulator> {
-  const sim = new Simulator({ seed });
+  const sim = new Simulator({ seed, codec: true });
   const first = sim.createNet({ net: { succListSize: 3 } });
   for (let i = 0; i < 12; i++) await sim.settle(sim.joinNet(first));
   sim.run(10_000);
@@ -41,6 +44,9 @@ Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashe
     assert.deepEqual(ringViolations(sim), [], `seed ${seed}`);
     const { wrong, lost } = lookups(sim, 100);
     assert.equal(wrong + lost, 0, `seed ${seed}: ${wrong} wrong, ${lost} lost lookups`);
+    // Honest nodes only ever send frames the schema accepts.
+    const bad = sim.nodes.reduce((sum, n) => sum + n.statistics().badFrames, 0);
+    assert.equal(bad, 0, `seed ${seed}: ${bad} frames refused by the codec`);
   }
 });
 

@@ -1,0 +1,32 @@
+/**
+ * The Noise Protocol Framework, revision 34 (https://noiseprotocol.org/noise.html), for the
+ * project's encrypted links. It follows the spec's own objects: {@linkcode CipherState} and
+ * {@linkcode SymmetricState} so far. Crypto comes from `node:crypto` only; the suite is
+ * `25519` / `ChaChaPoly` / `SHA256`.
+ *
+ * @module
+ */
+
+export {
+  DecryptError,
+  InvalidArgumentError,
+  MessageTooLargeError,
+  NoiseError,
+  P2PSError,
+} from "../../errors.ts";
+export { CipherState } from "./cipher_state.ts";
+export {
+  CHACHAPOLY,
+  CIPHER_FUNCTIONS,
+  type CipherFunctions,
+  DH_FUNCTIONS,
+  type DhFunctions,
+  HASH_FUNCTIONS,
+  type HashFunctions,
+  type KeyedCipher,
+  type KeyPair,
+  SHA256,
+  X25519,
+} from "./crypto.ts";
+export { generateStaticKeyPair, keyPairFromPrivate, PSK_SALT, pskFromSecret } from "./keys.ts";
+export { SymmetricState, type SymmetricSuite } from "./symmetric_state.ts";

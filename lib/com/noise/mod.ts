@@ -1,8 +1,9 @@
 /**
  * The Noise Protocol Framework, revision 34 (https://noiseprotocol.org/noise.html), for the
- * project's encrypted links. It follows the spec's own objects: {@linkcode CipherState} and
- * {@linkcode SymmetricState} so far. Crypto comes from `node:crypto` only; the suite is
- * `25519` / `ChaChaPoly` / `SHA256`.
+ * project's encrypted links. It follows the spec's own objects, {@linkcode CipherState} and
+ * {@linkcode SymmetricState}, and has every handshake pattern of the spec as data and a parser
+ * of protocol names. Crypto comes from `node:crypto` only; the suite is `25519` / `ChaChaPoly` /
+ * `SHA256`.
  *
  * @module
  */
@@ -29,4 +30,19 @@ export {
   X25519,
 } from "./crypto.ts";
 export { generateStaticKeyPair, keyPairFromPrivate, PSK_SALT, pskFromSecret } from "./keys.ts";
+export {
+  findPattern,
+  HANDSHAKE_PATTERNS,
+  type HandshakePattern,
+  type PatternName,
+  type PreMessageToken,
+  type Token,
+  withPsk,
+} from "./patterns.ts";
+export {
+  type NoiseProtocol,
+  parseProtocolName,
+  type ProtocolLookup,
+  resolveProtocol,
+} from "./protocol.ts";
 export { SymmetricState, type SymmetricSuite } from "./symmetric_state.ts";

@@ -1,9 +1,9 @@
 /**
  * The Noise Protocol Framework, revision 34 (https://noiseprotocol.org/noise.html), for the
- * project's encrypted links. It follows the spec's own objects, {@linkcode CipherState} and
- * {@linkcode SymmetricState}, and has every handshake pattern of the spec as data and a parser
- * of protocol names. Crypto comes from `node:crypto` only; the suite is `25519` / `ChaChaPoly` /
- * `SHA256`.
+ * project's encrypted links. It follows the spec's own objects — {@linkcode CipherState},
+ * {@linkcode SymmetricState}, {@linkcode HandshakeState} — with every handshake pattern of the
+ * spec as data (one-way, fundamental, deferred) and the `pskN` modifiers. Crypto comes from
+ * `node:crypto` only; the suite is `25519` / `ChaChaPoly` / `SHA256`.
  *
  * @module
  */
@@ -29,6 +29,12 @@ export {
   SHA256,
   X25519,
 } from "./crypto.ts";
+export {
+  type HandshakeOptions,
+  HandshakeState,
+  MAX_MESSAGE_LENGTH,
+  type TransportCipherStates,
+} from "./handshake_state.ts";
 export { generateStaticKeyPair, keyPairFromPrivate, PSK_SALT, pskFromSecret } from "./keys.ts";
 export {
   findPattern,

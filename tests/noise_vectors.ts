@@ -27,7 +27,20 @@ import {
   parseProtocolName,
 } from "../lib/com/noise/mod.ts";
 
-/** A vector that did not pass, and why. */
+/**
+ * A vector that did not pass, and why.
+ *
+ * @example
+ * ```ts
+ * import { runVectors, type VectorFailure } from "./noise_vectors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const report = runVectors({ vectors: [{ protocol_name: "Noise_XX_25519" }] });
+ * const failure: VectorFailure = report.failures[0];
+ * assert.equal(failure.index, 0);
+ * assert.match(failure.reason, /not a Noise protocol name/);
+ * ```
+ */
 export interface VectorFailure {
   /** Position of the vector in the file's `vectors` array (-1: the file itself). */
   readonly index: number;
@@ -37,7 +50,18 @@ export interface VectorFailure {
   readonly reason: string;
 }
 
-/** The outcome of a vector file. */
+/**
+ * The outcome of a vector file.
+ *
+ * @example
+ * ```ts
+ * import { runVectors, type VectorReport } from "./noise_vectors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const report: VectorReport = runVectors({ vectors: [] });
+ * assert.deepEqual([report.passed, report.failed, report.skipped], [0, 0, 0]);
+ * ```
+ */
 export interface VectorReport {
   /** Vectors that passed. */
   readonly passed: number;

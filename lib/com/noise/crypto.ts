@@ -106,7 +106,20 @@ export interface CipherFunctions {
   withKey(k: Uint8Array): KeyedCipher;
 }
 
-/** `ENCRYPT` and `DECRYPT` of a suite under one key (see {@linkcode CipherFunctions}). */
+/**
+ * `ENCRYPT` and `DECRYPT` of a suite under one key (see {@linkcode CipherFunctions}).
+ *
+ * @example
+ * ```ts
+ * import { CHACHAPOLY, type KeyedCipher } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const cipher: KeyedCipher = CHACHAPOLY.withKey(new Uint8Array(32));
+ * const out = new Uint8Array(1 + 16);
+ * assert.equal(cipher.encrypt(0n, new Uint8Array(0), new Uint8Array([7]), out, 0), 17);
+ * assert.deepEqual(cipher.decrypt(0n, new Uint8Array(0), out), new Uint8Array([7]));
+ * ```
+ */
 export interface KeyedCipher {
   /**
    * `ENCRYPT(k, n, ad, plaintext)`, written at `out[at..]`: the ciphertext followed by the

@@ -12,7 +12,18 @@ import type { PreMessageToken, Token } from "./patterns.ts";
 import { type NoiseProtocol, resolveProtocol } from "./protocol.ts";
 import { SymmetricState } from "./symmetric_state.ts";
 
-/** Largest Noise message, handshake or transport (spec §3). */
+/**
+ * Largest Noise message, handshake or transport (spec §3).
+ *
+ * @example
+ * ```ts
+ * import { MAX_MESSAGE_LENGTH, MAX_TRANSPORT_PLAINTEXT, TAG_SIZE } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(MAX_MESSAGE_LENGTH, 65535);
+ * assert.equal(MAX_TRANSPORT_PLAINTEXT + TAG_SIZE, MAX_MESSAGE_LENGTH);
+ * ```
+ */
 export const MAX_MESSAGE_LENGTH = 65535;
 
 const EMPTY = new Uint8Array(0);

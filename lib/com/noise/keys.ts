@@ -12,6 +12,16 @@ import { type KeyPair, X25519 } from "./crypto.ts";
 /**
  * The salt of {@linkcode pskFromSecret}: a fixed label, so that a secret shared with other
  * software never yields the same key there as here.
+ *
+ * @example
+ * ```ts
+ * import { PSK_SALT, pskFromSecret } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ * import { hkdfSync } from "node:crypto";
+ *
+ * const psk = new Uint8Array(hkdfSync("sha256", "secret", PSK_SALT, "net", 32));
+ * assert.deepEqual(pskFromSecret("secret", "net"), psk);
+ * ```
  */
 export const PSK_SALT = "p2ps/v1 psk";
 

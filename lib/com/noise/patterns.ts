@@ -9,10 +9,32 @@
 
 import { InvalidArgumentError } from "../../errors.ts";
 
-/** A token of a pre-message pattern: a public key known to the other party beforehand. */
+/**
+ * A token of a pre-message pattern: a public key known to the other party beforehand.
+ *
+ * @example
+ * ```ts
+ * import { HANDSHAKE_PATTERNS, type PreMessageToken } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const known: readonly PreMessageToken[] = HANDSHAKE_PATTERNS.KK.initiatorPreMessage;
+ * assert.deepEqual(known, ["s"]);
+ * ```
+ */
 export type PreMessageToken = "e" | "s";
 
-/** A token of a message pattern (spec §7.1, and `"psk"` from §9.2). */
+/**
+ * A token of a message pattern (spec §7.1, and `"psk"` from §9.2).
+ *
+ * @example
+ * ```ts
+ * import { HANDSHAKE_PATTERNS, type Token } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const first: readonly Token[] = HANDSHAKE_PATTERNS.IK.messages[0];
+ * assert.deepEqual(first, ["e", "es", "s", "ss"]);
+ * ```
+ */
 export type Token = "e" | "s" | "ee" | "es" | "se" | "ss" | "psk";
 
 /**

@@ -10,7 +10,19 @@ import type { CipherFunctions, HashFunctions } from "./crypto.ts";
 
 const EMPTY = new Uint8Array(0);
 
-/** The cipher and hash functions a {@linkcode SymmetricState} uses. */
+/**
+ * The cipher and hash functions a {@linkcode SymmetricState} uses.
+ *
+ * @example
+ * ```ts
+ * import { CHACHAPOLY, SHA256, SymmetricState, type SymmetricSuite } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const suite: SymmetricSuite = { cipher: CHACHAPOLY, hash: SHA256 };
+ * const s = new SymmetricState(suite, "Noise_NN_25519_ChaChaPoly_SHA256");
+ * assert.equal(s.hasKey(), false);
+ * ```
+ */
 export interface SymmetricSuite {
   /** The cipher functions. */
   readonly cipher: CipherFunctions;

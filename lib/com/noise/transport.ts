@@ -12,11 +12,45 @@ import { DecryptError, InvalidArgumentError, NoiseError } from "../../errors.ts"
 import type { CipherState } from "./cipher_state.ts";
 import { MAX_MESSAGE_LENGTH } from "./handshake_state.ts";
 
-/** Bytes of the length that precedes each transport message on the stream. */
+/**
+ * Bytes of the length that precedes each transport message on the stream.
+ *
+ * @example
+ * ```ts
+ * import { CHACHAPOLY, CipherState, LENGTH_PREFIX_SIZE, TransportSealer } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const wire = new TransportSealer(new CipherState(CHACHAPOLY, new Uint8Array(32))).seal(new Uint8Array(5));
+ * assert.equal(LENGTH_PREFIX_SIZE, 2);
+ * assert.equal((wire[0] << 8) | wire[1], 5 + 16); // big-endian
+ * ```
+ */
 export const LENGTH_PREFIX_SIZE = 2;
-/** Bytes of authentication tag in each transport message. */
+/**
+ * Bytes of authentication tag in each transport message.
+ *
+ * @example
+ * ```ts
+ * import { CHACHAPOLY, CipherState, TAG_SIZE } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sealed = new CipherState(CHACHAPOLY, new Uint8Array(32)).encryptWithAd(new Uint8Array(0), new Uint8Array(3));
+ * assert.equal(sealed.length, 3 + TAG_SIZE);
+ * ```
+ */
 export const TAG_SIZE = 16;
-/** Most plaintext bytes one transport message carries: 65,535 − 16. */
+/**
+ * Most plaintext bytes one transport message carries: 65,535 − 16.
+ *
+ * @example
+ * ```ts
+ * import { MAX_TRANSPORT_PLAINTEXT, sealedLength } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(MAX_TRANSPORT_PLAINTEXT, 65519);
+ * assert.equal(sealedLength(MAX_TRANSPORT_PLAINTEXT + 1), MAX_TRANSPORT_PLAINTEXT + 1 + 2 * 18);
+ * ```
+ */
 export const MAX_TRANSPORT_PLAINTEXT = MAX_MESSAGE_LENGTH - TAG_SIZE;
 
 const EMPTY = new Uint8Array(0);

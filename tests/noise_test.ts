@@ -354,9 +354,11 @@ Deno.test("a wrong pre-shared key fails at the message that carries the psk toke
   a.readMessage(b.writeMessage());
   assert.throws(() => b.readMessage(a.writeMessage()), DecryptError);
   assert.equal(b.turn, "failed");
-  // NNpsk0: at the first message.
-  const [c, d] = parties("NNpsk0", { psks: [random(32)] }, { psks: [random(32)] });
-  assert.throws(() => d.readMessage(c.writeMessage(text("hi"))), DecryptError);
+  // NNpsk0 and XXpsk0: at the first message, before the responder has computed any DH.
+  for (const pattern of ["NNpsk0", "XXpsk0"]) {
+    const [c, d] = parties(pattern, { psks: [random(32)] }, { psks: [random(32)] });
+    assert.throws(() => d.readMessage(c.writeMessage(text("hi"))), DecryptError, pattern);
+  }
 });
 
 Deno.test("different prologues fail the first encrypted message", () => {

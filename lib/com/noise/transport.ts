@@ -215,7 +215,9 @@ export class TransportOpener {
    * reference to `chunk`.
    *
    * @throws {DecryptError} at the first message that fails authentication, or whose length
-   * prefix is shorter than a tag; plaintexts before it have been delivered.
+   * prefix is shorter than a tag; plaintexts before it have been delivered. An exception thrown
+   * by `onPlaintext` propagates too, and also leaves the opener unusable (the rest of the chunk
+   * is lost).
    * @throws {NoiseError} if the opener failed before, or the nonce is exhausted.
    */
   push(chunk: Uint8Array, onPlaintext: (plaintext: Uint8Array) => void): void {

@@ -116,7 +116,8 @@ export class TransportSealer {
   /**
    * Seals `plaintext` into `out` at `at`, as `ceil(plaintext.length / 65519)` length-prefixed
    * transport messages (none for an empty plaintext). Each message's ciphertext is written in
-   * place next to its prefix: the output needs no further copy before the socket write.
+   * place next to its prefix: the output needs no further copy before the socket write. `out`
+   * must not overlap `plaintext` (a message's output is longer than its input).
    *
    * @returns the number of bytes written, {@linkcode sealedLength}`(plaintext.length)`.
    * @throws {InvalidArgumentError} if `out` has less room than that after `at`.

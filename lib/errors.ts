@@ -110,3 +110,56 @@ export class FrameError extends P2PSError {
     this.name = "FrameError";
   }
 }
+
+/**
+ * A Noise protocol rule was broken: a handshake message out of turn or of the wrong size, a key
+ * the pattern needs is missing, a Diffie-Hellman result is invalid, or a nonce is exhausted. The
+ * session cannot continue.
+ *
+ * @example
+ * ```ts
+ * import { CipherState } from "./com/noise/cipher_state.ts";
+ * import { CHACHAPOLY } from "./com/noise/crypto.ts";
+ * import { NoiseError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const cs = new CipherState(CHACHAPOLY, new Uint8Array(32));
+ * cs.setNonce(2n ** 64n - 1n); // reserved by the spec: the nonce is exhausted
+ * assert.throws(() => cs.encryptWithAd(new Uint8Array(0), new Uint8Array(1)), NoiseError);
+ * ```
+ */
+export class NoiseError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NoiseError";
+  }
+}
+
+/**
+ * A Noise message failed authentication: it was tampered with, replayed, reordered, truncated,
+ * or sealed under another key (a different pre-shared key, a different prologue). The message
+ * is discarded and the nonce does not advance.
+ *
+ * @example
+ * ```ts
+ * import { CipherState } from "./com/noise/cipher_state.ts";
+ * import { CHACHAPOLY } from "./com/noise/crypto.ts";
+ * import { DecryptError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const ad = new Uint8Array(0);
+ * const sealed = new CipherState(CHACHAPOLY, new Uint8Array(32)).encryptWithAd(ad, new Uint8Array([1]));
+ * sealed[0] ^= 1;
+ * const receiver = new CipherState(CHACHAPOLY, new Uint8Array(32));
+ * assert.throws(() => receiver.decryptWithAd(ad, sealed), DecryptError);
+ * assert.equal(receiver.nonce, 0n);
+ * ```
+ */
+export class DecryptError extends NoiseError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "DecryptError";
+  }
+}

@@ -58,8 +58,10 @@ export { VirtualClock } from "./lib/com/virtual_clock.ts";
 export type {
   AccessPoint,
   Clock,
+  Encryption,
   Frame,
   Hello,
+  LinkSecurity,
   LinkStats,
   NodeRef,
   Timer,
@@ -83,17 +85,23 @@ export {
 } from "./lib/wire/schema.ts";
 export { Codec, type DecodeContext, type FrameReader } from "./lib/wire/codec.ts";
 export { WireError } from "./lib/wire/cbor.ts";
+export type { KeyPair } from "./lib/com/noise/crypto.ts";
+export { generateStaticKeyPair, keyPairFromPrivate } from "./lib/com/noise/keys.ts";
 export { hashKey } from "./lib/core/id_space.ts";
 export { Simulator, type SimulatorOptions } from "./lib/node/simulator.ts";
 export {
   ConnectError,
+  DecryptError,
   FrameError,
   HandshakeError,
   InvalidArgumentError,
   JoinError,
+  LinkLostError,
   MessageTooLargeError,
   NodeAbsentError,
   NodeClosedError,
+  NoiseError,
   P2PSError,
+  SendQueueFullError,
   TimeoutError,
 } from "./lib/errors.ts";

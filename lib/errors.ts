@@ -63,6 +63,24 @@ export class HandshakeError extends P2PSError {
   }
 }
 
+/** An established link broke: the connection was reset, closed unexpectedly, or a write failed. */
+export class LinkLostError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LinkLostError";
+  }
+}
+
+/** A peer stopped reading: more was queued for it than a link may hold, and the link was dropped. */
+export class SendQueueFullError extends P2PSError {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SendQueueFullError";
+  }
+}
+
 /** A join was refused by the network (for example, the id is already in use). */
 export class JoinError extends P2PSError {
   /** Creates the error. */

@@ -79,10 +79,13 @@ Deno.test("simulator: a private network refuses joiners without its secret", asy
   const sim = new Simulator({ seed: 9 });
   const first = sim.createNet({ net: { secret: "k" } });
   const member = await sim.settle(sim.joinNet(first, { net: { secret: "k" } }));
-  await assert.rejects(sim.settle(sim.joinNet(first)), /requires a secret|did not prove/);
+  await assert.rejects(
+    sim.settle(sim.joinNet(first)),
+    /failed: The peer's network requires a secret \(net.secret\), and this node has none$/,
+  );
   await assert.rejects(
     sim.settle(sim.joinNet(member, { net: { secret: "x" } })),
-    /different network secret/,
+    /failed: the peer holds another network secret$/,
   );
   sim.run(5000);
   assert.deepEqual(ringViolations(sim), []);

@@ -3,11 +3,14 @@ import { Codec } from "../lib/wire/codec.ts";
 import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
 import { encodeFrame as encodeWith, FRAME_HEADER_SIZE } from "../lib/wire/frame_writer.ts";
 import { type FrameOf, T } from "../lib/wire/schema.ts";
-import { TcpTransport, type TcpTransportOptions, wholeFrames } from "../lib/com/tcp.ts";
+import { TcpTransport, type TcpTransportOptions } from "../lib/com/tcp/transport.ts";
+import { wholeFrames } from "../lib/com/tcp/send_queue.ts";
+import { preamble, PREAMBLE_SIZE } from "../lib/com/tcp/channel.ts";
 import {
   type AccessPoint,
   type Frame,
   type Hello,
+  type LinkSecurity,
   type NodeRef,
   PROTOCOL_VERSION,
   type TransportEvents,
@@ -65,6 +68,8 @@ interface TestNode {
 
 interface NodeSetup {
   hello?: Partial<Omit<Hello, "mf">>;
+  /** Link security. @default frames in the clear: these tests are about the transport itself */
+  security?: LinkSecurity;
   checkHello?: (peer: Hello) => string | null;
   onFrame?: (from: NodeRef, frame: Frame) => void;
 }
@@ -84,11 +89,11 @@ async function node(
       id,
       host: t.ap.hostname,
       port: t.ap.port,
-      auth: false,
       ...setup.hello,
     }),
     checkHello: setup.checkHello ?? (() => null),
     limits: { maxKey: 2 ** 52 },
+    security: setup.security ?? { encryption: "none", keyPair: null, psk: null },
     badFrame: (_from, e) => n.bad.push(e.reason),
     frame: (from, frame) => {
       n.frames.push({ from: from.id, frame });
@@ -135,22 +140,36 @@ function unusedPort(): number {
   return port;
 }
 
-/** Reads from a raw socket until the other end closes it; returns the frames it sent. */
+/**
+ * Reads from a raw socket until the other end closes it; returns the frames it sent after its
+ * preamble (a plain link's).
+ */
 async function readUntilClosed(conn: Deno.Conn): Promise<Frame[]> {
   const decoder = new FrameDecoder(codec.reader(), { maxKey: 2 ** 52, peer: null }, MAX);
   const frames: Frame[] = [];
   const buf = new Uint8Array(4096);
+  let skip = PREAMBLE_SIZE;
   try {
     while (true) {
       const n = await conn.read(buf);
       if (n === null) break;
-      decoder.push(buf.subarray(0, n), (f) => frames.push(f));
+      const from = Math.min(skip, n);
+      skip -= from;
+      decoder.push(buf.slice(from, n), (f) => frames.push(f));
     }
   } catch (e) {
     // A reset is also a close.
     if (!(e instanceof Deno.errors.ConnectionReset)) throw e;
   }
   return frames;
+}
+
+/** A raw client's first bytes: the preamble of a plain link, then `bytes`. */
+function plainly(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PREAMBLE_SIZE + bytes.length);
+  out.set(preamble("none"));
+  out.set(bytes, PREAMBLE_SIZE);
+  return out;
 }
 
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
@@ -167,7 +186,6 @@ function rawHello(id: number, overrides: Partial<Hello> = {}): Frame {
     host: "127.0.0.1",
     port: 1,
     mf: MAX,
-    auth: false,
     ...overrides,
   };
 }
@@ -341,7 +359,7 @@ Deno.test("a node found where another was expected is reported down with its fra
 Deno.test("a raw client with the wrong version receives a refusal frame, then EOF", async () => {
   const b = await node(2);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
-  await writeAll(conn, encodeFrame(rawHello(5, { v: 99 }), MAX));
+  await writeAll(conn, plainly(encodeFrame(rawHello(5, { v: 99 }), MAX)));
   const frames = await readUntilClosed(conn);
   conn.close();
   assert.equal(frames.length, 2);
@@ -376,7 +394,7 @@ Deno.test("garbage bytes close the connection, count a bad link, and harm nobody
   const conn2 = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   const junk = new Uint8Array(FRAME_HEADER_SIZE + 3).fill(0xff);
   writeFrameHeader(junk, 0, 3);
-  await writeAll(conn2, junk);
+  await writeAll(conn2, plainly(junk));
   await readUntilClosed(conn2);
   conn2.close();
   await waitFor(() => b.t.stats.badLinks === 2, "a second bad link");
@@ -389,7 +407,7 @@ Deno.test("garbage bytes close the connection, count a bad link, and harm nobody
 Deno.test("a frame truncated by the end of the stream closes the connection as bad", async () => {
   const b = await node(2);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
-  const hello = encodeFrame(rawHello(5), MAX);
+  const hello = plainly(encodeFrame(rawHello(5), MAX));
   await writeAll(conn, hello.subarray(0, hello.length - 3));
   await conn.closeWrite();
   await readUntilClosed(conn);
@@ -404,7 +422,7 @@ Deno.test("an oversize declared length closes the connection at once, before any
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   const header = new Uint8Array(FRAME_HEADER_SIZE);
   writeFrameHeader(header, 0, 1025);
-  await writeAll(conn, header);
+  await writeAll(conn, plainly(header));
   const started = performance.now();
   await readUntilClosed(conn);
   conn.close();
@@ -594,8 +612,8 @@ Deno.test("a peer that stops reading is dropped once its queue passes the high-w
   a.t.send(peer, ping(0));
   const conn = await accepted;
   listener.close();
-  await writeAll(conn, encodeFrame(rawHello(2), MAX));
-  await writeAll(conn, encodeFrame({ t: T.Accept, proof: undefined }, MAX));
+  await writeAll(conn, plainly(encodeFrame(rawHello(2), MAX)));
+  await writeAll(conn, encodeFrame({ t: T.Accept }, MAX));
   await waitFor(() => a.t.stats.linksOut === 1, "the link");
   const chunk = new Uint8Array(256 * 1024);
   let waited = false;

@@ -27,6 +27,11 @@ import {
   type TransportEvents,
 } from "./transport.ts";
 
+function samePsk(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** Options of a simulated network. */
 export interface MemoryNetworkOptions {
   /** Minimum one-way latency in ms. @default 1 */
@@ -176,11 +181,25 @@ export class MemoryTransport implements Transport {
     // The simulator has no frame limit to announce.
     const mine = { ...ev.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
     const theirs = { ...peer.#events.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
+    // What a Noise handshake would settle: both ends hold the same network secret, and each
+    // proves its static key (when it has one).
+    const ours = ev.security;
+    const their = peer.#events.security;
+    if (!samePsk(ours.psk, their.psk)) {
+      this.stats.badLinks++;
+      peer.stats.badLinks++;
+      const why = ours.psk === null
+        ? "The peer's network requires a secret (net.secret), and this node has none"
+        : their.psk === null
+        ? "This node has a network secret, and the peer's network has none"
+        : "the peer holds another network secret";
+      return { error: new HandshakeError(`Handshake with ${where} failed: ${why}`) };
+    }
     for (
       const [a, b, side, other] of [[mine, theirs, this, peer], [theirs, mine, peer, this]] as const
     ) {
-      const why = helloProblem(b, a.id, side.#events!) ??
-        side.#events!.verify?.(a, b, other.#events!.prove?.(a)) ?? null;
+      const key = other.#events!.security.keyPair?.publicKey ?? null;
+      const why = helloProblem(b, a.id, side.#events!, key);
       if (why) {
         side.stats.badLinks++;
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
@@ -288,6 +307,10 @@ export class MemoryTransport implements Transport {
     const out: number[] = [];
     for (const [id, link] of this.#links) if (link.used < since) out.push(id);
     return out;
+  }
+
+  isLinked(peerId: number): boolean {
+    return this.#links.has(peerId);
   }
 
   /**

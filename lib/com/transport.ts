@@ -12,6 +12,7 @@
 import type { WireError } from "../wire/cbor.ts";
 import type { Frame, FrameOf } from "../wire/schema.ts";
 import type { AccessPoint, NodeRef } from "../wire/types.ts";
+import type { KeyPair } from "./noise/crypto.ts";
 
 export type { AccessPoint, NodeRef } from "../wire/types.ts";
 export type { Frame } from "../wire/schema.ts";
@@ -28,6 +29,19 @@ export const PROTOCOL_VERSION = 4;
  */
 export const PROVISIONAL_IDS: number = 2 ** 41;
 
+/** How a link's bytes travel: sealed by Noise, or in the clear. */
+export type Encryption = "noise" | "none";
+
+/** What a link's security depends on, kept up to date by the node. */
+export interface LinkSecurity {
+  /** This node's choice (or its network's, once known). */
+  encryption: Encryption;
+  /** This node's static key pair (its identity in Noise handshakes), when it has one. */
+  keyPair: KeyPair | null;
+  /** The network's pre-shared key (private networks), or `null`. */
+  psk: Uint8Array | null;
+}
+
 /** What a transport checks received frames against, kept up to date by the node. */
 export interface WireLimits {
   /** The identifier-space size of the node's network (2^52 until it knows its network). */
@@ -41,21 +55,15 @@ export interface TransportEvents {
    * transport adds its frame limit.
    */
   hello(): Omit<Hello, "mf">;
-  /** Validates a peer's hello: `null` to accept, or a message naming the problem. */
-  checkHello(peer: Hello): string | null;
   /**
-   * Proof that this node holds the network secret, computed over the peer's hello (its nonce);
-   * `undefined` when the network has no secret. Sent with the handshake's acceptance, never the
-   * secret itself.
+   * Validates a peer's hello, with the static key it proved it holds on an encrypted link
+   * (`null` otherwise): `null` to accept, or a message naming the problem.
    */
-  prove?(peer: Hello): string | undefined;
-  /**
-   * Checks the proof a peer sent over our hello `mine`: `null` to accept, or a message naming
-   * the problem (missing or wrong secret).
-   */
-  verify?(mine: Hello, peer: Hello, proof: unknown): string | null;
+  checkHello(peer: Hello, key: Uint8Array | null): string | null;
   /** What frames from peers are checked against. */
   readonly limits: WireLimits;
+  /** This node's link security: encryption, identity key, network secret. */
+  readonly security: LinkSecurity;
   /** A valid frame arrived from an authenticated peer. */
   frame(from: NodeRef, frame: Frame): void;
   /** A frame from `from` broke the wire schema and was dropped. */
@@ -116,6 +124,8 @@ export interface Transport {
   ready(): Promise<void>;
   /** Ids of the peers whose links carried no frame either way for at least `ms`. */
   idle(ms: number): number[];
+  /** Whether a link to `peerId` is open now. */
+  isLinked(peerId: number): boolean;
   /** Flushes every link and closes everything, including the listener. */
   close(): Promise<void>;
   /** Drops everything at once without flushing or telling anybody (a crash). */
@@ -146,6 +156,7 @@ export function helloProblem(
   h: Hello,
   localId: number,
   events: Pick<TransportEvents, "checkHello" | "limits">,
+  key: Uint8Array | null,
 ): string | null {
   if (h.v !== PROTOCOL_VERSION) {
     return `Protocol version ${h.v} is not supported (expected ${PROTOCOL_VERSION})`;
@@ -157,7 +168,7 @@ export function helloProblem(
     : h.id >= 0 && h.id < events.limits.maxKey;
   if (!ok) return `Node id ${h.id} is outside the identifier space [0, ${events.limits.maxKey})`;
   if (h.id === localId) return `Duplicate node id ${h.id}`;
-  return events.checkHello(h);
+  return events.checkHello(h, key);
 }
 
 /** Creates zeroed link counters. */

@@ -16,6 +16,7 @@ import { type AccessPoint, type NodeRef, PROVISIONAL_IDS } from "../com/transpor
 import { JoinError, TimeoutError } from "../errors.ts";
 import { type Frame, type FrameOf, T } from "../wire/schema.ts";
 import { fingerPolicy } from "./fingers.ts";
+import { idOfKey } from "./identity.ts";
 import type { Ring } from "./ring.ts";
 import { Phase } from "./routing_table.ts";
 
@@ -61,7 +62,31 @@ export class Joining {
     // Until the network's identifier space is known, present a random provisional id, so that
     // concurrent joiners through one access point do not collide in its connection pool.
     ring.id = -1 - Math.floor(ring.random() * (PROVISIONAL_IDS - 1));
+    this.#dial(ap, finish, true);
+  }
+
+  /**
+   * Dials the access point. A node that did not choose an encryption and has no secret adopts
+   * the one the access point's links use (once); one that chose and disagrees is refused.
+   */
+  #dial(ap: AccessPoint, finish: (err: Error | null) => void, firstTry: boolean): void {
+    const ring = this.#ring;
     ring.transport.dial(ap, (err, peer) => {
+      const theirs = (err as { peerEncryption?: "noise" | "none" } | null)?.peerEncryption;
+      if (theirs !== undefined) {
+        const adopt = firstTry && ring.encryptionChoice === null && ring.security.psk === null;
+        if (!adopt) {
+          return finish(
+            new JoinError(
+              `The network at ${ap.hostname}:${ap.port} uses encryption "${theirs}", ` +
+                `this node "${ring.security.encryption}"`,
+              { cause: err },
+            ),
+          );
+        }
+        ring.security.encryption = theirs;
+        return this.#dial(ap, finish, false);
+      }
       if (err) return finish(err);
       this.#bootstrap = peer!;
       ring.sendControl(peer!, { t: T.InfoReq });
@@ -100,7 +125,26 @@ export class Joining {
         new JoinError(`The network's finger policy is unusable here`, { cause: e }),
       );
     }
-    const id = this.#wanted >= 0 ? this.#wanted : Math.floor(ring.random() * net.maxKey);
+    const choice = ring.encryptionChoice;
+    if (choice !== null && choice !== net.encryption) {
+      return this.#done(
+        new JoinError(`The network uses encryption "${net.encryption}", not "${choice}"`),
+      );
+    }
+    let id = this.#wanted >= 0 ? this.#wanted : Math.floor(ring.random() * net.maxKey);
+    if (net.idFromKey) {
+      // Nobody chooses where they sit: the id is the key's.
+      const derived = idOfKey(ring.publicKey(), net.maxKey);
+      if (this.#wanted >= 0 && this.#wanted !== derived) {
+        return this.#done(
+          new JoinError(
+            `The network derives ids from keys: this node's key gives id ${derived}, ` +
+              `not ${this.#wanted}`,
+          ),
+        );
+      }
+      id = derived;
+    }
     if (!(Number.isSafeInteger(id) && id >= 0 && id < net.maxKey)) {
       return this.#done(
         new JoinError(`Node id ${id} is outside the network's identifier space [0, ${net.maxKey})`),

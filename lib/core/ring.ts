@@ -15,20 +15,23 @@
 
 import type {
   Clock,
+  Encryption,
   Frame,
   Hello,
+  LinkSecurity,
   NodeRef,
   Timer,
   Transport,
   WireLimits,
 } from "../com/transport.ts";
 import { PROTOCOL_VERSION } from "../com/transport.ts";
-import { newNonce, proveSecret, verifySecret } from "../com/secret.ts";
+import { generateStaticKeyPair } from "../com/noise/mod.ts";
 import type { WireError } from "../wire/cbor.ts";
 import { type DataFrame, type FrameOf, T } from "../wire/schema.ts";
 import type { EventBody, NodeEvent } from "./events.ts";
 import { fingerPolicy } from "./fingers.ts";
 import { FingerUpkeep } from "./finger_upkeep.ts";
+import { idOfKey, KeyBook } from "./identity.ts";
 import { Forwarder } from "./forwarding.ts";
 import { Joining } from "./join.ts";
 import { Liveness } from "./liveness.ts";
@@ -119,6 +122,12 @@ export class Ring implements RingPort {
   /** Frames from peers dropped because they broke the schema or a protocol rule, by reason. */
   readonly badFrames: Record<string, number> = {};
   readonly random: () => number;
+  /** How this node's links are secured (the transport reads it at every link). */
+  readonly security: LinkSecurity;
+  /** The encryption this node insists on, or `null` to adopt its network's. */
+  readonly encryptionChoice: Encryption | null;
+  /** Keys of the peers this node linked with, by id. */
+  readonly keys: KeyBook = new KeyBook();
   readonly joining: Joining;
   readonly stabilizer: Stabilizer;
   readonly liveness: Liveness;
@@ -139,13 +148,16 @@ export class Ring implements RingPort {
     id: number | null;
     timing?: Partial<RingTiming>;
     expectName?: string | null;
-    secret?: string | null;
+    security: LinkSecurity;
+    encryptionChoice?: Encryption | null;
   }) {
     this.transport = options.transport;
     this.clock = options.clock;
     this.sink = options.sink;
     this.timing = { ...DEFAULT_TIMING, ...options.timing };
     this.random = options.random;
+    this.security = options.security;
+    this.encryptionChoice = options.encryptionChoice ?? null;
     this.id = options.id ?? -1;
     const expectName = options.expectName ?? null;
     this.joining = new Joining(this, expectName);
@@ -153,7 +165,6 @@ export class Ring implements RingPort {
     this.liveness = new Liveness(this);
     this.fingers = new FingerUpkeep(this);
     this.forwarder = new Forwarder(this);
-    const secret = options.secret ?? null;
     this.transport.bind({
       hello: (): Omit<Hello, "mf"> => ({
         v: PROTOCOL_VERSION,
@@ -162,23 +173,49 @@ export class Ring implements RingPort {
         id: this.id,
         host: this.transport.ap.hostname,
         port: this.transport.ap.port,
-        nonce: secret === null ? undefined : newNonce(),
-        auth: secret !== null,
       }),
-      prove: (peer) => (secret === null ? undefined : proveSecret(secret, peer, this.id)),
-      verify: (mine, peer, proof) => verifySecret(secret, mine, peer, proof),
-      checkHello: (h) => {
-        if (!this.net || h.net === undefined) return null;
-        if (h.name !== this.net.name || h.net !== this.net.netId) {
-          return `Peer belongs to network "${h.name}" (${h.net}), not "${this.net.name}" (${this.net.netId})`;
-        }
-        return null;
-      },
+      checkHello: (h, key) => this.#checkHello(h, key),
       limits: this.limits,
+      security: this.security,
       frame: (from, f) => this.receive(from, f),
       badFrame: (_from, e) => this.rejectFrame(e.reason),
       peerDown: (peer, why, unsent) => this.liveness.onPeerDown(peer, why, unsent ?? []),
     });
+  }
+
+  /**
+   * Whether a peer's hello (and the static key it proved it holds, on an encrypted link) may be
+   * accepted: the same network; in a network of key-derived ids, the id its key derives; and no
+   * other key for an id that is live.
+   */
+  #checkHello(h: Hello, key: Uint8Array | null): string | null {
+    const net = this.net;
+    if (net && h.net !== undefined && (h.name !== net.name || h.net !== net.netId)) {
+      return `Peer belongs to network "${h.name}" (${h.net}), not "${net.name}" (${net.netId})`;
+    }
+    if (key === null || h.id < 0) return null;
+    if (net?.idFromKey) {
+      const derived = idOfKey(key, net.maxKey);
+      if (derived !== h.id) return `Node id ${h.id} is not the id its key derives (${derived})`;
+    }
+    return this.keys.check(h.id, key, (id) => this.#isLive(id));
+  }
+
+  /** Whether the node with id `id` is taken to be alive: linked, or in the routing table. */
+  #isLive(id: number): boolean {
+    if (this.transport.isLinked(id)) return true;
+    const tb = this.table;
+    if (!tb) return false;
+    let known = false;
+    tb.forEachKnown((n) => {
+      if (n.id === id) known = true;
+    });
+    return known;
+  }
+
+  /** This node's static public key (made now if it had none: a network of key-derived ids). */
+  publicKey(): Uint8Array {
+    return (this.security.keyPair ??= generateStaticKeyPair()).publicKey;
   }
 
   /** This node as others know it. */
@@ -262,7 +299,8 @@ export class Ring implements RingPort {
   /** Starts a new network as its only node. */
   create(net: NetInfo): void {
     this.adopt(net);
-    if (this.id < 0) this.id = Math.floor(this.random() * net.maxKey);
+    if (net.idFromKey) this.id = idOfKey(this.publicKey(), net.maxKey);
+    else if (this.id < 0) this.id = Math.floor(this.random() * net.maxKey);
     this.table = this.newTable(this.id);
     this.status = "alone";
     this.startTimers();
@@ -273,6 +311,7 @@ export class Ring implements RingPort {
   adopt(net: NetInfo): void {
     this.net = net;
     this.limits.maxKey = net.maxKey;
+    this.security.encryption = net.encryption;
   }
 
   /** A routing table for this node with id `id`, in the adopted network. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { TcpTransport } from "../com/tcp.ts";
+import { TcpTransport } from "../com/tcp/transport.ts";
 import type { AccessPoint } from "../com/transport.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { type NodeOptions, P2PNode } from "./node.ts";
@@ -65,7 +65,7 @@ async function listen(options: NodeOptions): Promise<TcpTransport> {
 export async function createNet(options: NodeOptions = {}): Promise<P2PNode> {
   const transport = await listen(options);
   try {
-    const node = new P2PNode({ transport }, options);
+    const node = new P2PNode({ transport, keys: true }, options);
     node.startNet(options.net);
     return node;
   } catch (e) {
@@ -97,7 +97,7 @@ export async function joinNet(
   const transport = await listen(options);
   let node: P2PNode;
   try {
-    node = new P2PNode({ transport }, options);
+    node = new P2PNode({ transport, keys: true }, options);
   } catch (e) {
     await transport.close();
     throw e;

@@ -6,7 +6,16 @@
  * @module
  */
 
-import type { AccessPoint, Clock, Frame, NodeRef, Transport } from "../com/transport.ts";
+import type {
+  AccessPoint,
+  Clock,
+  Encryption,
+  Frame,
+  LinkSecurity,
+  NodeRef,
+  Transport,
+} from "../com/transport.ts";
+import { generateStaticKeyPair, keyPairFromPrivate, pskFromSecret } from "../com/noise/mod.ts";
 import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
@@ -55,11 +64,27 @@ export interface NetOptions {
   /** Successor-list length: the ring survives `succListSize − 1` adjacent crashes. @default 4 */
   succListSize?: number;
   /**
-   * Shared secret of a private network. Every member must be given it (it is not adopted on
-   * join and never sent): peers prove they hold it in each handshake, and a peer without it, or
-   * with another, is refused with a `HandshakeError`.
+   * Shared secret of a private network. Every member must be given it (with the network's name:
+   * both go into the key every link's Noise handshake mixes in, `XXpsk3`; the secret is never
+   * sent): a peer without it, or with another, fails the handshake and is refused with a
+   * `HandshakeError`. Requires encryption. Use a long random secret: a short one can be guessed
+   * offline by anyone who records a handshake.
    */
   secret?: string;
+  /**
+   * How links are secured: `"noise"` (every link runs a Noise handshake and every frame is
+   * sealed) or `"none"` (frames in the clear: for labs and benchmarks). Chosen by the creator;
+   * a joiner that does not say adopts its network's, one that says otherwise is refused.
+   * @default "noise"
+   */
+  encryption?: Encryption;
+  /**
+   * A node's id is derived from its static key (the first 8 bytes of SHA-256 of the key,
+   * modulo `maxKey`), and a hello whose id does not match its key is refused: nobody chooses
+   * where they sit on the ring. Chosen by the creator, adopted by joiners. Needs encryption.
+   * @default false
+   */
+  idFromKey?: boolean;
 }
 
 /** Options of {@linkcode createNet} and {@linkcode joinNet}. */
@@ -73,6 +98,11 @@ export interface NodeOptions {
   };
   /** This node's access point. */
   ap?: Partial<AccessPoint>;
+  /**
+   * This node's static identity: a 32-byte X25519 private key (keep it to keep the identity
+   * across restarts; the CLI's `--key FILE`). A fresh one is made per process when omitted.
+   */
+  identity?: Uint8Array;
   /**
    * Largest frame on the wire, bytes: a message may be up to 512 bytes less (room for its
    * routing fields). When not given, messages are limited by the 1 MiB default while TCP links
@@ -205,17 +235,44 @@ export interface NodeInfo {
 
 /** Everything a node is built from; {@linkcode createNet} fills it for TCP. */
 export interface NodeParts {
+  /** The transport the node's links run on. */
   transport: Transport;
+  /** Its clock. @default the wall clock */
   clock?: Clock;
+  /** Its random source. @default crypto-strong */
   random?: () => number;
+  /**
+   * Make a static key pair now (a TCP node: every link needs one); otherwise one is made only
+   * when the network derives ids from keys (the simulator).
+   */
+  keys?: boolean;
 }
 
-function checkSecret(secret: unknown): string | null {
-  if (secret === undefined) return null;
-  if (typeof secret !== "string" || secret.length === 0) {
+/** The link security of a node, from its options (checked here). */
+function securityOf(parts: NodeParts, options: NodeOptions): LinkSecurity {
+  const net = options.net ?? {};
+  const secret = net.secret;
+  if (secret !== undefined && (typeof secret !== "string" || secret.length === 0)) {
     throw new InvalidArgumentError("net.secret must be a non-empty string");
   }
-  return secret;
+  const encryption = net.encryption;
+  if (encryption !== undefined && encryption !== "noise" && encryption !== "none") {
+    throw new InvalidArgumentError(`net.encryption must be "noise" or "none", got ${encryption}`);
+  }
+  if (encryption === "none" && (secret !== undefined || net.idFromKey)) {
+    throw new InvalidArgumentError(
+      `net.secret and net.idFromKey need encryption: they are refused with encryption "none"`,
+    );
+  }
+  const identity = options.identity;
+  if (identity !== undefined && !(identity instanceof Uint8Array && identity.length === 32)) {
+    throw new InvalidArgumentError("identity must be a 32-byte X25519 private key");
+  }
+  return {
+    encryption: encryption ?? "noise",
+    keyPair: identity ? keyPairFromPrivate(identity) : parts.keys ? generateStaticKeyPair() : null,
+    psk: secret === undefined ? null : pskFromSecret(secret, net.name ?? "p2ps"),
+  };
 }
 
 let ringAccess: (node: P2PNode) => Ring;
@@ -282,7 +339,8 @@ export class P2PNode implements AsyncDisposable {
       id: id ?? null,
       timing: options.timing,
       expectName: options.net?.name ?? null,
-      secret: checkSecret(options.net?.secret),
+      security: securityOf(parts, options),
+      encryptionChoice: options.net?.encryption ?? null,
       sink: {
         event: (e) => this.#events.push(e),
         listening: () => this.#events.readers > 0,
@@ -325,12 +383,19 @@ export class P2PNode implements AsyncDisposable {
     if (r.id >= maxKey) {
       throw new InvalidArgumentError(`Node id ${r.id} is outside [0, ${maxKey})`);
     }
+    if (net.idFromKey && r.id >= 0) {
+      throw new InvalidArgumentError(
+        "node.id cannot be chosen in a network that derives ids from keys (net.idFromKey)",
+      );
+    }
     r.create({
       name,
       netId: Math.floor(cryptoRandom() * 2 ** 52).toString(36),
       maxKey,
       fingers,
       succListSize,
+      encryption: r.security.encryption,
+      idFromKey: net.idFromKey ?? false,
     });
   }
 

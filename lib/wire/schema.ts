@@ -113,15 +113,12 @@ export const SCHEMA = {
       port: { kind: "count", min: 0, max: 0xffff },
       /** Largest frame body the sender accepts. */
       mf: { kind: "count", min: 1, max: 0xffffffff },
-      /** A fresh challenge; the peer proves the network secret over it. */
-      nonce: { kind: "text", max: 64, optional: true },
-      auth: { kind: "bool" },
     },
   },
   /** A refusal, sent before the link is closed. */
   Refuse: { t: 1, link: true, fields: { why: { kind: "text", max: 512 } } },
-  /** The peer's hello is accepted (with the proof of the network secret over its challenge). */
-  Accept: { t: 23, link: true, fields: { proof: { kind: "text", max: 128, optional: true } } },
+  /** The peer's hello is accepted. */
+  Accept: { t: 23, link: true, fields: {} },
   /** The sender closes this link on purpose: its end is not a failure. */
   Bye: { t: 24, link: true, fields: {} },
 
@@ -137,6 +134,10 @@ export const SCHEMA = {
       maxKey: { kind: "count", min: 2, max: 2 ** 52 },
       fingers: { kind: "text", max: 32 },
       succListSize: { kind: "count", min: 1, max: 64 },
+      /** How links are secured: Noise, or in the clear (labs and benchmarks). */
+      encryption: { kind: "choice", values: ["noise", "none"] },
+      /** Ids are derived from static keys (see `idOfKey`). */
+      idFromKey: { kind: "bool" },
     },
   },
   /** Joiner → access point: which node is responsible for key `k`? (answered with `Found`) */

@@ -19,6 +19,10 @@ import { parseArgs } from "node:util";
 import { createNet, joinNet, type NodeOptions, type P2PNode } from "./mod.ts";
 import { type GatewayServer, serveGateway, toJsonValue } from "./gateway/mod.ts";
 import { isLoopback } from "./gateway/_security.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+/** This release, as published (`deno.json`). */
+const VERSION: string = denoJson.version;
 
 const USAGE = `p2ps — a peer-to-peer overlay node
 
@@ -66,6 +70,7 @@ class UsageError extends Error {
 
 const OPTIONS = {
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "V" },
   id: { type: "string" },
   port: { type: "string" },
   hostname: { type: "string" },
@@ -411,6 +416,10 @@ export async function main(args: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || command === "help") {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`p2ps ${VERSION}`);
     return 0;
   }
   try {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono } from "npm:hono@4.13.19";
 import type { Message, NodeEvent, P2PNode } from "../lib/node/node.ts";
 import { EventLog, type EventLogOptions } from "./_event_log.ts";
 import { errorResponse, HttpError, jsonResponse } from "./_http_error.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { Decoder, Encoder } from "cbor-x/encode";
+import { Decoder, Encoder } from "../vendor/cbor_x/index.js";
 import { FrameError, MessageTooLargeError } from "../errors.ts";
 import { HEAD_SLACK, headEnd, MAX_HEAD, readHead, readWith, writeHeadInto } from "./cbor_head.ts";
 import type { Frame } from "./transport.ts";

@@ -134,21 +134,25 @@ export interface SuccOptions extends AckOptions {
   ack?: boolean;
 }
 
-/** Traffic counters of one class of messages. */
+/**
+ * Traffic counters of one class of messages. `sent` and `forwarded` count messages put on the
+ * network, one per next hop; `received` counts messages this node handled as their destination
+ * (for application messages: delivered to the message stream).
+ */
 export interface Counters {
-  /** Originated here. */
+  /** Messages originated here, one per first hop. */
   sent: number;
-  /** Passed on for others. */
+  /** Messages of other senders passed on, one per next hop. */
   forwarded: number;
-  /** Delivered here. */
+  /** Messages received here as their destination. */
   received: number;
-  /** Dropped here. */
+  /** Messages that ended here undelivered. */
   dropped: number;
 }
 
 /** A node's statistics. */
 export interface Statistics {
-  /** Application messages. */
+  /** Application messages of every kind: the sums of {@linkcode Statistics.kinds}. */
   data: Counters;
   /** Protocol messages (joins, stabilisation, lookups...). */
   control: Counters;
@@ -167,11 +171,14 @@ export interface Statistics {
   badFrames: number;
   /** Messages reported undeliverable to this node as their sender. */
   undeliverable: number;
-  /** Hops of messages delivered here: total, count, max. */
+  /** Hops of messages delivered here: total, count (equal to `data.received`), max. */
   hops: { total: number; count: number; max: number };
   /** Values dropped from stream readers that fell behind. */
   streamOverflow: number;
-  /** Per kind of application message: `send`, `multicast`, `broadcast`, `succ`. */
+  /**
+   * Per kind of application message: `send`, `multicast`, `broadcast`, `succ`; each counter of
+   * `data` is the sum of the same counter over the kinds.
+   */
   kinds: Record<string, KindCounters>;
 }
 
@@ -218,6 +225,17 @@ let ringAccess: (node: P2PNode) => Ring;
  */
 export function ringOf(node: P2PNode): Ring {
   return ringAccess(node);
+}
+
+function sumOfKinds(kinds: Record<string, KindCounters>): Counters {
+  const sum: Counters = { sent: 0, forwarded: 0, received: 0, dropped: 0 };
+  for (const k of Object.values(kinds)) {
+    sum.sent += k.sent;
+    sum.forwarded += k.forwarded;
+    sum.received += k.received;
+    sum.dropped += k.dropped;
+  }
+  return sum;
 }
 
 function cryptoRandom(): number {
@@ -388,14 +406,12 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame | DataRunFrame): void {
     if (f.t === T.DataRun) {
       const { ps, k, h, id } = f as DataRunFrame;
-      this.#group.counters.send.received += ps.length;
       const src = this.#sender(f.s!);
       for (let i = 0; i < ps.length; i++) this.#deliverLocal(src, k, ps[i], "send", h, id + i);
       return;
     }
     const d = f as DataFrame;
     if (d.q !== undefined) return this.#group.deliverAcked(d);
-    this.#group.counters.send.received++;
     this.#deliverLocal(this.#sender(d.s!), d.k, d.p, "send", d.h, d.id);
   }
 
@@ -428,13 +444,15 @@ export class P2PNode implements AsyncDisposable {
     hops: number,
     id: number,
   ): void {
+    const counters = this.#group.counters[kind];
     let msg: unknown;
     try {
       msg = payloadValue(payload, decodeValue);
     } catch {
-      this.#ring.data.dropped++;
+      counters.dropped++;
       return;
     }
+    counters.received++;
     const h = this.#hops;
     h.total += hops;
     h.count++;
@@ -601,8 +619,12 @@ export class P2PNode implements AsyncDisposable {
   statistics(): Statistics {
     const r = this.#ring;
     const s = r.transport.stats;
+    const kinds = this.#groupInstance ? structuredClone(this.#groupInstance.counters) : noKinds();
+    // Single sends are routed, so counted, by the ring: its data counters are theirs alone.
+    kinds.send.forwarded += r.data.forwarded;
+    kinds.send.dropped += r.data.dropped;
     return {
-      data: { ...r.data },
+      data: sumOfKinds(kinds),
       control: { ...r.control },
       links: { in: s.linksIn, out: s.linksOut },
       bytes: { in: s.bytesIn, out: s.bytesOut },
@@ -612,7 +634,7 @@ export class P2PNode implements AsyncDisposable {
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,
-      kinds: this.#groupInstance ? structuredClone(this.#groupInstance.counters) : noKinds(),
+      kinds,
     };
   }
 

@@ -69,15 +69,24 @@ export interface AckOptions {
   signal?: AbortSignal;
 }
 
-/** Counters per kind of message. */
+/**
+ * Counters of one kind of application message. `sent` and `forwarded` count messages put on the
+ * overlay, one per next hop (a broadcast handed to three nodes is three); `received` counts
+ * deliveries to the message stream. The node's `data` counters are their sums over the kinds.
+ */
 export interface KindCounters {
-  /** Originated here. */
+  /**
+   * Messages this node originated, one per first hop (retransmissions not included); a send to
+   * a key this node holds itself counts once, though it takes no hop.
+   */
   sent: number;
-  /** Passed on. */
+  /** Messages of other senders passed on, one per next hop. */
   forwarded: number;
-  /** Delivered here. */
+  /** Messages delivered here (duplicates not included). */
   received: number;
-  /** Sent again after a missing acknowledgement. */
+  /** Messages that ended here undelivered: no node with that id, hop limit, undecodable. */
+  dropped: number;
+  /** Messages sent again after a missing acknowledgement (not counted in `sent`). */
   retransmitted: number;
   /** Arrivals suppressed as duplicates. */
   duplicates: number;
@@ -115,7 +124,7 @@ interface BcastState {
 }
 
 function newKind(): KindCounters {
-  return { sent: 0, forwarded: 0, received: 0, retransmitted: 0, duplicates: 0 };
+  return { sent: 0, forwarded: 0, received: 0, dropped: 0, retransmitted: 0, duplicates: 0 };
 }
 
 /** Zeroed counters for every kind of message. */
@@ -168,7 +177,6 @@ export class Group {
   }
 
   #send(to: NodeRef, frame: Frame): void {
-    this.#ring.data.sent++;
     if (to.id === this.#ring.id) {
       this.#ring.timer(0, () => this.#dispatchSelf(frame));
       return;
@@ -373,7 +381,6 @@ export class Group {
   /** Handles an acknowledged data frame that reached its destination. */
   deliverAcked(f: Frame): void {
     const src = fromWire(f.s);
-    this.counters.send.received++;
     this.#acked(
       src,
       f.id as number,
@@ -408,7 +415,6 @@ export class Group {
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
     const ring = this.#ring;
-    this.counters.multicast.sent++;
     if (!ack) {
       this.#mcastStep(null, {
         t: T.Mcast,
@@ -448,18 +454,18 @@ export class Group {
         missing: [],
         rtt: ring.clock.now() - pd.started,
       }),
-      (missing) => {
-        this.counters.multicast.retransmitted++;
-        this.#mcastStep(null, frameFor(missing));
-      },
+      (missing) => this.#mcastStep(null, frameFor(missing), true),
     );
     for (const [k, q] of qs) pending.qs.set(k, q);
     this.#mcastStep(null, frameFor(keys));
     return promise;
   }
 
-  /** Delivers the keys this node is responsible for and splits the rest by next hop. */
-  #mcastStep(from: NodeRef | null, f: Frame): void {
+  /**
+   * Delivers the keys this node is responsible for and splits the rest by next hop; `again`
+   * marks a retransmission by the sender.
+   */
+  #mcastStep(from: NodeRef | null, f: Frame, again = false): void {
     const ring = this.#ring;
     const tb = ring.table;
     if (!tb) return;
@@ -480,15 +486,16 @@ export class Group {
       if (!grp) groups.set(g, grp = { to: hop.node, ph: hop.phase, idx: [] });
       grp.idx.push(i);
     }
-    if (from && groups.size > 0) this.counters.multicast.forwarded++;
+    const counters = this.counters.multicast;
     for (const { to, ph, idx } of groups.values()) {
       const sub: Frame = { ...f, ks: idx.map((i) => keys[i]), h: (f.h as number) + 1, ph };
       if (acked) {
         sub.qs = idx.map((i) => (f.qs as number[])[i]);
         sub.los = idx.map((i) => (f.los as number[])[i]);
       }
-      if (from) ring.data.forwarded++;
-      else ring.data.sent++;
+      if (from) counters.forwarded++;
+      else if (again) counters.retransmitted++;
+      else counters.sent++;
       ring.transport.send(to, sub);
     }
     if (mine.length === 0) return;
@@ -498,7 +505,7 @@ export class Group {
     const here = mine.filter((k) => toResp || k === ring.id);
     for (const k of mine) {
       if (!toResp && k !== ring.id) {
-        ring.data.dropped++;
+        counters.dropped++;
         const report = {
           t: T.Undeliverable,
           id,
@@ -513,10 +520,9 @@ export class Group {
     if (here.length === 0) return;
     const deliver = () =>
       this.#host.deliverLocal(src, here[0], f.p as Payload, "multicast", f.h as number, id);
-    this.counters.multicast.received++;
     if (!acked) {
       if (this.#seenOnce(`m${src.id}|${id}`)) deliver();
-      else this.counters.multicast.duplicates++;
+      else counters.duplicates++;
       return;
     }
     // One delivery per message however many of its keys land here; each key's stream is
@@ -569,7 +575,6 @@ export class Group {
   ): Promise<DeliveryReport | void> {
     const ring = this.#ring;
     const self = ring.self;
-    this.counters.broadcast.sent++;
     if (toMyself) this.#host.deliverLocal(self, self.id, p, "broadcast", 0, id);
     const base = { t: T.Bcast, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
@@ -615,6 +620,9 @@ export class Group {
   #spread(f: Frame, lim: number, state: BcastState | null): void {
     const ring = this.#ring;
     const inside = this.#inside(lim);
+    // Only the origin holds the frame with hop count 0.
+    const counters = this.counters.broadcast;
+    const counter = f.h === 0 ? "sent" : "forwarded";
     for (let i = 0; i < inside.length; i++) {
       const child = inside[i];
       const sub = {
@@ -622,7 +630,7 @@ export class Group {
         lim: i + 1 < inside.length ? inside[i + 1].id : lim,
         h: (f.h as number) + 1,
       };
-      ring.data.sent++;
+      counters[counter]++;
       ring.transport.send(child, sub);
       if (state) {
         const c = { ref: child, frame: sub, timer: null as Timer | null, tries: 0 };
@@ -662,6 +670,7 @@ export class Group {
       if (n.id !== gone.id && n.id !== ring.id && inOO(n.id, gone.id, lim, M)) {
         const c = { ref: n, frame, timer: null as Timer | null, tries: 0 };
         state.children.set(n.id, c);
+        this.counters.broadcast.retransmitted++;
         ring.transport.send(n, frame);
         this.#armChild(state, c);
       } else this.#maybeDone(state);
@@ -710,9 +719,7 @@ export class Group {
         this.counters.broadcast.duplicates++;
         return;
       }
-      this.counters.broadcast.received++;
       deliver();
-      if (this.#inside(f.lim as number).length) this.counters.broadcast.forwarded++;
       return this.#spread(f, f.lim as number, null);
     }
     const key = `${src.id}|${id}`;
@@ -730,7 +737,6 @@ export class Group {
       );
       return;
     }
-    this.counters.broadcast.received++;
     const state: BcastState = {
       src: src.id,
       id,
@@ -756,10 +762,9 @@ export class Group {
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
     const ring = this.#ring;
-    this.counters.succ.sent++;
     const base = { t: T.Succ, s: ring.wireSelf, id, p, h: 0 };
     if (!ack) {
-      this.#succStep({ ...base, n }, null);
+      this.#succStep({ ...base, n }, false);
       return ring.transport.ready();
     }
     const q = this.#seq.take("s");
@@ -776,24 +781,24 @@ export class Group {
         missing: [],
         rtt: ring.clock.now() - pd.started,
       }),
-      () => {
-        this.counters.succ.retransmitted++;
-        this.#succStep(frameFor(), null);
-      },
+      () => this.#succStep(frameFor(), true),
     );
     pending.qs.set(-1, q);
     this.#wrapped.set(id, () => {
       wrapped = true;
       this.#settleIfDone(id, pending);
     });
-    this.#succStep(frameFor(), null);
+    this.#succStep(frameFor(), false);
     return promise.finally(() => this.#wrapped.delete(id));
   }
 
   readonly #wrapped = new Map<number, () => void>();
 
-  /** Sends to as many successors as the list holds; the last one carries on the count. */
-  #succStep(f: Frame, _from: NodeRef | null): void {
+  /**
+   * Sends to as many successors as the list holds; the last one carries on the count. `again`
+   * marks a retransmission.
+   */
+  #succStep(f: Frame, again: boolean): void {
     const ring = this.#ring;
     const tb = ring.table;
     if (!tb || tb.alone) return;
@@ -803,12 +808,12 @@ export class Group {
     for (let i = 0; i < list.length && n > 0; i++) {
       const to = list[i];
       const last = i === list.length - 1 || n === 1;
-      ring.data.sent++;
       if (to.id === src.id) {
-        // Round the whole ring: every other node has it.
+        // Round the whole ring: every other node has it (a local signal, not a message).
         this.#send(to, { ...f, n: 0, h: (f.h as number) + 1 });
         return;
       }
+      this.counters.succ[again ? "retransmitted" : "sent"]++;
       ring.transport.send(to, { ...f, n: last ? n : 1, h: (f.h as number) + 1 });
       n--;
       if (last) return;
@@ -825,7 +830,6 @@ export class Group {
     }
     const deliver = () =>
       this.#host.deliverLocal(src, ring.id, f.p as Payload, "succ", f.h as number, id);
-    this.counters.succ.received++;
     if (f.a === 1) {
       this.#acked(
         src,
@@ -842,11 +846,10 @@ export class Group {
     else this.counters.succ.duplicates++;
     const n = f.n as number;
     if (n > 1) {
-      this.counters.succ.forwarded++;
       const tb = ring.table;
       if (!tb || tb.alone) return;
       const next = tb.succ;
-      ring.data.forwarded++;
+      this.counters.succ.forwarded++;
       ring.transport.send(next, { ...f, n: n - 1, h: (f.h as number) + 1 });
     }
   }

@@ -103,6 +103,11 @@ export class EventLog {
     return this.#ended;
   }
 
+  /** The position before the oldest event kept: opening there replays every one of them. */
+  beforeOldest(): LastEventId {
+    return { seq: this.#oldest() - 1 };
+  }
+
   /** Parses a `Last-Event-ID`; `null` means none was given. */
   parseId(raw: string | null): LastEventId {
     if (raw === null || raw === "") return null;

@@ -16,7 +16,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { createNet, joinNet, type NodeOptions, type P2PNode } from "./mod.ts";
+import {
+  createNet,
+  hashKey,
+  JoinError,
+  joinNet,
+  MAX_KEY_LIMIT,
+  type NodeOptions,
+  type P2PNode,
+} from "./mod.ts";
 import { type GatewayServer, serveGateway, toJsonValue } from "./gateway/mod.ts";
 import { isLoopback } from "./gateway/_security.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -30,13 +38,15 @@ Usage:
   deno run -A cli.ts create [options]             start a new network
   deno run -A cli.ts join HOST:PORT [options]     join the network of the node at HOST:PORT
   deno run -A cli.ts demo [demo options]          a local demo network with a dashboard per node
-  deno run -A cli.ts --help
+  deno run -A cli.ts --help | --version
 
 Node options (create, join):
-  --id N                 node id (default: random in the identifier space)
+  --id N|NAME            node id, or a name hashed into the space with hashKey, as the gateway
+                         hashes a string "dst" (default: random in the identifier space)
   --port N               TCP port of this node's access point (default: any free port)
   --hostname H           address to listen on and announce (default: 127.0.0.1)
-  --max-key N            identifier-space size, create only (default: 2^52)
+  --max-key N            identifier-space size, create only (default: 2^52); with join, the
+                         space a NAME id is hashed into, which must be the network's
   --fingers P            finger policy, create only: tango | chord | dks:K | fullmesh
   --succ-list N          successor-list length, create only (default: 4)
   --name NAME            network name (create: sets it; join: insists on it)
@@ -44,7 +54,7 @@ Node options (create, join):
   --http-hostname H      address of the gateway (default: 127.0.0.1; others need --token)
   --token T              bearer token required by the gateway
   --origin URL           allow browser pages of this origin (CORS); repeatable
-  --quiet                do not print messages and events
+  --quiet                print only the ready line, no messages or events
 
 Demo options:
   --nodes N              number of nodes (default: 6)
@@ -61,10 +71,19 @@ SIGINT or SIGTERM leaves the network gracefully.
 
 /** A command-line mistake: reported with a hint and exit status 2. */
 class UsageError extends Error {
+  /** Creates the error; `showUsage` prints the whole usage after the message. */
+  constructor(message: string, readonly showUsage = false) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+/** A failure to start that the message explains in full (a port in use): exit status 1. */
+class StartError extends Error {
   /** Creates the error. */
   constructor(message: string) {
     super(message);
-    this.name = "UsageError";
+    this.name = "StartError";
   }
 }
 
@@ -91,7 +110,88 @@ const OPTIONS = {
 type Values = ReturnType<typeof parse>["values"];
 
 function parse(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  try {
+    return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw parseError(e as Error & { code?: string });
+  }
+}
+
+/** Node's parseArgs errors, said in one line that names the option. */
+function parseError(e: Error & { code?: string }): UsageError {
+  const option = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "";
+  if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const guess = closestOption(option.replace(/^-+/, ""));
+    return new UsageError(
+      `Unknown option ${option}${guess ? `; did you mean --${guess}?` : ""}`,
+      true,
+    );
+  }
+  if (e.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return new UsageError(
+      OPTIONS[option.replace(/^-+/, "") as keyof typeof OPTIONS]?.type === "boolean"
+        ? `Option ${option} takes no value`
+        : `Option ${option} needs a value`,
+    );
+  }
+  return new UsageError(e.message);
+}
+
+/** The option nearest to a mistyped name (at most two edits away), if any. */
+function closestOption(name: string): string | null {
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const candidate of Object.keys(OPTIONS)) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    row = next;
+  }
+  return row[b.length];
+}
+
+/**
+ * Fails with a message naming the port when `port` cannot be listened on, before anything
+ * starts. (The later bind can still lose a race; that error names the port too.)
+ */
+function checkHttpPorts(hostname: string, ports: number[], hint: string): void {
+  const busy = ports.filter((port) => {
+    if (port === 0) return false;
+    try {
+      Deno.listen({ hostname, port }).close();
+      return false;
+    } catch (e) {
+      if (e instanceof Deno.errors.AddrInUse) return true;
+      throw new StartError(`Cannot listen on ${hostname}:${port}: ${(e as Error).message}`);
+    }
+  });
+  if (busy.length > 0) {
+    const which = busy.length === 1
+      ? `HTTP port ${busy[0]} is`
+      : `HTTP ports ${busy.join(", ")} are`;
+    throw new StartError(`${which} in use on ${hostname}; ${hint}`);
+  }
+}
+
+/** The node id of `--id`: a number, or a name hashed into `[0, maxKey)`. */
+function nodeId(values: Values, maxKey: number): number | undefined {
+  const raw = values.id;
+  if (raw === undefined) return undefined;
+  if (/^\d+$/.test(raw)) return int(values, "id", 0, maxKey - 1);
+  if (raw.startsWith("-") || raw.trim() === "") {
+    throw new UsageError(`--id must be an integer in [0, ${maxKey - 1}] or a name, got "${raw}"`);
+  }
+  return hashKey(raw, maxKey);
 }
 
 function int(values: Values, name: keyof Values, min: number, max: number): number | undefined {
@@ -159,11 +259,12 @@ function gatewayOptions(values: Values) {
 
 async function runNode(command: "create" | "join", positionals: string[], values: Values) {
   const common = ["id", "port", "hostname", "name", "http", "http-hostname", "token", "origin"];
+  const named = values.id !== undefined && !/^\d+$/.test(values.id);
   if (command === "create") {
     only(values, command, [...common, "max-key", "fingers", "succ-list", "quiet"]);
     if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   } else {
-    only(values, command, [...common, "quiet"]);
+    only(values, command, [...common, "quiet", ...(named ? ["max-key"] : [])]);
     if (positionals.length !== 1) {
       throw new UsageError('"join" needs exactly one access point, e.g. 127.0.0.1:3001');
     }
@@ -172,28 +273,42 @@ async function runNode(command: "create" | "join", positionals: string[], values
   if (httpPort === undefined && (values["http-hostname"] || values.token || values.origin)) {
     throw new UsageError("--http-hostname, --token and --origin need --http PORT");
   }
+  const maxKey = int(values, "max-key", 2, MAX_KEY_LIMIT);
   const options: NodeOptions = {
-    node: { id: int(values, "id", 0, 2 ** 52 - 1) },
+    node: { id: nodeId(values, maxKey ?? MAX_KEY_LIMIT) },
     ap: { hostname: values.hostname ?? "127.0.0.1", port: int(values, "port", 0, 65535) ?? 0 },
     net: {
       name: values.name,
-      maxKey: int(values, "max-key", 2, 2 ** 52),
+      maxKey: command === "create" ? maxKey : undefined,
       fingers: values.fingers as NonNullable<NodeOptions["net"]>["fingers"],
       succListSize: int(values, "succ-list", 1, 64),
     },
   };
   const served = httpPort === undefined ? null : { ...gatewayOptions(values), port: httpPort };
+  if (served) {
+    checkHttpPorts(served.hostname ?? "127.0.0.1", [served.port], "choose another with --http");
+  }
+  // A name is hashed into the space --max-key gives; a joiner must give the network's.
+  const wrongSpace = (netMaxKey: number) =>
+    new UsageError(
+      `--id ${values.id} was hashed into [0, ${maxKey ?? MAX_KEY_LIMIT}) but the network's ` +
+        `space is [0, ${netMaxKey}): add --max-key ${netMaxKey}`,
+    );
   const signals = onStopSignal();
   let node: P2PNode;
   try {
     node = command === "create" ? await createNet(options) : await joinNet(positionals[0], options);
   } catch (e) {
     signals.dispose();
-    throw e;
+    const space = /identifier space \[0, (\d+)\)/.exec((e as Error).message);
+    throw named && e instanceof JoinError && space ? wrongSpace(Number(space[1])) : e;
   }
   let server: GatewayServer | undefined;
   try {
-    if (served) server = serveGateway(node, served);
+    if (command === "join" && named && node.maxKey !== (maxKey ?? MAX_KEY_LIMIT)) {
+      throw wrongSpace(node.maxKey);
+    }
+    if (served) server = serve(node, served);
   } catch (e) {
     signals.dispose();
     await leaveWithin(node, 3000);
@@ -224,7 +339,18 @@ async function runNode(command: "create" | "join", positionals: string[], values
   await server?.shutdown();
   if (why !== "left") await leaveWithin(node, 5000);
   await Promise.all(printing);
-  if (values.quiet) emit({ stream: "event", type: "left", id: node.id });
+}
+
+/** {@linkcode serveGateway}, with a port lost to a race named in the error. */
+function serve(node: P2PNode, options: Parameters<typeof serveGateway>[1] & { port: number }) {
+  try {
+    return serveGateway(node, options);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new StartError(`HTTP port ${options.port} is in use; choose another`);
+    }
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,6 +396,11 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
   const trafficMs = int(values, "traffic-ms", 0, 3_600_000) ?? 4000;
   const served = gatewayOptions(values);
   const log = (line: string) => console.log(line);
+  checkHttpPorts(
+    served.hostname ?? "127.0.0.1",
+    Array.from({ length: count }, (_, i) => (basePort === 0 ? 0 : basePort + i)),
+    "choose other ports with --http-port (0: any free ports)",
+  );
 
   // Distinct random ids, so each run draws a different ring.
   const ids = new Set<number>();
@@ -312,19 +443,7 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
       log(`${"".padEnd(4)}node ${id} joined through node ${via.id}`);
     }
     for (const [i, node] of nodes.entries()) {
-      try {
-        servers.push(serveGateway(node, {
-          ...served,
-          port: basePort === 0 ? 0 : basePort + i,
-        }));
-      } catch (e) {
-        if (e instanceof Deno.errors.AddrInUse) {
-          throw new UsageError(
-            `HTTP port ${basePort + i} is in use; choose other ports with --http-port`,
-          );
-        }
-        throw e;
-      }
+      servers.push(serve(node, { ...served, port: basePort === 0 ? 0 : basePort + i }));
     }
     const q = values.token ? `?token=${encodeURIComponent(values.token)}` : "";
     log("");
@@ -343,6 +462,7 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
     log("");
     log("Try:");
     log(`  curl${auth} -d '{"dst": 42, "msg": "hello", "toResp": true, "ack": true}' ${url}/send`);
+    log(`  curl${auth} -d '{"dst": "alice", "msg": "a string key", "toResp": true}' ${url}/send`);
     log(`  curl${auth} -d '{"msg": "hi all", "ack": true}' ${url}/broadcast`);
     log(`  curl${auth} -N ${servers[1 % servers.length].url}/messages`);
     log("Ctrl-C to stop.");
@@ -405,24 +525,17 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(args);
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for usage.`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help || command === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  if (values.version) {
-    console.log(`p2ps ${VERSION}`);
-    return 0;
-  }
-  try {
+    const { values, positionals } = parse(args);
+    const [command, ...rest] = positionals;
+    if (values.help || command === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    if (values.version) {
+      console.log(`p2ps ${VERSION}`);
+      return 0;
+    }
     switch (command) {
       case "create":
       case "join":
@@ -438,8 +551,13 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\nRun with --help for usage.`);
+      console.error(`error: ${e.message}`);
+      console.error(e.showUsage ? `\n${USAGE}` : "Run with --help for usage.");
       return 2;
+    }
+    if (e instanceof StartError) {
+      console.error(`error: ${e.message}`);
+      return 1;
     }
     const err = e as Error;
     console.error(`error: ${err.name}: ${err.message}`);

@@ -146,7 +146,8 @@ async function pump<T>(
  * node.crash();
  * ```
  */
-export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gateway {
+export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway {
+  options ??= {};
   const guard = new Guard({ token: options.token, origins: options.origins });
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const instance = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);

@@ -59,7 +59,7 @@ export class MemoryNetwork {
   framesSent = 0;
 
   /** Creates a network over `clock`, drawing latency and loss from `random`. */
-  constructor(clock: VirtualClock, random: () => number, options: MemoryNetworkOptions = {}) {
+  constructor(clock: VirtualClock, random: () => number, options?: MemoryNetworkOptions) {
     this.clock = clock;
     this.#random = random;
     this.options = { minLatency: 1, maxLatency: 5, loss: 0, ...options };

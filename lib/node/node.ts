@@ -278,7 +278,8 @@ export class P2PNode implements AsyncDisposable {
   #groupInstance: Group | null = null;
 
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
-  constructor(parts: NodeParts, options: NodeOptions = {}) {
+  constructor(parts: NodeParts, options?: NodeOptions) {
+    options ??= {};
     this.#maxFrame = options.maxFrameSize ?? 1024 * 1024;
     const id = options.node?.id;
     if (id !== undefined && !(Number.isSafeInteger(id) && id >= 0)) {
@@ -312,7 +313,8 @@ export class P2PNode implements AsyncDisposable {
   }
 
   /** Starts this node as the first of a new network (used by {@linkcode createNet}). */
-  startNet(net: NetOptions = {}): void {
+  startNet(net?: NetOptions): void {
+    net ??= {};
     const maxKey = net.maxKey ?? MAX_KEY_LIMIT;
     if (!(Number.isSafeInteger(maxKey) && maxKey >= 2 && maxKey <= MAX_KEY_LIMIT)) {
       throw new InvalidArgumentError(

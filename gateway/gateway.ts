@@ -106,7 +106,8 @@ async function pump<T>(
  *   `POST /succ` `{ msg, nrSucc, ack?, timeoutMs? }` → `{ ok: true }`, or with `ack`
  *   `{ ok: true, report: { reached, missing, rtt } }`;
  * - `GET /messages`, `GET /events`: Server-Sent Events with replay after `Last-Event-ID`, or of
- *   every event still kept with `?replay=all`;
+ *   every event still kept with `?replay=all` (then an `event: replayed` marks where the past
+ *   ends);
  * - `GET /stats` (JSON), `GET /metrics` (Prometheus text), `GET /node` (`info()`), `GET /` (the
  *   dashboard).
  *
@@ -240,14 +241,13 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
     const query = new URL(req.url).searchParams;
     const raw = req.headers.get("last-event-id") ?? query.get("lastEventId");
     // `?replay=all` (a page that has just loaded) starts with every event still kept.
-    const last = raw === null && query.get("replay") === "all"
-      ? log.beforeOldest()
-      : log.parseId(raw);
+    const replayAll = raw === null && query.get("replay") === "all";
+    const last = replayAll ? log.beforeOldest() : log.parseId(raw);
     // 204 tells an EventSource to stop reconnecting: the stream is over and nothing is missed.
     if (!log.hasAfter(last)) return new Response(null, { status: 204 });
     // Hono answers HEAD with the GET handler minus the body: open no stream for it.
     if (req.method === "HEAD") return new Response(null, { headers: SSE_HEADERS });
-    return new Response(log.open(last), { headers: SSE_HEADERS });
+    return new Response(log.open(last, { markReplayed: replayAll }), { headers: SSE_HEADERS });
   };
   app.get("/messages", (c) => sse(c.req.raw, logs.messages));
   app.get("/events", (c) => sse(c.req.raw, logs.events));

@@ -89,7 +89,7 @@ Deno.test("every error body carries a type as well as a message", async () => {
   }
 });
 
-Deno.test("GET /messages?replay=all starts with the messages still in the replay buffer", async () => {
+Deno.test("GET /messages?replay=all starts with the messages still in the replay buffer, then marks the present", async () => {
   await using r = await gatewayRing([1, 16]);
   await r.node(16).send(1, "before the page loaded");
   await r.node(16).send(1, "this one too");
@@ -98,10 +98,12 @@ Deno.test("GET /messages?replay=all starts with the messages still in the replay
   const res = await r.request("/messages?replay=all");
   assert.equal(res.status, 200);
   const sse = new SseReader(res.body!);
-  const [a, b] = await sse.take(2);
+  const [a, b, mark] = await sse.take(3);
   assert.equal(a.event, "message");
   assert.equal(JSON.parse(a.data!).msg, "before the page loaded");
   assert.equal(JSON.parse(b.data!).msg, "this one too");
+  // A mark without an id says where the past ends.
+  assert.deepEqual(mark, { event: "replayed", data: "{}" });
   // Without it, a new client gets only what follows.
   const live = await r.request("/messages");
   const liveSse = new SseReader(live.body!);

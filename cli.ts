@@ -15,10 +15,11 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   createNet,
+  JoinError,
   joinNet,
+  MAX_KEY_LIMIT,
   type NodeEvent,
   type NodeOptions,
   type NodeRef,
@@ -26,91 +27,21 @@ import {
 } from "./mod.ts";
 import { type GatewayServer, serveGateway, toJsonValue } from "./gateway/mod.ts";
 import { isLoopback } from "./gateway/_security.ts";
+import denoJson from "./deno.json" with { type: "json" };
+import {
+  checkHttpPorts,
+  int,
+  nodeId,
+  only,
+  parse,
+  StartError,
+  USAGE,
+  UsageError,
+  type Values,
+} from "./lib/cli/options.ts";
 
-const USAGE = `p2ps — a peer-to-peer overlay node
-
-Usage:
-  deno run -A cli.ts create [options]             start a new network
-  deno run -A cli.ts join HOST:PORT [options]     join the network of the node at HOST:PORT
-  deno run -A cli.ts demo [demo options]          a local demo network with a dashboard per node
-  deno run -A cli.ts --help
-
-Node options (create, join):
-  --id N                 node id (default: random in the identifier space)
-  --port N               TCP port of this node's access point (default: any free port)
-  --hostname H           address to listen on and announce (default: 127.0.0.1)
-  --max-key N            identifier-space size, create only (default: 2^52)
-  --fingers P            finger policy, create only: tango | chord | dks:K | fullmesh
-  --succ-list N          successor-list length, create only (default: 4)
-  --name NAME            network name (create: sets it; join: insists on it)
-  --http PORT            serve the HTTP gateway and dashboard on PORT (0: any free port)
-  --http-hostname H      address of the gateway (default: 127.0.0.1; others need --token)
-  --token T              bearer token required by the gateway
-  --origin URL           allow browser pages of this origin (CORS); repeatable
-  --quiet                do not print messages and events
-
-Demo options:
-  --nodes N              number of nodes (default: 6)
-  --http-port N          gateway of the first node; the others follow (default: 8080; 0: free)
-  --max-key N            identifier-space size (default: 1024, small ids are easy to read)
-  --traffic-ms N         a routed message every N ms (default: 4000; 0: none after the tour)
-  --http-hostname H, --token T, --origin URL   as above
-
-Output of create/join: one JSON object per line on stdout — first
-  {"stream":"ready","id":..,"ap":{..},"status":..,"gateway":"http://.."}
-then {"stream":"message",..} and {"stream":"event","type":..,..} as they happen.
-SIGINT or SIGTERM leaves the network gracefully.
-`;
-
-/** A command-line mistake: reported with a hint and exit status 2. */
-class UsageError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "UsageError";
-  }
-}
-
-const OPTIONS = {
-  help: { type: "boolean", short: "h" },
-  id: { type: "string" },
-  port: { type: "string" },
-  hostname: { type: "string" },
-  "max-key": { type: "string" },
-  fingers: { type: "string" },
-  "succ-list": { type: "string" },
-  name: { type: "string" },
-  http: { type: "string" },
-  "http-hostname": { type: "string" },
-  "http-port": { type: "string" },
-  token: { type: "string" },
-  origin: { type: "string", multiple: true },
-  quiet: { type: "boolean" },
-  nodes: { type: "string" },
-  "traffic-ms": { type: "string" },
-} as const;
-
-type Values = ReturnType<typeof parse>["values"];
-
-function parse(args: string[]) {
-  return parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
-}
-
-function int(values: Values, name: keyof Values, min: number, max: number): number | undefined {
-  const raw = values[name];
-  if (raw === undefined) return undefined;
-  const n = typeof raw === "string" && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-  }
-  return n;
-}
-
-function only(values: Values, command: string, allowed: string[]): void {
-  for (const k of Object.keys(values)) {
-    if (!allowed.includes(k)) throw new UsageError(`--${k} does not apply to "${command}"`);
-  }
-}
+/** This release, as published (`deno.json`). */
+const VERSION: string = denoJson.version;
 
 /** Prints one JSON line on stdout. */
 function emit(obj: Record<string, unknown>): void {
@@ -161,11 +92,12 @@ function gatewayOptions(values: Values) {
 
 async function runNode(command: "create" | "join", positionals: string[], values: Values) {
   const common = ["id", "port", "hostname", "name", "http", "http-hostname", "token", "origin"];
+  const named = values.id !== undefined && !/^\d+$/.test(values.id);
   if (command === "create") {
     only(values, command, [...common, "max-key", "fingers", "succ-list", "quiet"]);
     if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   } else {
-    only(values, command, [...common, "quiet"]);
+    only(values, command, [...common, "quiet", ...(named ? ["max-key"] : [])]);
     if (positionals.length !== 1) {
       throw new UsageError('"join" needs exactly one access point, e.g. 127.0.0.1:3001');
     }
@@ -174,28 +106,42 @@ async function runNode(command: "create" | "join", positionals: string[], values
   if (httpPort === undefined && (values["http-hostname"] || values.token || values.origin)) {
     throw new UsageError("--http-hostname, --token and --origin need --http PORT");
   }
+  const maxKey = int(values, "max-key", 2, MAX_KEY_LIMIT);
   const options: NodeOptions = {
-    node: { id: int(values, "id", 0, 2 ** 52 - 1) },
+    node: { id: nodeId(values, maxKey ?? MAX_KEY_LIMIT) },
     ap: { hostname: values.hostname ?? "127.0.0.1", port: int(values, "port", 0, 65535) ?? 0 },
     net: {
       name: values.name,
-      maxKey: int(values, "max-key", 2, 2 ** 52),
+      maxKey: command === "create" ? maxKey : undefined,
       fingers: values.fingers as NonNullable<NodeOptions["net"]>["fingers"],
       succListSize: int(values, "succ-list", 1, 64),
     },
   };
   const served = httpPort === undefined ? null : { ...gatewayOptions(values), port: httpPort };
+  if (served) {
+    checkHttpPorts(served.hostname ?? "127.0.0.1", [served.port], "choose another with --http");
+  }
+  // A name is hashed into the space --max-key gives; a joiner must give the network's.
+  const wrongSpace = (netMaxKey: number) =>
+    new UsageError(
+      `--id ${values.id} was hashed into [0, ${maxKey ?? MAX_KEY_LIMIT}) but the network's ` +
+        `space is [0, ${netMaxKey}): add --max-key ${netMaxKey}`,
+    );
   const signals = onStopSignal();
   let node: P2PNode;
   try {
     node = command === "create" ? await createNet(options) : await joinNet(positionals[0], options);
   } catch (e) {
     signals.dispose();
-    throw e;
+    const space = /identifier space \[0, (\d+)\)/.exec((e as Error).message);
+    throw named && e instanceof JoinError && space ? wrongSpace(Number(space[1])) : e;
   }
   let server: GatewayServer | undefined;
   try {
-    if (served) server = serveGateway(node, served);
+    if (command === "join" && named && node.maxKey !== (maxKey ?? MAX_KEY_LIMIT)) {
+      throw wrongSpace(node.maxKey);
+    }
+    if (served) server = serve(node, served);
   } catch (e) {
     signals.dispose();
     await leaveWithin(node, 3000);
@@ -226,7 +172,18 @@ async function runNode(command: "create" | "join", positionals: string[], values
   await server?.shutdown();
   if (why !== "left") await leaveWithin(node, 5000);
   await Promise.all(printing);
-  if (values.quiet) emit({ stream: "event", type: "left", id: node.id });
+}
+
+/** {@linkcode serveGateway}, with a port lost to a race named in the error. */
+function serve(node: P2PNode, options: Parameters<typeof serveGateway>[1] & { port: number }) {
+  try {
+    return serveGateway(node, options);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) {
+      throw new StartError(`HTTP port ${options.port} is in use; choose another`);
+    }
+    throw e;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,6 +241,11 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
   const trafficMs = int(values, "traffic-ms", 0, 3_600_000) ?? 4000;
   const served = gatewayOptions(values);
   const log = (line: string) => console.log(line);
+  checkHttpPorts(
+    served.hostname ?? "127.0.0.1",
+    Array.from({ length: count }, (_, i) => (basePort === 0 ? 0 : basePort + i)),
+    "choose other ports with --http-port (0: any free ports)",
+  );
 
   // Distinct random ids, so each run draws a different ring.
   const ids = new Set<number>();
@@ -326,19 +288,7 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
       log(`${"".padEnd(4)}node ${id} joined through node ${via.id}`);
     }
     for (const [i, node] of nodes.entries()) {
-      try {
-        servers.push(serveGateway(node, {
-          ...served,
-          port: basePort === 0 ? 0 : basePort + i,
-        }));
-      } catch (e) {
-        if (e instanceof Deno.errors.AddrInUse) {
-          throw new UsageError(
-            `HTTP port ${basePort + i} is in use; choose other ports with --http-port`,
-          );
-        }
-        throw e;
-      }
+      servers.push(serve(node, { ...served, port: basePort === 0 ? 0 : basePort + i }));
     }
     const q = values.token ? `?token=${encodeURIComponent(values.token)}` : "";
     log("");
@@ -357,6 +307,7 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
     log("");
     log("Try:");
     log(`  curl${auth} -d '{"dst": 42, "msg": "hello", "toResp": true, "ack": true}' ${url}/send`);
+    log(`  curl${auth} -d '{"dst": "alice", "msg": "a string key", "toResp": true}' ${url}/send`);
     log(`  curl${auth} -d '{"msg": "hi all", "ack": true}' ${url}/broadcast`);
     log(`  curl${auth} -N ${servers[1 % servers.length].url}/messages`);
     log("Ctrl-C to stop.");
@@ -419,20 +370,17 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parse(args);
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}\nRun with --help for usage.`);
-    return 2;
-  }
-  const { values, positionals } = parsed;
-  const [command, ...rest] = positionals;
-  if (values.help || command === "help") {
-    console.log(USAGE);
-    return 0;
-  }
-  try {
+    const { values, positionals } = parse(args);
+    const [command, ...rest] = positionals;
+    if (values.help || command === "help") {
+      console.log(USAGE);
+      return 0;
+    }
+    if (values.version) {
+      console.log(`p2ps ${VERSION}`);
+      return 0;
+    }
     switch (command) {
       case "create":
       case "join":
@@ -448,8 +396,13 @@ export async function main(args: string[]): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      console.error(`error: ${e.message}\nRun with --help for usage.`);
+      console.error(`error: ${e.message}`);
+      console.error(e.showUsage ? `\n${USAGE}` : "Run with --help for usage.");
       return 2;
+    }
+    if (e instanceof StartError) {
+      console.error(`error: ${e.message}`);
+      return 1;
     }
     const err = e as Error;
     console.error(`error: ${err.name}: ${err.message}`);

@@ -246,14 +246,16 @@ async function bcast(n: number) {
     return it;
   });
   const framesBefore = r.sim.network.framesSent;
-  const sentBefore = r.live.reduce((a, x) => a + x.statistics().data.sent, 0);
+  const traffic = () =>
+    r.live.reduce((a, x) => a + x.statistics().data.sent + x.statistics().data.forwarded, 0);
+  const sentBefore = traffic();
   const start = r.sim.clock.now();
   await r.live[0].broadcast({ hello: "everyone" });
   for (let i = 0; i < 200 && received < n - 1; i++) {
     r.sim.run(5);
     await new Promise((res) => setTimeout(res, 0));
   }
-  const dataMsgs = r.live.reduce((a, x) => a + x.statistics().data.sent, 0) - sentBefore;
+  const dataMsgs = traffic() - sentBefore;
   const plain = {
     received,
     dataMsgs,

@@ -44,6 +44,8 @@ export type GapReason = "evicted" | "slow" | "unknown-id";
 /** The result of parsing a `Last-Event-ID`. */
 export type LastEventId = { seq: number } | { unknown: string } | null;
 
+const REPLAYED = encoder.encode("event: replayed\ndata: {}\n\n");
+
 /** Largest chunk a client is handed at once when it is behind. */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -101,6 +103,11 @@ export class EventLog {
   /** Whether the stream has ended (the node left or the gateway closed). */
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** The position before the oldest event kept: opening there replays every one of them. */
+  beforeOldest(): LastEventId {
+    return { seq: this.#oldest() - 1 };
   }
 
   /** Parses a `Last-Event-ID`; `null` means none was given. */
@@ -167,9 +174,27 @@ export class EventLog {
 
   /**
    * A response body that replays what followed `last` and then follows the log live.
-   * Cancelling the body (the client went away) detaches it at once.
+   * Cancelling the body (the client went away) detaches it at once. With `markReplayed`, an
+   * `event: replayed` (no id, data `{}`) follows the last event that was already in the log, so
+   * a client can tell what it is shown from the past from what happens now.
+   *
+   * @example A page that loads late sees the earlier events, then the mark
+   * ```ts
+   * import { EventLog } from "./_event_log.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const log = new EventLog("abc");
+   * log.append("message", '"earlier"');
+   * const body = log.open(log.beforeOldest(), { markReplayed: true });
+   * log.append("message", '"now"');
+   * log.end();
+   * const text = await new Response(body).text();
+   * assert.match(text, /"earlier"\n\nevent: replayed\ndata: \{\}\n\nid: abc-2\n/);
+   * ```
    */
-  open(last: LastEventId): ReadableStream<Uint8Array> {
+  open(last: LastEventId, options?: { markReplayed?: boolean }): ReadableStream<Uint8Array> {
+    // Events up to this one were in the log before the client came.
+    let replayedUpTo = options?.markReplayed ? this.#seq : -1;
     let cursor: number;
     let prefix = `retry: ${this.#retryMs}\n\n`;
     if (last === null) {
@@ -211,10 +236,16 @@ export class EventLog {
         prefix = "";
         let size = parts[0]?.length ?? 0;
         while (cursor <= this.#seq && size < CHUNK_BYTES) {
+          if (replayedUpTo >= 0 && cursor > replayedUpTo) break;
           const e = this.#entries[this.#head + (cursor - oldest)];
           parts.push(e.bytes);
           size += e.bytes.length;
           cursor++;
+        }
+        if (replayedUpTo >= 0 && cursor > replayedUpTo) {
+          parts.push(REPLAYED);
+          size += REPLAYED.length;
+          replayedUpTo = -1;
         }
         if (parts.length > 0) {
           c.enqueue(parts.length === 1 ? parts[0] : concat(parts, size));

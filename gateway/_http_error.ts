@@ -1,7 +1,7 @@
 /**
  * Errors that carry their HTTP status, and the mapping from the library's errors to statuses.
- * Every failure the gateway answers is a JSON body `{ "error": "<what went wrong>" }`; nothing
- * becomes a 500.
+ * Every failure the gateway answers is a JSON body `{ "error": "<what went wrong>", "type":
+ * "<kind of error>" }`; nothing becomes a 500.
  *
  * @module
  */
@@ -15,10 +15,23 @@ import {
 } from "../lib/errors.ts";
 import { JsonFormError } from "./json_value.ts";
 
+/** The `type` of the gateway's own errors, by status. */
+const STATUS_TYPES: Record<number, string> = {
+  400: "BadRequest",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  413: "PayloadTooLarge",
+  503: "Unavailable",
+};
+
 /** An error the gateway answers with `status` and a JSON body naming the problem. */
 export class HttpError extends Error {
   /** HTTP status of the answer. */
   readonly status: number;
+  /** The body's `type`: what kind of problem, for clients to tell them apart. */
+  readonly type: string;
   /** Extra fields of the JSON body. */
   readonly details: Record<string, unknown>;
   /** Extra response headers. */
@@ -32,18 +45,24 @@ export class HttpError extends Error {
    * import { HttpError } from "./_http_error.ts";
    * import assert from "node:assert/strict";
    *
-   * const e = new HttpError(400, "dst must be an integer");
+   * const e = new HttpError(400, "Body is empty");
    * assert.equal(e.status, 400);
+   * assert.equal(e.type, "BadRequest");
    * ```
    */
   constructor(
     status: number,
     message: string,
-    init: { details?: Record<string, unknown>; headers?: Record<string, string> } = {},
+    init: {
+      type?: string;
+      details?: Record<string, unknown>;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.type = init.type ?? STATUS_TYPES[status] ?? "HttpError";
     this.details = init.details ?? {};
     this.headers = init.headers ?? {};
   }
@@ -89,8 +108,10 @@ export function errorResponse(e: unknown): Response {
   } else if (err instanceof NodeClosedError) {
     status = 503;
   }
-  const body: Record<string, unknown> = { error: err.message || err.name };
-  if (!(err instanceof HttpError)) body.type = err.name;
+  const body = {
+    error: err.message || err.name,
+    type: err instanceof HttpError ? err.type : err.name,
+  };
   return jsonResponse({ ...body, ...details }, status, headers);
 }
 

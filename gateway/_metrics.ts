@@ -31,13 +31,19 @@ function snake(s: string): string {
 const FAMILIES: Record<string, { type: MetricType; help: string }> = {
   p2ps_data_messages_total: {
     type: "counter",
-    help: "Application messages by what happened here.",
+    help: "Application messages of every kind: sent (originated, one per first hop), forwarded " +
+      "(one per next hop), received (delivered here), dropped (ended here undelivered); the sum " +
+      "of p2ps_app_messages_total over kinds.",
   },
   p2ps_control_messages_total: {
     type: "counter",
-    help: "Protocol messages by what happened here.",
+    help: "Protocol messages: sent (originated), forwarded, received (handled here), dropped.",
   },
-  p2ps_app_messages_total: { type: "counter", help: "Application messages by kind and outcome." },
+  p2ps_app_messages_total: {
+    type: "counter",
+    help: "Application messages by kind: the events of p2ps_data_messages_total, plus " +
+      "retransmitted (sent again, not in sent) and duplicates (arrivals suppressed).",
+  },
   p2ps_links: { type: "gauge", help: "Links open now." },
   p2ps_bytes_total: { type: "counter", help: "Bytes on the wire." },
   p2ps_frames_total: { type: "counter", help: "Frames on the wire." },
@@ -46,7 +52,10 @@ const FAMILIES: Record<string, { type: MetricType; help: string }> = {
   p2ps_bad_frames_total: { type: "counter", help: "Ill-typed frames from peers, dropped." },
   p2ps_undeliverable_total: { type: "counter", help: "Own messages reported undeliverable." },
   p2ps_delivered_hops_total: { type: "counter", help: "Overlay hops of messages delivered here." },
-  p2ps_delivered_messages_total: { type: "counter", help: "Messages delivered here." },
+  p2ps_delivered_messages_total: {
+    type: "counter",
+    help: 'Messages delivered here (equal to p2ps_data_messages_total{event="received"}).',
+  },
   p2ps_delivered_hops_max: { type: "gauge", help: "Most hops a message delivered here took." },
   p2ps_stream_overflow_total: {
     type: "counter",

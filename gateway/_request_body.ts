@@ -5,6 +5,7 @@
  * @module
  */
 
+import { hashKey } from "../lib/core/id_space.ts";
 import { HttpError } from "./_http_error.ts";
 import { fromJsonValue, JsonFormError } from "./json_value.ts";
 
@@ -89,6 +90,11 @@ export async function readJsonObject(
   return value as Record<string, unknown>;
 }
 
+/** A field of the body is missing or wrong: the same type as the library's own check. */
+function invalid(message: string): HttpError {
+  return new HttpError(400, message, { type: "InvalidArgumentError" });
+}
+
 function show(v: unknown): string {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
@@ -114,34 +120,53 @@ export class BodyFields {
     this.#body = body;
     for (const k of Object.keys(body)) {
       if (!allowed.includes(k)) {
-        throw new HttpError(400, `Unknown field "${k}"; expected ${allowed.join(", ")}`);
+        throw invalid(`Unknown field "${k}"; expected ${allowed.join(", ")}`);
       }
     }
   }
 
   /** The message value (required), read from its JSON form. */
   msg(): unknown {
-    if (!("msg" in this.#body)) throw new HttpError(400, `Field "msg" is required`);
+    if (!("msg" in this.#body)) throw invalid(`Field "msg" is required`);
     try {
       return fromJsonValue(this.#body.msg);
     } catch (e) {
-      if (e instanceof JsonFormError) throw new HttpError(400, e.message);
+      if (e instanceof JsonFormError) throw new HttpError(400, e.message, { type: e.name });
       throw e;
     }
   }
 
-  /** An id or key in `[0, maxKey)` (required). */
+  /**
+   * An id or key (required): an integer in `[0, maxKey)`, or a string, hashed into that range
+   * with `hashKey`.
+   *
+   * @example A string key is hashed
+   * ```ts
+   * import { BodyFields } from "./_request_body.ts";
+   * import { hashKey } from "@p2ps/p2ps";
+   * import assert from "node:assert/strict";
+   *
+   * const b = new BodyFields({ dst: "alice" }, ["dst"]);
+   * assert.equal(b.key("dst", 1024), hashKey("alice", 1024));
+   * ```
+   */
   key(name: string, maxKey: number): number {
-    if (!(name in this.#body)) throw new HttpError(400, `Field "${name}" is required`);
+    if (!(name in this.#body)) throw invalid(`Field "${name}" is required`);
     return checkKey(this.#body[name], name, maxKey);
   }
 
-  /** A non-empty array of ids or keys in `[0, maxKey)` (required). */
+  /** Whether the field holds a string key, or an array with one. */
+  hasStringKey(name: string): boolean {
+    const v = this.#body[name];
+    return typeof v === "string" || (Array.isArray(v) && v.some((k) => typeof k === "string"));
+  }
+
+  /** A non-empty array of ids or keys (required), each as {@linkcode BodyFields.key} reads it. */
   keys(name: string, maxKey: number): number[] {
     const v = this.#body[name];
-    if (!(name in this.#body)) throw new HttpError(400, `Field "${name}" is required`);
+    if (!(name in this.#body)) throw invalid(`Field "${name}" is required`);
     if (!Array.isArray(v) || v.length === 0) {
-      throw new HttpError(400, `Field "${name}" must be a non-empty array of ids, got ${show(v)}`);
+      throw invalid(`Field "${name}" must be a non-empty array of ids or keys, got ${show(v)}`);
     }
     return v.map((k, i) => checkKey(k, `${name}[${i}]`, maxKey));
   }
@@ -151,7 +176,7 @@ export class BodyFields {
     const v = this.#body[name];
     if (v === undefined) return undefined;
     if (typeof v !== "boolean") {
-      throw new HttpError(400, `Field "${name}" must be true or false, got ${show(v)}`);
+      throw invalid(`Field "${name}" must be true or false, got ${show(v)}`);
     }
     return v;
   }
@@ -160,24 +185,22 @@ export class BodyFields {
   int(name: string, min: number, max: number, required = false): number | undefined {
     const v = this.#body[name];
     if (v === undefined) {
-      if (required) throw new HttpError(400, `Field "${name}" is required`);
+      if (required) throw invalid(`Field "${name}" is required`);
       return undefined;
     }
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      throw new HttpError(
-        400,
-        `Field "${name}" must be an integer in [${min}, ${max}], got ${show(v)}`,
-      );
+      throw invalid(`Field "${name}" must be an integer in [${min}, ${max}], got ${show(v)}`);
     }
     return v;
   }
 }
 
 function checkKey(v: unknown, name: string, maxKey: number): number {
+  if (typeof v === "string" && v !== "") return hashKey(v, maxKey);
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0 || v >= maxKey) {
-    throw new HttpError(
-      400,
-      `Field "${name}" must be an integer in [0, ${maxKey}) (the identifier space), got ${show(v)}`,
+    throw invalid(
+      `Field "${name}" must be an integer in [0, ${maxKey}) (the identifier space) or a ` +
+        `non-empty string key, got ${show(v)}`,
     );
   }
   return v;

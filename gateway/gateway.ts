@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono } from "npm:hono@4.13.19";
 import type { Message, NodeEvent, P2PNode } from "../lib/node/node.ts";
 import { EventLog, type EventLogOptions } from "./_event_log.ts";
 import { errorResponse, HttpError, jsonResponse } from "./_http_error.ts";
@@ -98,18 +98,22 @@ async function pump<T>(
  * forms of `json_value.ts` for bytes, bigints, maps, `undefined`...):
  *
  * - `POST /send` `{ dst, msg, toResp?, ack?, timeoutMs? }` → `{ ok: true }`, or with `ack`
- *   `{ ok: true, receipt: { dst, node, hops, rtt } }`;
+ *   `{ ok: true, receipt: { dst, node, hops, rtt } }`; `dst` is an id or key, or a string key
+ *   hashed with `hashKey` into the network's space (then the answer also carries `dst`, the
+ *   number it became);
  * - `POST /multicast` `{ dst: [ids], msg, toResp?, ack?, timeoutMs? }`,
  *   `POST /broadcast` `{ msg, toMyself?, ack?, timeoutMs? }`,
  *   `POST /succ` `{ msg, nrSucc, ack?, timeoutMs? }` → `{ ok: true }`, or with `ack`
  *   `{ ok: true, report: { reached, missing, rtt } }`;
- * - `GET /messages`, `GET /events`: Server-Sent Events with replay after `Last-Event-ID`;
+ * - `GET /messages`, `GET /events`: Server-Sent Events with replay after `Last-Event-ID`, or of
+ *   every event still kept with `?replay=all` (then an `event: replayed` marks where the past
+ *   ends);
  * - `GET /stats` (JSON), `GET /metrics` (Prometheus text), `GET /node` (`info()`), `GET /` (the
  *   dashboard).
  *
  * Errors: 400 bad input, 401 token, 403 origin or host, 404 unknown route or absent node, 405
  * wrong method, 413 body or message too large, 503 node closed, 504 acknowledgement timeout —
- * always `{ "error": "..." }`.
+ * always `{ "error": "...", "type": "..." }`.
  *
  * SSE: every event has an id `<instance>-<n>`; a reconnecting client (header `Last-Event-ID` or
  * query `?lastEventId=`) gets the events it missed from a bounded buffer, preceded by an
@@ -143,7 +147,8 @@ async function pump<T>(
  * node.crash();
  * ```
  */
-export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gateway {
+export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway {
+  options ??= {};
   const guard = new Guard({ token: options.token, origins: options.origins });
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const instance = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
@@ -175,6 +180,9 @@ export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gate
     throw new HttpError(404, `No route ${c.req.method} ${c.req.path}`);
   });
 
+  // String keys are hashed here: the answer says where they went.
+  const sentTo = (b: BodyFields, dst: number | number[]) => b.hasStringKey("dst") ? { dst } : {};
+
   app.post("/send", async (c) => {
     const b = await body(c.req.raw, ["dst", "msg", "toResp", "ack", "timeoutMs"]);
     const dst = b.key("dst", node.maxKey);
@@ -183,10 +191,10 @@ export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gate
     const ack = ackOptions(b);
     if (b.flag("ack")) {
       const receipt = await node.send(dst, msg, { toResp, ack: true, ...ack });
-      return jsonResponse({ ok: true, receipt });
+      return jsonResponse({ ok: true, ...sentTo(b, dst), receipt });
     }
     await node.send(dst, msg, { toResp });
-    return jsonResponse({ ok: true });
+    return jsonResponse({ ok: true, ...sentTo(b, dst) });
   });
 
   app.post("/multicast", async (c) => {
@@ -197,10 +205,10 @@ export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gate
     const ack = ackOptions(b);
     if (b.flag("ack")) {
       const report = await node.multicast(dst, msg, { toResp, ack: true, ...ack });
-      return jsonResponse({ ok: true, report });
+      return jsonResponse({ ok: true, ...sentTo(b, dst), report });
     }
     await node.multicast(dst, msg, { toResp });
-    return jsonResponse({ ok: true });
+    return jsonResponse({ ok: true, ...sentTo(b, dst) });
   });
 
   app.post("/broadcast", async (c) => {
@@ -230,15 +238,16 @@ export function createGateway(node: P2PNode, options: GatewayOptions = {}): Gate
   });
 
   const sse = (req: Request, log: EventLog): Response => {
-    const raw = req.headers.get("last-event-id") ?? new URL(req.url).searchParams.get(
-      "lastEventId",
-    );
-    const last = log.parseId(raw);
+    const query = new URL(req.url).searchParams;
+    const raw = req.headers.get("last-event-id") ?? query.get("lastEventId");
+    // `?replay=all` (a page that has just loaded) starts with every event still kept.
+    const replayAll = raw === null && query.get("replay") === "all";
+    const last = replayAll ? log.beforeOldest() : log.parseId(raw);
     // 204 tells an EventSource to stop reconnecting: the stream is over and nothing is missed.
     if (!log.hasAfter(last)) return new Response(null, { status: 204 });
     // Hono answers HEAD with the GET handler minus the body: open no stream for it.
     if (req.method === "HEAD") return new Response(null, { headers: SSE_HEADERS });
-    return new Response(log.open(last), { headers: SSE_HEADERS });
+    return new Response(log.open(last, { markReplayed: replayAll }), { headers: SSE_HEADERS });
   };
   app.get("/messages", (c) => sse(c.req.raw, logs.messages));
   app.get("/events", (c) => sse(c.req.raw, logs.events));

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { Tag } from "cbor-x/encode";
+import { Tag } from "../lib/vendor/cbor_x/index.js";
 
 /** Objects nested deeper than this are refused on the way in and cut on the way out. */
 export const MAX_JSON_DEPTH = 512;

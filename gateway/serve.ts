@@ -52,7 +52,8 @@ export interface GatewayServer extends AsyncDisposable {
  * node.crash();
  * ```
  */
-export function serveGateway(node: P2PNode, options: ServeGatewayOptions = {}): GatewayServer {
+export function serveGateway(node: P2PNode, options?: ServeGatewayOptions): GatewayServer {
+  options ??= {};
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 8080;
   if (!(Number.isInteger(port) && port >= 0 && port < 65536)) {

@@ -11,14 +11,17 @@ export class Proc implements AsyncDisposable {
   #status: Promise<Deno.CommandStatus> | null = null;
   #ended = false;
 
-  constructor(args: string[], options: { cwd?: string } = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
+  constructor(
+    args: string[],
+    options: { cwd?: string; command?: string; env?: Record<string, string> } = {},
+  ) {
+    this.child = new Deno.Command(options.command ?? Deno.execPath(), {
       args,
       cwd: options.cwd ?? new URL("..", import.meta.url).pathname,
       stdout: "piped",
       stderr: "piped",
       stdin: "null",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...options.env },
     }).spawn();
     this.#pumps = [
       this.#read(this.child.stdout, (l) => this.lines.push(l)),

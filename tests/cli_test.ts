@@ -159,7 +159,7 @@ Deno.test({
     await using node2 = new Proc(run("node2.ts"));
     await node2.waitFor((l) => l.includes("node 16 joined through 127.0.0.1:3001"), "node 16");
     await using node3 = new Proc(run("node3.ts"));
-    await node3.waitFor((l) => l.includes("key 42 → delivered to node"), "the send to key 42");
+    await node3.waitFor((l) => l.includes("key 10 → delivered to node 16"), "the send to key 10");
     await node3.waitFor((l) => l.includes("multicast → reached [1, 16]"), "the multicast");
     assert.equal((await node3.status()).code, 0, node3.stderr);
     await node1.waitFor((l) => /\(multicast, \d+ hops\): hello/.test(l), "hello at node 1");

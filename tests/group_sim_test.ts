@@ -10,11 +10,13 @@ Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with
   const sim = await buildRing(1000, { seed: 3 });
   const live = sim.live;
   const c = collect(live);
-  const before = sum(live.map((n) => n.statistics().data.sent));
+  const traffic = () =>
+    sum(live.map((n) => n.statistics().data.sent + n.statistics().data.forwarded));
+  const before = traffic();
   await live[17].broadcast({ note: "hello" });
   sim.run(5000);
   await flush();
-  const sent = sum(live.map((n) => n.statistics().data.sent)) - before;
+  const sent = traffic() - before;
   const depth = Math.max(...c.hops);
   console.log(`  broadcast N=1000: messages ${sent}, depth ${depth} (log2 N ≈ 10)`);
   assert.equal(c.got.size, 999, "every other node received it");

@@ -73,7 +73,8 @@ export class MemoryNetwork {
   framesSent = 0;
 
   /** Creates a network over `clock`, drawing latency and loss from `random`. */
-  constructor(clock: VirtualClock, random: () => number, options: MemoryNetworkOptions = {}) {
+  constructor(clock: VirtualClock, random: () => number, options?: MemoryNetworkOptions) {
+    options ??= {};
     this.clock = clock;
     this.#random = random;
     this.options = {

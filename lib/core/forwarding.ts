@@ -28,18 +28,22 @@ export class Forwarder {
    * otherwise forwards it. Frames originated here come with `from === null`, each made for this
    * call alone (it is updated in place and handed on).
    */
-  route(from: NodeRef | null, f: Routed): void {
+  route(from: NodeRef | null, f: Routed, again = false): void {
     const ring = this.#ring;
     if (!ring.running) return;
     const tb = ring.table!;
     const data = f.t === T.Data;
-    const counters = data ? ring.data : ring.control;
+    // Application messages count per kind (delivered ones where they reach the stream).
+    const counters = data ? ring.kinds.send : ring.control;
     const n = data ? f.ps.length : 1;
     if (from && f.f >= 0) ring.fingers.correctOnUse(from, f.f);
-    if (!from) counters.sent += n;
+    if (!from) {
+      if (again) ring.kinds.send.retransmitted += n;
+      else counters.sent += n;
+    }
     const hop = tb.nextHop(f.k, f.ph);
     if (hop.node === null) {
-      counters.received += n;
+      if (!data) counters.received++;
       return this.#arrive(f);
     }
     if (f.h >= HOP_LIMIT) {
@@ -86,7 +90,7 @@ export class Forwarder {
         });
       case T.Data:
         if (!f.r && f.k !== ring.id) {
-          ring.data.dropped += f.ps.length;
+          ring.kinds.send.dropped += f.ps.length;
           return this.#undeliverable(f, `no node has id ${f.k}`);
         }
         return ring.sink.deliver(f);

@@ -11,23 +11,65 @@ import type { Frame, FrameOf } from "../wire/schema.ts";
 import type { NodeRef } from "../wire/types.ts";
 import type { RoutingTable } from "./routing_table.ts";
 
-/** Per-class traffic counters. */
+/** Counters of protocol messages. */
 export interface TrafficCounters {
   /** Messages this node originated. */
   sent: number;
   /** Messages this node passed on for others. */
   forwarded: number;
-  /** Messages delivered to this node. */
+  /** Messages handled here as their destination. */
   received: number;
-  /** Messages dropped here (hop limit, dead next hop, undeliverable). */
+  /** Messages dropped here (hop limit, dead next hop). */
   dropped: number;
 }
 
-/** Which counters a frame counts in: application messages or protocol messages. */
-export type TrafficClass = "data" | "control";
+/** The kinds of application message. */
+export type MessageKind = "send" | "multicast" | "broadcast" | "succ";
 
-/** How a frame sent through the port is counted: as originated here, passed on, or not again. */
-export type Count = "sent" | "forwarded" | "again";
+/**
+ * Counters of one kind of application message. `sent` and `forwarded` count messages put on the
+ * overlay, one per next hop (a broadcast handed to three nodes is three); `received` counts
+ * deliveries to the message stream. A node's `data` counters are their sums over the kinds.
+ */
+export interface KindCounters {
+  /**
+   * Messages this node originated, one per first hop (retransmissions not included); a send to
+   * a key this node holds itself counts once, though it takes no hop.
+   */
+  sent: number;
+  /** Messages of other senders passed on, one per next hop. */
+  forwarded: number;
+  /** Messages delivered here (duplicates not included). */
+  received: number;
+  /** Messages that ended here undelivered: no node with that id, hop limit, undecodable. */
+  dropped: number;
+  /** Messages sent again after a missing acknowledgement (not counted in `sent`). */
+  retransmitted: number;
+  /** Arrivals suppressed as duplicates. */
+  duplicates: number;
+}
+
+/** Zeroed counters for every kind of message. */
+export function noKinds(): Record<MessageKind, KindCounters> {
+  const kind = (): KindCounters => ({
+    sent: 0,
+    forwarded: 0,
+    received: 0,
+    dropped: 0,
+    retransmitted: 0,
+    duplicates: 0,
+  });
+  return { send: kind(), multicast: kind(), broadcast: kind(), succ: kind() };
+}
+
+/** What a frame sent through the port counts as: protocol traffic, or a kind of message. */
+export type Counted = "control" | MessageKind;
+
+/**
+ * How a frame sent through the port is counted: originated here, passed on, sent again, or not
+ * at all (`null`: a local signal).
+ */
+export type Count = "sent" | "forwarded" | "retransmitted" | null;
 
 /** Frames that services originate and the ring routes by key. */
 export type RoutedFrame = FrameOf<"Data">;
@@ -44,15 +86,18 @@ export interface RingPort {
   readonly table: RoutingTable | null;
   /** Runs `fn` after `ms`, unless the node stops first. */
   timer(ms: number, fn: () => void): Timer;
+  /** Counters of application messages, by kind (the port's callers count through it). */
+  readonly kinds: Record<MessageKind, KindCounters>;
   /**
-   * Sends `frame` straight to `to`, counted in `cls` as `count` says; a frame to this node itself
-   * is handled here after the current task.
+   * Sends `frame` straight to `to`, counted under `counted` as `count` says; a frame to this
+   * node itself is handled here after the current task.
    */
-  send(to: NodeRef, frame: Frame, cls: TrafficClass, count: Count): void;
-  /** Routes a frame originated here towards its key (counted as sent). */
-  route(frame: RoutedFrame): void;
-  /** Counts `n` messages of class `cls` delivered here or dropped here. */
-  count(cls: TrafficClass, what: "received" | "dropped", n?: number): void;
+  send(to: NodeRef, frame: Frame, counted: Counted, count: Count): void;
+  /**
+   * Routes a frame originated here towards its key, counted as sent (or, `again`, as
+   * retransmitted).
+   */
+  route(frame: RoutedFrame, again?: boolean): void;
   /** Looks up the node responsible for `key` and its predecessor. */
   lookup(key: number, done: (node: NodeRef, pred: NodeRef | null, hops: number) => void): void;
   /** Nodes suspected now but not declared crashed. */

@@ -35,12 +35,21 @@ import { idOfKey, KeyBook } from "./identity.ts";
 import { Forwarder } from "./forwarding.ts";
 import { Joining } from "./join.ts";
 import { Liveness } from "./liveness.ts";
-import type { Count, RingPort, RoutedFrame, TrafficClass, TrafficCounters } from "./port.ts";
+import {
+  type Count,
+  type Counted,
+  type KindCounters,
+  type MessageKind,
+  noKinds,
+  type RingPort,
+  type RoutedFrame,
+  type TrafficCounters,
+} from "./port.ts";
 import { RoutingTable } from "./routing_table.ts";
 import { Stabilizer } from "./stabilize.ts";
 
 export type { NodeEvent } from "./events.ts";
-export type { TrafficCounters } from "./port.ts";
+export type { KindCounters, MessageKind, TrafficCounters } from "./port.ts";
 
 /** Network characteristics, fixed by the creator and adopted by joiners. */
 export type NetInfo = Omit<FrameOf<"Info">, "t">;
@@ -115,9 +124,9 @@ export class Ring implements RingPort {
   id: number;
   /** Where this node stands. */
   status: RingStatus = "joining";
-  /** Data-message counters. */
-  readonly data: TrafficCounters = newCounters();
-  /** Control-message counters. */
+  /** Application-message counters, by kind. */
+  readonly kinds: Record<MessageKind, KindCounters> = noKinds();
+  /** Protocol-message counters. */
   readonly control: TrafficCounters = newCounters();
   /** Frames from peers dropped because they broke the schema or a protocol rule, by reason. */
   readonly badFrames: Record<string, number> = {};
@@ -265,8 +274,12 @@ export class Ring implements RingPort {
 
   // ---- the port services use ----
 
-  send(to: NodeRef, frame: Frame, cls: TrafficClass, count: Count): void {
-    if (count !== "again") this[cls][count]++;
+  send(to: NodeRef, frame: Frame, counted: Counted, count: Count): void {
+    if (count !== null) {
+      if (counted === "control") {
+        if (count !== "retransmitted") this.control[count]++;
+      } else this.kinds[counted][count]++;
+    }
     if (to.id === this.id) {
       this.timer(0, () => this.receive(this.self, frame));
       return;
@@ -274,12 +287,8 @@ export class Ring implements RingPort {
     this.transport.send(to, frame);
   }
 
-  route(frame: RoutedFrame): void {
-    this.forwarder.route(null, frame);
-  }
-
-  count(cls: TrafficClass, what: "received" | "dropped", n = 1): void {
-    this[cls][what] += n;
+  route(frame: RoutedFrame, again = false): void {
+    this.forwarder.route(null, frame, again);
   }
 
   lookup(key: number, done: (node: NodeRef, pred: NodeRef | null, hops: number) => void): void {

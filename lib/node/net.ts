@@ -62,7 +62,8 @@ async function listen(options: NodeOptions): Promise<TcpTransport> {
  * assert.equal(node.status, "alone");
  * ```
  */
-export async function createNet(options: NodeOptions = {}): Promise<P2PNode> {
+export async function createNet(options?: NodeOptions): Promise<P2PNode> {
+  options ??= {};
   const transport = await listen(options);
   try {
     const node = new P2PNode({ transport, keys: true }, options);
@@ -91,8 +92,9 @@ export async function createNet(options: NodeOptions = {}): Promise<P2PNode> {
  */
 export async function joinNet(
   accessPoint: string | AccessPoint,
-  options: NodeOptions = {},
+  options?: NodeOptions,
 ): Promise<P2PNode> {
+  options ??= {};
   const remote = parseAccessPoint(accessPoint);
   const transport = await listen(options);
   let node: P2PNode;

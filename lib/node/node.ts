@@ -37,7 +37,6 @@ import {
   Group,
   type KindCounters,
   type MessageKind,
-  noKinds,
   type Receipt,
 } from "../services/group.ts";
 
@@ -167,21 +166,25 @@ export interface SuccOptions extends AckOptions {
   ack?: boolean;
 }
 
-/** Traffic counters of one class of messages. */
+/**
+ * Traffic counters of one class of messages. `sent` and `forwarded` count messages put on the
+ * network, one per next hop; `received` counts messages this node handled as their destination
+ * (for application messages: delivered to the message stream).
+ */
 export interface Counters {
-  /** Originated here. */
+  /** Messages originated here, one per first hop. */
   sent: number;
-  /** Passed on for others. */
+  /** Messages of other senders passed on, one per next hop. */
   forwarded: number;
-  /** Delivered here. */
+  /** Messages received here as their destination. */
   received: number;
-  /** Dropped here. */
+  /** Messages that ended here undelivered. */
   dropped: number;
 }
 
 /** A node's statistics. */
 export interface Statistics {
-  /** Application messages. */
+  /** Application messages of every kind: the sums of {@linkcode Statistics.kinds}. */
   data: Counters;
   /** Protocol messages (joins, stabilisation, lookups...). */
   control: Counters;
@@ -205,11 +208,14 @@ export interface Statistics {
   badFrameReasons: Record<string, number>;
   /** Messages reported undeliverable to this node as their sender. */
   undeliverable: number;
-  /** Hops of messages delivered here: total, count, max. */
+  /** Hops of messages delivered here: total, count (equal to `data.received`), max. */
   hops: { total: number; count: number; max: number };
   /** Values dropped from stream readers that fell behind. */
   streamOverflow: number;
-  /** Per kind of application message: `send`, `multicast`, `broadcast`, `succ`. */
+  /**
+   * Per kind of application message: `send`, `multicast`, `broadcast`, `succ`; each counter of
+   * `data` is the sum of the same counter over the kinds.
+   */
   kinds: Record<MessageKind, KindCounters>;
 }
 
@@ -285,6 +291,17 @@ export function ringOf(node: P2PNode): Ring {
   return ringAccess(node);
 }
 
+function sumOfKinds(kinds: Record<MessageKind, KindCounters>): Counters {
+  const sum: Counters = { sent: 0, forwarded: 0, received: 0, dropped: 0 };
+  for (const k of Object.values(kinds)) {
+    sum.sent += k.sent;
+    sum.forwarded += k.forwarded;
+    sum.received += k.received;
+    sum.dropped += k.dropped;
+  }
+  return sum;
+}
+
 function cryptoRandom(): number {
   const a = crypto.getRandomValues(new Uint32Array(2));
   return (a[0] * 2 ** 21 + (a[1] >>> 11)) / 2 ** 53;
@@ -326,7 +343,8 @@ export class P2PNode implements AsyncDisposable {
   #groupInstance: Group | null = null;
 
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
-  constructor(parts: NodeParts, options: NodeOptions = {}) {
+  constructor(parts: NodeParts, options?: NodeOptions) {
+    options ??= {};
     this.#maxFrame = options.maxFrameSize ?? 1024 * 1024;
     const id = options.node?.id;
     if (id !== undefined && !(Number.isSafeInteger(id) && id >= 0)) {
@@ -360,7 +378,8 @@ export class P2PNode implements AsyncDisposable {
   }
 
   /** Starts this node as the first of a new network (used by {@linkcode createNet}). */
-  startNet(net: NetOptions = {}): void {
+  startNet(net?: NetOptions): void {
+    net ??= {};
     const maxKey = net.maxKey ?? MAX_KEY_LIMIT;
     if (!(Number.isSafeInteger(maxKey) && maxKey >= 2 && maxKey <= MAX_KEY_LIMIT)) {
       throw new InvalidArgumentError(
@@ -463,7 +482,6 @@ export class P2PNode implements AsyncDisposable {
   #deliver(f: DataFrame): void {
     if (f.q !== undefined) return this.#group.deliverAcked(f);
     const { ps, k, h, id } = f;
-    this.#group.counters.send.received += ps.length;
     const src = f.s!;
     for (let i = 0; i < ps.length; i++) this.#deliverLocal(src, k, ps[i], "send", h, id + i);
   }
@@ -477,13 +495,15 @@ export class P2PNode implements AsyncDisposable {
     hops: number,
     id: number,
   ): void {
+    const counters = this.#ring.kinds[kind];
     let msg: unknown;
     try {
       msg = decodeMessage(payload);
     } catch {
-      this.#ring.count("data", "dropped");
+      counters.dropped++;
       return;
     }
+    counters.received++;
     const h = this.#hops;
     h.total += hops;
     h.count++;
@@ -551,7 +571,6 @@ export class P2PNode implements AsyncDisposable {
       const id = this.#nextMessageId();
       const toResp = options?.toResp ?? false;
       if (options?.ack) return this.#group.sendAcked(dst, toResp, p, id, options);
-      this.#group.counters.send.sent++;
       const ring = this.#ring;
       ring.route(
         {
@@ -670,7 +689,7 @@ export class P2PNode implements AsyncDisposable {
     const r = this.#ring;
     const s = r.transport.stats;
     return {
-      data: { ...r.data },
+      data: sumOfKinds(r.kinds),
       control: { ...r.control },
       links: { in: s.linksIn, out: s.linksOut },
       bytes: { in: s.bytesIn, out: s.bytesOut },
@@ -681,7 +700,7 @@ export class P2PNode implements AsyncDisposable {
       undeliverable: this.#undeliverable,
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,
-      kinds: this.#groupInstance ? structuredClone(this.#groupInstance.counters) : noKinds(),
+      kinds: structuredClone(r.kinds),
     };
   }
 

@@ -48,7 +48,8 @@ export class Simulator {
   readonly nodes: P2PNode[] = [];
 
   /** Creates a simulation. */
-  constructor(options: SimulatorOptions = {}) {
+  constructor(options?: SimulatorOptions) {
+    options ??= {};
     this.random = seededRandom(options.seed ?? 1);
     this.network = new MemoryNetwork(this.clock, this.random, options);
   }
@@ -59,15 +60,15 @@ export class Simulator {
   }
 
   /** Creates the first node of a network. */
-  createNet(options: NodeOptions = {}): P2PNode {
-    const node = this.#node(options);
-    node.startNet(options.net);
+  createNet(options?: NodeOptions): P2PNode {
+    const node = this.#node(options ?? {});
+    node.startNet(options?.net);
     return node;
   }
 
   /** Starts a join through `via`; the promise settles during a later {@linkcode Simulator.run}. */
-  joinNet(via: AccessPoint | P2PNode, options: NodeOptions = {}): Promise<P2PNode> {
-    const node = this.#node(options);
+  joinNet(via: AccessPoint | P2PNode, options?: NodeOptions): Promise<P2PNode> {
+    const node = this.#node(options ?? {});
     const ap = via instanceof P2PNode ? via.ap : via;
     return node.startJoin(ap).then(() => node);
   }

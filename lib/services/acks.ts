@@ -8,7 +8,10 @@
  */
 
 import type { Timer } from "../com/transport.ts";
-import type { RingPort } from "../core/port.ts";
+import type { KindCounters, MessageKind, RingPort } from "../core/port.ts";
+
+export type { KindCounters, MessageKind } from "../core/port.ts";
+export { noKinds } from "../core/port.ts";
 import { NodeAbsentError, TimeoutError } from "../errors.ts";
 import { cw } from "../core/id_space.ts";
 import { type FrameOf, T } from "../wire/schema.ts";
@@ -43,32 +46,6 @@ export interface AckOptions {
   timeoutMs?: number;
   /** Cancels waiting; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
-}
-
-/** Counters per kind of message. */
-export interface KindCounters {
-  /** Originated here. */
-  sent: number;
-  /** Passed on. */
-  forwarded: number;
-  /** Delivered here. */
-  received: number;
-  /** Sent again after a missing acknowledgement. */
-  retransmitted: number;
-  /** Arrivals suppressed as duplicates. */
-  duplicates: number;
-}
-
-/** The kinds of application message. */
-export type MessageKind = "send" | "multicast" | "broadcast" | "succ";
-
-function newKind(): KindCounters {
-  return { sent: 0, forwarded: 0, received: 0, retransmitted: 0, duplicates: 0 };
-}
-
-/** Zeroed counters for every kind of message. */
-export function noKinds(): Record<MessageKind, KindCounters> {
-  return { send: newKind(), multicast: newKind(), broadcast: newKind(), succ: newKind() };
 }
 
 /** First retransmission timeout, ms (it doubles on each retry). */

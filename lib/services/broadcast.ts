@@ -72,10 +72,9 @@ export class Broadcast {
     toMyself: boolean,
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
-    const { host, acks, counters } = this.#g;
+    const { host, acks } = this.#g;
     const port = host.port;
     const self = port.self;
-    counters.broadcast.sent++;
     if (toMyself) host.deliverLocal(self, self.id, p, "broadcast", 0, id);
     if (!ack) {
       const frame: Bcast = { t: T.Bcast, s: self, id, h: 0, lim: port.id, a: false, p };
@@ -129,6 +128,8 @@ export class Broadcast {
   #spread(f: Bcast, lim: number, state: BcastState | null): void {
     const port = this.#g.host.port;
     const inside = this.#inside(lim);
+    // Only the origin holds the frame with hop count 0.
+    const count = f.h === 0 ? "sent" : "forwarded";
     for (let i = 0; i < inside.length; i++) {
       const child = inside[i];
       const sub: Bcast = {
@@ -136,7 +137,7 @@ export class Broadcast {
         lim: i + 1 < inside.length ? inside[i + 1].id : lim,
         h: f.h + 1,
       };
-      port.send(child, sub, "data", "sent");
+      port.send(child, sub, "broadcast", count);
       if (state) {
         const c: Child = { ref: child, frame: sub, timer: null, tries: 0 };
         state.children.set(child.id, c);
@@ -147,7 +148,7 @@ export class Broadcast {
   }
 
   #armChild(state: BcastState, c: Child): void {
-    const { host: { port }, counters } = this.#g;
+    const port = this.#g.host.port;
     c.timer = port.timer(Math.min(MAX_RTO, FIRST_RTO * 2 ** c.tries), () => {
       if (!state.children.has(c.ref.id)) return;
       if (++c.tries > CHILD_TRIES) {
@@ -156,8 +157,7 @@ export class Broadcast {
         state.children.delete(c.ref.id);
         return this.#handOver(state, c.ref, c.frame);
       }
-      counters.broadcast.retransmitted++;
-      port.send(c.ref, c.frame, "data", "again");
+      port.send(c.ref, c.frame, "broadcast", "retransmitted");
       this.#armChild(state, c);
     });
   }
@@ -173,7 +173,7 @@ export class Broadcast {
       if (n.id !== gone.id && n.id !== port.id && inOO(n.id, gone.id, lim, M)) {
         const c: Child = { ref: n, frame, timer: null, tries: 0 };
         state.children.set(n.id, c);
-        port.send(n, frame, "data", "again");
+        port.send(n, frame, "broadcast", "retransmitted");
         this.#armChild(state, c);
       } else this.#maybeDone(state);
     });
@@ -220,9 +220,7 @@ export class Broadcast {
         counters.broadcast.duplicates++;
         return;
       }
-      counters.broadcast.received++;
       deliver();
-      if (this.#inside(f.lim).length) counters.broadcast.forwarded++;
       return this.#spread(f, f.lim, null);
     }
     const key = `${src.id}|${id}`;
@@ -241,7 +239,6 @@ export class Broadcast {
       );
       return;
     }
-    counters.broadcast.received++;
     const state: BcastState = {
       src: src.id,
       id,

@@ -10,14 +10,8 @@ import type { Frame } from "../com/transport.ts";
 import type { RingPort } from "../core/port.ts";
 import { type FrameOf, T } from "../wire/schema.ts";
 import type { NodeRef } from "../wire/types.ts";
-import {
-  type AckOptions,
-  Acks,
-  type KindCounters,
-  type MessageKind,
-  noKinds,
-  type Receipt,
-} from "./acks.ts";
+import type { KindCounters, MessageKind } from "../core/port.ts";
+import { type AckOptions, Acks, type Receipt } from "./acks.ts";
 import { Broadcast } from "./broadcast.ts";
 import { Multicast } from "./multicast.ts";
 import { Successors } from "./succ.ts";
@@ -63,8 +57,8 @@ export class Seen {
 /** Group communication of one node. */
 export class Group {
   readonly #host: GroupHost;
-  /** Counters per kind. */
-  readonly counters: Record<MessageKind, KindCounters> = noKinds();
+  /** Counters per kind (the ring's: it owns the counters). */
+  readonly counters: Record<MessageKind, KindCounters>;
   readonly acks: Acks;
   readonly multicast: Multicast;
   readonly broadcast: Broadcast;
@@ -73,6 +67,7 @@ export class Group {
   /** Group communication for `host`. */
   constructor(host: GroupHost) {
     this.#host = host;
+    this.counters = host.port.kinds;
     const seen = new Seen();
     this.acks = new Acks(host.port, this.counters);
     const parts = { host, acks: this.acks, counters: this.counters, seen };
@@ -137,13 +132,9 @@ export class Group {
         hops: pd.hops,
         rtt: port.clock.now() - pd.started,
       }),
-      resend: () => {
-        this.counters.send.retransmitted++;
-        port.route(frameFor());
-      },
+      resend: () => port.route(frameFor(), true),
     });
     pending.qs.set(dst, q);
-    this.counters.send.sent++;
     port.route(frameFor());
     return promise;
   }
@@ -151,7 +142,6 @@ export class Group {
   /** Handles an acknowledged data frame that reached its destination. */
   deliverAcked(f: FrameOf<"Data">): void {
     const src = f.s!;
-    this.counters.send.received++;
     this.acks.acked(
       src,
       f.id,

@@ -37,8 +37,7 @@ export class Multicast {
     id: number,
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
-    const { host: { port }, acks, counters } = this.#g;
-    counters.multicast.sent++;
+    const { host: { port }, acks } = this.#g;
     if (!ack) {
       this.step(null, {
         t: T.Mcast,
@@ -77,18 +76,18 @@ export class Multicast {
         missing: [],
         rtt: port.clock.now() - pd.started,
       }),
-      resend: (missing) => {
-        counters.multicast.retransmitted++;
-        this.step(null, frameFor(missing));
-      },
+      resend: (missing) => this.step(null, frameFor(missing), true),
     });
     for (const [k, q] of qs) pending.qs.set(k, q);
     this.step(null, frameFor(keys));
     return promise;
   }
 
-  /** Delivers the keys this node is responsible for and splits the rest by next hop. */
-  step(from: NodeRef | null, f: Mcast): void {
+  /**
+   * Delivers the keys this node is responsible for and splits the rest by next hop; `again`
+   * marks a retransmission by the sender.
+   */
+  step(from: NodeRef | null, f: Mcast, again = false): void {
     const { host, acks, counters, seen } = this.#g;
     const port = host.port;
     const tb = port.table;
@@ -109,14 +108,13 @@ export class Multicast {
       if (!grp) groups.set(g, grp = { to: hop.node, ph: hop.phase, idx: [] });
       grp.idx.push(i);
     }
-    if (from && groups.size > 0) counters.multicast.forwarded++;
     for (const { to, ph, idx } of groups.values()) {
       const sub: Mcast = { ...f, ks: idx.map((i) => keys[i]), h: f.h + 1, ph };
       if (f.a) {
         sub.qs = idx.map((i) => f.qs![i]);
         sub.los = idx.map((i) => f.los![i]);
       }
-      port.send(to, sub, "data", from ? "forwarded" : "sent");
+      port.send(to, sub, "multicast", from ? "forwarded" : again ? "retransmitted" : "sent");
     }
     if (mine.length === 0) return;
     const src = f.s;
@@ -124,7 +122,7 @@ export class Multicast {
     const here = mine.filter((k) => f.r || k === port.id);
     for (const k of mine) {
       if (!f.r && k !== port.id) {
-        port.count("data", "dropped");
+        counters.multicast.dropped++;
         port.send(
           src,
           { t: T.Undeliverable, id, n: 1, d: k, why: `no node has id ${k}`, kd: "multicast" },
@@ -135,7 +133,6 @@ export class Multicast {
     }
     if (here.length === 0) return;
     const deliver = () => host.deliverLocal(src, here[0], f.p, "multicast", f.h, id);
-    counters.multicast.received++;
     if (!f.a) {
       if (seen.once(`m${src.id}|${id}`)) deliver();
       else counters.multicast.duplicates++;

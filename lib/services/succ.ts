@@ -29,8 +29,7 @@ export class Successors {
     id: number,
     ack: AckOptions | null,
   ): Promise<DeliveryReport | void> {
-    const { host: { port }, acks, counters } = this.#g;
-    counters.succ.sent++;
+    const { host: { port }, acks } = this.#g;
     if (!ack) {
       this.#step({ t: T.Succ, s: port.self, id, n, h: 0, a: false, p });
       return port.ready();
@@ -57,10 +56,7 @@ export class Successors {
         missing: [],
         rtt: port.clock.now() - pd.started,
       }),
-      resend: () => {
-        counters.succ.retransmitted++;
-        this.#step(frameFor());
-      },
+      resend: () => this.#step(frameFor(), true),
     });
     pending.qs.set(-1, q);
     this.#wrapped.set(id, () => {
@@ -71,8 +67,11 @@ export class Successors {
     return promise.finally(() => this.#wrapped.delete(id));
   }
 
-  /** Sends to as many successors as the list holds; the last one carries on the count. */
-  #step(f: Succ): void {
+  /**
+   * Sends to as many successors as the list holds; the last one carries on the count. `again`
+   * marks a retransmission.
+   */
+  #step(f: Succ, again = false): void {
     const port = this.#g.host.port;
     const tb = port.table;
     if (!tb || tb.alone) return;
@@ -82,11 +81,16 @@ export class Successors {
       const to = list[i];
       const last = i === list.length - 1 || n === 1;
       if (to.id === f.s.id) {
-        // Round the whole ring: every other node has it.
-        port.send(to, { ...f, n: 0, h: f.h + 1 }, "data", "sent");
+        // Round the whole ring: every other node has it (a signal to the sender, not a message).
+        port.send(to, { ...f, n: 0, h: f.h + 1 }, "succ", null);
         return;
       }
-      port.send(to, { ...f, n: last ? n : 1, h: f.h + 1 }, "data", "sent");
+      port.send(
+        to,
+        { ...f, n: last ? n : 1, h: f.h + 1 },
+        "succ",
+        again ? "retransmitted" : "sent",
+      );
       n--;
       if (last) return;
     }
@@ -102,15 +106,13 @@ export class Successors {
       return;
     }
     const deliver = () => host.deliverLocal(src, port.id, f.p, "succ", f.h, id);
-    counters.succ.received++;
     if (f.a) acks.acked(src, id, "s", f.q!, f.lo!, [port.id], f.h, "succ", deliver);
     else if (seen.once(`s${src.id}|${id}`)) deliver();
     else counters.succ.duplicates++;
     if (f.n > 1) {
-      counters.succ.forwarded++;
       const tb = port.table;
       if (!tb || tb.alone) return;
-      port.send(tb.succ, { ...f, n: f.n - 1, h: f.h + 1 }, "data", "forwarded");
+      port.send(tb.succ, { ...f, n: f.n - 1, h: f.h + 1 }, "succ", "forwarded");
     }
   }
 }

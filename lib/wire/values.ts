@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Decoder, Encoder } from "cbor-x/encode";
+import { Decoder, Encoder } from "../vendor/cbor_x/index.js";
 
 // Byte strings go out as plain CBOR byte strings: cbor-x's default tags a Uint8Array (tag 64)
 // when Node's Buffer exists, and the receiver then copies it twice and hands back a Buffer.

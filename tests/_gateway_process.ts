@@ -5,14 +5,17 @@
 export class Proc implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
   readonly lines: string[] = [];
+  /** When each stdout line was read (`Date.now()`), to line up the logs of several processes. */
+  readonly times: number[] = [];
   stderr = "";
   readonly #waiters = new Set<() => void>();
   readonly #pumps: Promise<void>[];
   #status: Promise<Deno.CommandStatus> | null = null;
   #ended = false;
 
-  constructor(args: string[], options: { cwd?: string } = {}) {
-    this.child = new Deno.Command(Deno.execPath(), {
+  /** Runs `deno args` (or `options.command args`, e.g. `ip netns exec ...`). */
+  constructor(args: string[], options: { cwd?: string; command?: string } = {}) {
+    this.child = new Deno.Command(options.command ?? Deno.execPath(), {
       args,
       cwd: options.cwd ?? new URL("..", import.meta.url).pathname,
       stdout: "piped",
@@ -21,7 +24,10 @@ export class Proc implements AsyncDisposable {
       env: { NO_COLOR: "1" },
     }).spawn();
     this.#pumps = [
-      this.#read(this.child.stdout, (l) => this.lines.push(l)),
+      this.#read(this.child.stdout, (l) => {
+        this.lines.push(l);
+        this.times.push(Date.now());
+      }),
       this.#read(this.child.stderr, (l) => (this.stderr += `${l}\n`)),
     ];
     Promise.all(this.#pumps).then(() => {

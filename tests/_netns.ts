@@ -4,12 +4,20 @@
 // incoming packets at random (nftables `numgen random`; this kernel has no netem) and may be
 // limited in bandwidth (tbf). Needs root, iproute2, nftables and curl.
 //
-// Names carry the creating process's pid (`p2psnet<pid>-...`): runs of other users of this
-// machine never collide, and namespaces left by a crashed run (their pid is gone) are removed by
-// the next one.
+// Names carry the creating process's pid (`p2psnet<pid>-<random>-...`): runs of other users of
+// this machine never collide, and namespaces left by a crashed run (their pid is gone) are
+// removed by the next one.
 
 const PREFIX = "p2psnet";
 const SUBNET = "10.77.0";
+
+/**
+ * A fresh prefix for this process's namespaces: `p2psnet<pid>-<random>`. The pid tells a later
+ * run whether the owner is gone; the random part keeps two labs of one process apart.
+ */
+function ownPrefix(): string {
+  return `${PREFIX}${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
+}
 
 /** What a command printed and how it ended. */
 export interface RunResult {
@@ -57,7 +65,7 @@ export async function netnsUnavailable(): Promise<string | null> {
       throw e;
     }
   }
-  const probe = `${PREFIX}${Deno.pid}-probe`;
+  const probe = `${ownPrefix()}-probe`;
   const made = await run("ip", ["netns", "add", probe]);
   if (made.code !== 0) {
     await run("ip", ["netns", "del", probe]);
@@ -134,7 +142,7 @@ export class NetnsLab implements AsyncDisposable {
   readonly #bridge: string;
 
   private constructor(count: number) {
-    const base = `${PREFIX}${Deno.pid}`;
+    const base = ownPrefix();
     this.#bridge = `${base}-br`;
     this.names = Array.from({ length: count }, (_, i) => `${base}-n${i + 1}`);
     this.addresses = this.names.map((_, i) => `${SUBNET}.${i + 1}`);

@@ -5,12 +5,15 @@
 export class Proc implements AsyncDisposable {
   readonly child: Deno.ChildProcess;
   readonly lines: string[] = [];
+  /** When each stdout line was read (`Date.now()`), to line up the logs of several processes. */
+  readonly times: number[] = [];
   stderr = "";
   readonly #waiters = new Set<() => void>();
   readonly #pumps: Promise<void>[];
   #status: Promise<Deno.CommandStatus> | null = null;
   #ended = false;
 
+  /** Runs `deno args` (or `options.command args`, e.g. `ip netns exec ...`). */
   constructor(
     args: string[],
     options: { cwd?: string; command?: string; env?: Record<string, string> } = {},
@@ -24,7 +27,10 @@ export class Proc implements AsyncDisposable {
       env: { NO_COLOR: "1", ...options.env },
     }).spawn();
     this.#pumps = [
-      this.#read(this.child.stdout, (l) => this.lines.push(l)),
+      this.#read(this.child.stdout, (l) => {
+        this.lines.push(l);
+        this.times.push(Date.now());
+      }),
       this.#read(this.child.stderr, (l) => (this.stderr += `${l}\n`)),
     ];
     Promise.all(this.#pumps).then(() => {

@@ -8,6 +8,7 @@
 //   {c: n}            credit for n delivered stream messages
 //   {pi: i}           ping; answered with {po: i}
 //   {b: 1}            broadcast probe; the receiver notes the wall-clock time it arrived
+//   {f: seq}          flood data (no credits: the sender is paced by send() alone)
 import { createNet, joinNet } from "../mod.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { serveLines } from "./_lib.ts";
@@ -19,6 +20,9 @@ const pongs = new Map<number, () => void>();
 const bcastAt = new Map<number, number>();
 /** Stream messages received by each node (read by `stats`). */
 const received: number[] = [];
+/** Flood messages received by each node, by sender id, and suspicions each node raised. */
+const flooded: Map<number, number>[] = [];
+const suspicions: number[] = [];
 const payload = (size: number) => new Uint8Array(size).fill(1);
 
 /** Wall-clock time comparable across processes of this machine, in ms. */
@@ -29,6 +33,16 @@ function wall(): number {
 function serve(node: P2PNode): void {
   nodes.push(node);
   const index = received.push(0) - 1;
+  flooded.push(new Map());
+  suspicions.push(0);
+  (async () => {
+    for await (const e of node.events()) {
+      if (e.type === "suspect" || e.type === "crash") {
+        suspicions[index]++;
+        console.error(`[${node.id}] ${e.type} ${JSON.stringify(e)}`);
+      }
+    }
+  })();
   (async () => {
     // As lean as the raw baseline's handler: a local counter, no lookups per message.
     let n = 0;
@@ -41,6 +55,10 @@ function serve(node: P2PNode): void {
       else if (typeof v.pi === "number") node.send(m.src, { po: v.pi }).catch(() => {});
       else if (typeof v.po === "number") pongs.get(node.id)?.();
       else if (v.b === 1) bcastAt.set(node.id, wall());
+      else if (typeof v.f === "number") {
+        const f = flooded[index];
+        f.set(m.src, (f.get(m.src) ?? 0) + 1);
+      }
     }
   })();
 }
@@ -102,7 +120,12 @@ await serveLines(async (cmd) => {
     case "create": {
       const n = await createNet({
         node: cmd.id === undefined ? {} : { id: cmd.id as number },
-        net: { fingers: (cmd.fingers as "tango") ?? "tango" },
+        net: {
+          fingers: (cmd.fingers as "tango") ?? "tango",
+          maxKey: cmd.maxKey as number | undefined,
+          succListSize: cmd.succListSize as number | undefined,
+          encryption: cmd.encryption as "noise" | "none" | undefined,
+        },
       });
       serve(n);
       return { id: n.id, ap: n.ap };
@@ -163,6 +186,27 @@ await serveLines(async (cmd) => {
       const r = await node(cmd.from).broadcast({ b: 1 }, { ack: true, timeoutMs: 60_000 });
       return { t0, reached: r.reached.length, rttMs: r.rtt, before };
     }
+    case "flood": {
+      // Unacknowledged sends to `dst` as fast as send() resolves, for `seconds`.
+      const src = node(cmd.from);
+      const p = payload(Number(cmd.size ?? 100));
+      const end = performance.now() + Number(cmd.seconds) * 1000;
+      let sent = 0;
+      const t0 = performance.now();
+      while (performance.now() < end) {
+        for (let i = 0; i < 256; i++) await src.send(cmd.dst as number, { f: sent++, p });
+      }
+      return { sent, ms: performance.now() - t0 };
+    }
+    case "flooded":
+      return {
+        nodes: nodes.map((n, i) => ({
+          id: n.id,
+          from: Object.fromEntries(flooded[i]),
+          suspicions: suspicions[i],
+          stats: n.statistics(),
+        })),
+      };
     case "stats":
       return { totals: totals(), bcastAt: [...bcastAt.values()], received: [...received] };
     case "info":

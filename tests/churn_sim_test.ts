@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { lookups, ringViolations } from "./_ring.ts";
+import { DEFAULT_TIMING } from "../lib/core/ring.ts";
 
 /**
  * A random run of joins, leaves, crashes and silent crashes, then quiet. Every frame passes
@@ -9,8 +10,11 @@ import { lookups, ringViolations } from "./_ring.ts";
  */
 async function churn(seed: number, ops: number): Promise<Simulator> {
   const sim = new Simulator({ seed, codec: true });
-  const first = sim.createNet({ net: { succListSize: 3 } });
-  for (let i = 0; i < 12; i++) await sim.settle(sim.joinNet(first));
+  // Simulated links lose nothing and take a few ms: a ping needs no more than a second to be
+  // answered, and the churn below (a node every 2–3 s) is judged at that pace.
+  const timing = { minTimeoutMs: 1000 };
+  const first = sim.createNet({ net: { succListSize: 3 }, timing });
+  for (let i = 0; i < 12; i++) await sim.settle(sim.joinNet(first, { timing }));
   sim.run(10_000);
   const pending: Promise<unknown>[] = [];
   for (let op = 0; op < ops; op++) {
@@ -18,7 +22,7 @@ async function churn(seed: number, ops: number): Promise<Simulator> {
     const r = sim.random();
     const pick = () => live[Math.floor(sim.random() * live.length)];
     if (r < 0.4 || live.length < 5) {
-      pending.push(sim.joinNet(pick()).catch(() => null));
+      pending.push(sim.joinNet(pick(), { timing }).catch(() => null));
     } else if (r < 0.6) {
       pending.push(pick().leave());
     } else if (r < 0.8) {
@@ -85,7 +89,13 @@ Deno.test("a silent crash is suspected, declared crashed and repaired; the event
       (crash.time - t0).toFixed(0)
     } ms`,
   );
-  assert.ok(suspect.time - t0 <= 3_500, "within heartbeat + timeout");
+  // Heard last at most a heartbeat before it vanished; pinged at the first check a heartbeat
+  // after that; suspected at the first check a timeout after the ping.
+  const { heartbeatMs, minTimeoutMs } = DEFAULT_TIMING;
+  assert.ok(
+    suspect.time - t0 <= 3 * heartbeatMs + minTimeoutMs,
+    "within three heartbeats and a timeout",
+  );
   sim.run(20_000);
   assert.deepEqual(ringViolations(sim), []);
 });
@@ -98,7 +108,9 @@ Deno.test("a false suspicion heals: a partitioned node comes back and the rings 
   sim.run(10_000);
   const island = [nodes[3]];
   sim.partition([island, nodes.filter((n) => n !== nodes[3])]);
-  sim.run(15_000);
+  // It suspects each node it knows in turn (and tries those it heard from lately) until none is
+  // left: a minute of silence is more than enough.
+  sim.run(60_000);
   assert.equal(nodes[3].status, "alone", "cut off, it is alone");
   const ev = nodes[3].events();
   sim.heal();

@@ -314,6 +314,11 @@ export class MemoryTransport implements Transport {
     return this.#links.has(peerId);
   }
 
+  /** The simulator's links keep no per-direction times: none is reported quiet. */
+  quiet(_ms: number): NodeRef[] {
+    return [];
+  }
+
   /**
    * Closes the link to `peerId`. With `bye` the peer drops its side quietly (an orderly close);
    * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.

@@ -94,6 +94,8 @@ export interface LinkStats {
   badLinks: number;
   /** Frames dropped because the link to their destination could not be opened or broke. */
   framesDropped: number;
+  /** Times a link was left unread because what its peer sent congested another link. */
+  pauses: number;
 }
 
 /** A transport: TCP ({@linkcode TcpTransport}) or the simulator's in-memory network. */
@@ -126,6 +128,11 @@ export interface Transport {
   idle(ms: number): number[];
   /** Whether a link to `peerId` is open now. */
   isLinked(peerId: number): boolean;
+  /**
+   * Peers that sent on their link in the last `ms` while nothing went to them for as long: a
+   * one-way stream. They hear nothing from this node, so the node tells them it lives.
+   */
+  quiet(ms: number): NodeRef[];
   /** Flushes every link and closes everything, including the listener. */
   close(): Promise<void>;
   /** Drops everything at once without flushing or telling anybody (a crash). */
@@ -182,6 +189,7 @@ export function newLinkStats(): LinkStats {
     linksIn: 0,
     badLinks: 0,
     framesDropped: 0,
+    pauses: 0,
   };
 }
 

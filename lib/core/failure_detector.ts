@@ -1,11 +1,14 @@
 /**
- * An adaptive heartbeat failure detector, as plain bookkeeping: the ring feeds it evidence
- * (any frame heard from a peer, heartbeat round trips) and asks it whom to ping and whom to
- * suspect. Any traffic counts as a heartbeat, so busy links send no pings.
+ * An adaptive heartbeat failure detector, as plain bookkeeping: the ring feeds it evidence (any
+ * frame heard from a peer, heartbeat round trips) and asks it whom to ping and whom to suspect.
+ * Any traffic counts as a heartbeat, so busy links send no pings.
  *
- * The timeout follows TCP's retransmission estimator (Jacobson/Karels): smoothed round trip plus
- * four deviations, never below `minTimeoutMs`, on top of the heartbeat period. A suspicion is
- * only an opinion: a suspected peer that is heard again is trusted again.
+ * A peer is suspected only after a ping went unanswered: it must have been silent for a
+ * heartbeat period, been pinged, and stayed silent for the timeout since — the round-trip
+ * estimate (TCP's Jacobson/Karels: smoothed round trip plus four deviations), never less than
+ * `minTimeoutMs`. Silence is judged from what this node received, so time during which this node
+ * itself could not listen (its event loop was blocked: a check that runs late) is discounted. A
+ * suspicion is only an opinion: a suspected peer that is heard again is trusted again.
  *
  * @module
  */
@@ -14,17 +17,43 @@
 export interface DetectorOptions {
   /** A peer not heard from for this long is pinged, ms. @default 1000 */
   heartbeatMs: number;
-  /** Lower bound of the silence allowed after a heartbeat before suspicion, ms. @default 1000 */
+  /**
+   * Least time a ping is given to be answered before its peer is suspected, ms (it must cover a
+   * few TCP retransmissions on a lossy path). @default 3000
+   */
   minTimeoutMs: number;
 }
 
 interface PeerClock {
+  /** When the peer was last heard from. */
   last: number;
+  /** When it was first pinged since (NaN: no ping outstanding), and pinged last. */
+  pingedAt: number;
+  lastPing: number;
   srtt: number;
   rttvar: number;
 }
 
-/** Per-peer liveness evidence. */
+/** What the detector advises about a peer. */
+export type Verdict = "ok" | "ping" | "suspect";
+
+/**
+ * Per-peer liveness evidence.
+ *
+ * @example A silent peer is pinged, then suspected once the ping went unanswered
+ * ```ts
+ * import { FailureDetector } from "./failure_detector.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const d = new FailureDetector({ heartbeatMs: 1000, minTimeoutMs: 3000 });
+ * assert.equal(d.check(7, 0), "ok"); // first seen now
+ * assert.equal(d.check(7, 1000), "ping");
+ * d.pinged(7, 1000);
+ * assert.equal(d.check(7, 3500), "ping"); // pinged again each period while waiting
+ * d.pinged(7, 3500);
+ * assert.equal(d.check(7, 4001), "suspect");
+ * ```
+ */
 export class FailureDetector {
   readonly options: DetectorOptions;
   readonly #peers = new Map<number, PeerClock>();
@@ -37,7 +66,7 @@ export class FailureDetector {
   #peer(id: number, now: number): PeerClock {
     let p = this.#peers.get(id);
     if (!p) {
-      this.#peers.set(id, p = { last: now, srtt: 0, rttvar: 0 });
+      this.#peers.set(id, p = { last: now, pingedAt: NaN, lastPing: NaN, srtt: 0, rttvar: 0 });
       if (id === this.#lastId) this.#last = p;
     }
     return p;
@@ -54,7 +83,17 @@ export class FailureDetector {
       p = this.#last = this.#peers.get(id);
       this.#lastId = id;
     }
-    if (p) p.last = clock.now();
+    if (p) {
+      p.last = clock.now();
+      p.pingedAt = NaN;
+    }
+  }
+
+  /** `id` was just pinged. */
+  pinged(id: number, now: number): void {
+    const p = this.#peer(id, now);
+    if (Number.isNaN(p.pingedAt)) p.pingedAt = now;
+    p.lastPing = now;
   }
 
   /** A heartbeat round trip to `id` took `ms`. */
@@ -69,22 +108,41 @@ export class FailureDetector {
     }
   }
 
-  /** Silence after which `id` is suspected, ms, for a heartbeat period `scale` times the base. */
-  timeout(id: number, scale = 1): number {
+  /** How long a ping to `id` is given to be answered, ms. */
+  timeout(id: number): number {
     const p = this.#peers.get(id);
     const adaptive = p ? p.srtt + 4 * p.rttvar : 0;
-    return this.options.heartbeatMs * scale + Math.max(this.options.minTimeoutMs, adaptive);
+    return Math.max(this.options.minTimeoutMs, adaptive);
+  }
+
+  /** Silence of `id` after which it is suspected at the earliest, ms (for reports). */
+  silence(id: number, scale = 1): number {
+    return this.options.heartbeatMs * scale + this.timeout(id);
   }
 
   /**
    * What to do about `id` at `now`: nothing, ping it, or suspect it. `scale` stretches the
    * heartbeat period for links that matter less (fingers) than ring neighbours.
    */
-  check(id: number, now: number, scale = 1): "ok" | "ping" | "suspect" {
+  check(id: number, now: number, scale = 1): Verdict {
     const p = this.#peer(id, now);
-    const silent = now - p.last;
-    if (silent > this.timeout(id, scale)) return "suspect";
-    return silent >= this.options.heartbeatMs * scale ? "ping" : "ok";
+    const period = this.options.heartbeatMs * scale;
+    if (now - p.last < period) return "ok";
+    if (Number.isNaN(p.pingedAt)) return "ping";
+    if (now - p.pingedAt > this.timeout(id)) return "suspect";
+    return now - p.lastPing >= this.options.heartbeatMs ? "ping" : "ok";
+  }
+
+  /**
+   * This node could not listen for `ms` (its checks ran that late): what peers sent meanwhile
+   * may still be waiting to be read, so their silence is shortened by as much.
+   */
+  discount(ms: number): void {
+    if (!(ms > 0)) return;
+    for (const p of this.#peers.values()) {
+      p.last += ms;
+      if (!Number.isNaN(p.pingedAt)) p.pingedAt += ms;
+    }
   }
 
   /** Forgets `id`. */

@@ -18,6 +18,8 @@ const GRAVEYARD_MS = 120_000;
 const FINGER_SCALE = 5;
 /** How many crashed nodes are remembered. */
 const GRAVEYARD_SIZE = 32;
+/** How many nodes recently heard from are remembered beyond the routing table. */
+const CONTACTS = 8;
 
 interface Grave {
   ref: NodeRef;
@@ -33,6 +35,11 @@ export class Liveness {
   readonly #graveyard = new Map<number, Grave>();
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
   #leavers: Set<number> | null = null;
+  /**
+   * Nodes heard from lately, newest last: a node whose table empties (every node it knew is
+   * gone) finds its way back to the ring through one of them instead of staying alone.
+   */
+  readonly #contacts: NodeRef[] = [];
 
   constructor(ring: Ring) {
     this.#ring = ring;
@@ -46,6 +53,18 @@ export class Liveness {
     if (this.#graveyard.size > 0 && this.#graveyard.has(from.id) && ring.running) {
       this.#revive(from);
     }
+    const c = this.#contacts;
+    if (from.id >= 0 && c[c.length - 1]?.id !== from.id) {
+      const i = c.findIndex((n) => n.id === from.id);
+      if (i >= 0) c.splice(i, 1);
+      else if (c.length >= CONTACTS) c.shift();
+      c.push(from);
+    }
+  }
+
+  /** Nodes heard from lately that are not suspected or taken for crashed, newest first. */
+  contacts(): NodeRef[] {
+    return this.#contacts.filter((n) => !this.#graveyard.has(n.id)).reverse();
   }
 
   onPong(from: NodeRef, ts: number): void {
@@ -63,12 +82,26 @@ export class Liveness {
     (this.#leavers ??= new Set()).add(id);
   }
 
-  /** Pings silent neighbours and suspects those silent past the detector's timeout. */
-  heartbeat(): void {
+  /**
+   * Pings silent neighbours and suspects those whose ping went unanswered past the detector's
+   * timeout. `late`: how long after its due time this check runs (time this node could not
+   * listen, which does not count as its peers' silence).
+   */
+  heartbeat(late = 0): void {
     const ring = this.#ring;
     const tb = ring.table!;
-    if (tb.alone) return;
+    this.#detector.discount(late);
     const now = ring.clock.now();
+    // Suspected nodes are pinged at the heartbeat period until they answer or are given up.
+    for (const g of this.#graveyard.values()) {
+      if (!g.crashed) ring.sendControl(g.ref, { t: T.Ping, ts: now });
+    }
+    // A peer that streams to this node hears nothing back: it is told this node lives (and
+    // answers, which tells this node the same of it).
+    for (const peer of ring.transport.quiet(ring.timing.heartbeatMs)) {
+      ring.sendControl(peer, { t: T.Ping, ts: now });
+    }
+    if (tb.alone) return;
     // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
     // which only cost extra hops when stale, at a fifth of that rate.
     const watched = new Map<number, [NodeRef, number]>();
@@ -77,15 +110,17 @@ export class Liveness {
     if (tb.pred && tb.pred !== tb.self) watched.set(tb.pred.id, [tb.pred, 1]);
     for (const [n, scale] of watched.values()) {
       const verdict = this.#detector.check(n.id, now, scale);
-      if (verdict === "ping") ring.sendControl(n, { t: T.Ping, ts: now });
-      else if (verdict === "suspect") this.#suspect(n, scale);
+      if (verdict === "ping") {
+        ring.sendControl(n, { t: T.Ping, ts: now });
+        this.#detector.pinged(n.id, now);
+      } else if (verdict === "suspect") this.#suspect(n, scale);
     }
   }
 
   #suspect(peer: NodeRef, scale: number): void {
     const ring = this.#ring;
     const now = ring.clock.now();
-    ring.emit({ type: "suspect", peer, silentMs: this.#detector.timeout(peer.id, scale) });
+    ring.emit({ type: "suspect", peer, silentMs: this.#detector.silence(peer.id, scale) });
     this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
     // Route around it at once; declare it crashed if it stays silent as long again.
     this.#repair(peer);

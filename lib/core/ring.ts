@@ -66,7 +66,10 @@ export interface RingTiming {
   joinTimeoutMs: number;
   /** Failure detector: a neighbour not heard from for this long is pinged, ms. @default 1000 */
   heartbeatMs: number;
-  /** Failure detector: least silence after a heartbeat before suspicion, ms. @default 1000 */
+  /**
+   * Failure detector: least time a ping is given to be answered before its peer is suspected,
+   * ms (a few TCP retransmissions on a lossy path fit in it). @default 3000
+   */
   minTimeoutMs: number;
   /** Period of pings to suspected and crashed nodes, to notice they are back, ms. @default 5000 */
   reviveMs: number;
@@ -79,7 +82,7 @@ export const DEFAULT_TIMING: RingTiming = {
   fingersOnJoin: true,
   joinTimeoutMs: 10000,
   heartbeatMs: 1000,
-  minTimeoutMs: 1000,
+  minTimeoutMs: 3000,
   reviveMs: 5000,
 };
 
@@ -397,11 +400,12 @@ export class Ring implements RingPort {
     const due = this.#due;
     for (let i = 0; i < due.length; i++) {
       if (due[i] > now) continue;
+      const late = now - due[i];
       due[i] = now + periods[i];
       if (!this.running) return;
       if (i === 0) this.stabilizer.stabilize();
       else if (i === 1) this.fingers.refreshOne();
-      else if (i === 2) this.liveness.heartbeat();
+      else if (i === 2) this.liveness.heartbeat(late);
       else this.liveness.pingGraveyard();
     }
     if (this.running) this.#schedule();

@@ -166,20 +166,25 @@ export class Stabilizer {
     this.afterLoss(from);
   }
 
-  /** After a neighbour is gone: refill an empty successor list, or fall back to alone. */
+  /**
+   * After a neighbour is gone: refill an empty successor list from the nodes still known (or,
+   * when none is, from the nodes heard from lately), or fall back to alone.
+   */
   afterLoss(gone: NodeRef): void {
     const ring = this.#ring;
     const tb = ring.table!;
     if (!tb.alone) return;
     let best: NodeRef | null = null;
     let bd = Infinity;
-    tb.forEachKnown((n) => {
+    const consider = (n: NodeRef) => {
       const d = cw(tb.self.id, n.id, tb.maxKey);
       if (d > 0 && d < bd) {
         bd = d;
         best = n;
       }
-    });
+    };
+    tb.forEachKnown(consider);
+    if (!best) { for (const n of ring.liveness.contacts()) consider(n); }
     if (best) {
       this.setSucc(best, []);
       ring.sendControl(best, { t: T.Notify });

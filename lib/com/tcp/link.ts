@@ -88,10 +88,19 @@ export class Link {
   orderly = false;
   /** When a frame last went out or came in (for idle-link closing). */
   used: number = performance.now();
+  /** When bytes last came in, and last went out. */
+  readAt: number = performance.now();
+  wroteAt: number = performance.now();
   shutting = false;
   writeEnded = false;
   readEnded = false;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** Congested links this one's frames were forwarded into: it is not read while any is. */
+  blockedBy: Set<Link> | null = null;
+  /** Links not read because of this one's congestion. */
+  blocking: Set<Link> | null = null;
+  /** Wakes this link's reader when it may read again. */
+  resume: (() => void) | null = null;
   readonly decoder: FrameDecoder;
   /** What the decoder hands frames and bad frames to. */
   onFrame: (frame: Frame) => void = () => {};

@@ -1,16 +1,21 @@
 /**
- * A link's send queue and its coalescing writer: frames are encoded as they are queued, one
- * after another into one buffer; everything queued when the writer runs goes out in one write
- * (sealed once, on an encrypted link). The queue remembers which frames each byte range holds,
- * so that when a write fails part-way, the frames that did not wholly reach the peer go back to
- * the node to be routed another way instead of being lost.
+ * A link's send queue and its coalescing writer. Frames are encoded as they are queued, one
+ * after another into chunks of about 64 KiB; the writer takes a chunk at a time, so one write
+ * carries everything queued for it (sealed once, on an encrypted link) without holding the link
+ * for long. Frames that keep the ring alive (heartbeats, stabilisation, lookups, joins,
+ * acknowledgements) go in a lane of their own that is written before any waiting chunk: a link
+ * saturated with data never makes its peer look dead.
+ *
+ * The queue remembers which frames each byte range holds, so that when a write fails part-way,
+ * the frames that did not wholly reach the peer go back to the node to be routed another way
+ * instead of being lost.
  *
  * @module
  */
 
 import type { Codec } from "../../wire/codec.ts";
 import { FrameWriter } from "../../wire/frame_writer.ts";
-import type { Frame } from "../../wire/schema.ts";
+import { type Frame, T } from "../../wire/schema.ts";
 import {
   LENGTH_PREFIX_SIZE,
   MAX_TRANSPORT_PLAINTEXT,
@@ -19,10 +24,34 @@ import {
   type TransportSealer,
 } from "../noise/mod.ts";
 
+/** A chunk is closed once it holds this many bytes; the writer takes one chunk per write. */
+const CHUNK = 64 * 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
 const KEEP_BUFFER = 256 * 1024;
-/** Largest slice handed to one socket write (senders waiting for room are woken between). */
-const WRITE_SLICE = 256 * 1024;
+
+/** Frame types that go in the urgent lane, ahead of queued data. */
+const URGENT: ReadonlySet<number> = new Set([
+  T.Ping,
+  T.Pong,
+  T.Notify,
+  T.Stab,
+  T.Fix,
+  T.Lookup,
+  T.LookupOk,
+  T.InfoReq,
+  T.Info,
+  T.Find,
+  T.Found,
+  T.Join,
+  T.JoinOk,
+  T.Ack,
+  T.BcastDone,
+]);
+
+/** Whether frames of type `t` travel in the urgent lane. */
+export function isUrgent(t: number): boolean {
+  return URGENT.has(t);
+}
 
 /**
  * How many of the queued frames whose byte ends are `ends` lie wholly within the first `written`
@@ -70,8 +99,12 @@ export function openedBytes(plaintext: number, wire: number): number {
   return full * MAX_TRANSPORT_PLAINTEXT + (lastOut ? last : 0);
 }
 
-/** What a write reports while it goes: how much of its plaintext is usably out. */
-export type WriteProgress = (opened: number, done: boolean) => void;
+/** Frames encoded into one buffer, with the byte end of each. */
+interface Chunk {
+  writer: FrameWriter;
+  frames: Frame[];
+  ends: number[];
+}
 
 /**
  * The frames queued for one link.
@@ -85,129 +118,154 @@ export type WriteProgress = (opened: number, done: boolean) => void;
  *
  * const q = new SendQueue(new Codec());
  * q.append({ t: T.Ping, ts: 1 }, 1024, 0);
- * q.append({ t: T.Ping, ts: 2 }, 1024, 0);
+ * q.append({ t: T.Notify }, 1024, 0);
  * assert.equal(q.pending, true);
- * assert.deepEqual(q.takeUnsent().map((f) => f.t), [T.Ping, T.Ping]);
+ * assert.deepEqual(q.takeUnsent().map((f) => f.t), [T.Ping, T.Notify]);
  * assert.equal(q.pending, false);
  * ```
  */
 export class SendQueue {
   readonly #codec: Codec;
-  /**
-   * Queued frames from `#head` on. While a write is in progress it carries
-   * `frames[head..inflightEnd)`; the frames after those are already encoded, one after another,
-   * in `#out` (their byte ends in `#ends`), waiting for the next write.
-   */
-  #frames: Frame[] = [];
-  #head = 0;
-  #inflightEnd = 0;
-  #out: FrameWriter;
-  #ends: number[] = [];
-  /** The buffers of the last completed write, for the next one. */
-  #spare: FrameWriter | null = null;
-  #sealed: Uint8Array | null = null;
-  /** Byte ends of the frames of the write in progress, its plaintext size and what went out. */
-  #inflightEnds: number[] = [];
-  #inflightSize = 0;
+  /** Closed chunks, oldest first. */
+  #chunks: Chunk[] = [];
+  /** The chunk new data frames go to. */
+  #current: Chunk;
+  /** The urgent lane. */
+  #urgent: Chunk;
+  /** The chunk being written, and how much of its plaintext usably went out. */
+  #inflight: Chunk | null = null;
   #written = 0;
+  /** Bytes encoded and not yet handed to a write, over every chunk. */
+  #waiting = 0;
+  /** Buffers of written chunks, for the next ones. */
+  #spare: FrameWriter[] = [];
+  #sealed: Uint8Array | null = null;
   /** Changes whenever the queue is emptied from outside the writer (it then skips its update). */
   #generation = 0;
 
   /** An empty queue that encodes frames with `codec`. */
   constructor(codec: Codec) {
     this.#codec = codec;
-    this.#out = new FrameWriter(codec);
+    this.#current = this.#chunk();
+    this.#urgent = this.#chunk();
+  }
+
+  #chunk(): Chunk {
+    return { writer: this.#spare.pop() ?? new FrameWriter(this.#codec), frames: [], ends: [] };
   }
 
   /** Bytes queued (length prefixes included) and not yet confirmed written. */
   get queued(): number {
-    return this.#out.length + this.#inflightSize - this.#written;
+    const inflight = this.#inflight ? this.#inflight.writer.length - this.#written : 0;
+    return this.#waiting + inflight;
   }
 
-  /** Bytes encoded and waiting for the next write. */
+  /** Bytes encoded and waiting for a write. */
   get waiting(): number {
-    return this.#out.length;
+    return this.#waiting;
   }
 
   /** Whether frames wait that no write has taken yet, or a write is in progress. */
   get pending(): boolean {
-    return this.#head < this.#frames.length;
+    return this.#waiting > 0 || this.#inflight !== null;
   }
 
   /**
-   * Encodes `frame` at the end of the queue, into the frame before it when they can share one
+   * Encodes `frame` at the end of its lane, into the frame before it when they can share one
    * wire frame within `runLimit` bytes (0: never).
    *
    * @throws {import("../../errors.ts").MessageTooLargeError} over `maxFrameSize` (nothing is
    * queued).
    */
   append(frame: Frame, maxFrameSize: number, runLimit: number): void {
-    this.#out.append(frame, maxFrameSize, runLimit);
-    this.#frames.push(frame);
+    const urgent = URGENT.has(frame.t);
+    const c = urgent ? this.#urgent : this.#current;
+    const w = c.writer;
+    const before = w.length;
+    w.append(frame, maxFrameSize, urgent ? 0 : runLimit);
+    this.#waiting += w.length - before;
+    c.frames.push(frame);
     // Negative: the frame went into the previous one's (a run).
-    this.#ends.push(this.#out.merged ? -this.#out.length : this.#out.length);
+    c.ends.push(w.merged ? -w.length : w.length);
+    if (!urgent && w.length >= CHUNK) {
+      this.#chunks.push(c);
+      this.#current = this.#chunk();
+    }
   }
 
   /**
    * Frames queued and not wholly handed to the kernel (a write in progress may have taken only
-   * part of its batch); the queue is left empty.
+   * part of its chunk); the queue is left empty.
    */
   takeUnsent(): Frame[] {
-    let from = this.#head;
-    if (this.#inflightEnd > this.#head) {
-      from = this.#head + wholeFrames(this.#inflightEnds, this.#written);
-    }
-    const out = from === 0 ? this.#frames : this.#frames.slice(from);
+    const out: Frame[] = [];
+    const f = this.#inflight;
+    if (f) out.push(...f.frames.slice(wholeFrames(f.ends, this.#written)));
+    for (const c of [...this.#chunks, this.#current, this.#urgent]) out.push(...c.frames);
     this.clear();
     return out;
   }
 
   /** Empties the queue (a write in progress finishes, but no longer updates it). */
   clear(): void {
-    this.#frames = [];
-    this.#head = this.#inflightEnd = 0;
-    this.#out.reset(); // the batch of a write in progress is another buffer
-    this.#ends = [];
-    this.#inflightEnds = [];
-    this.#inflightSize = this.#written = 0;
+    this.#chunks = [];
+    this.#current = this.#chunk();
+    this.#urgent = this.#chunk();
+    this.#inflight = null;
+    this.#written = 0;
+    this.#waiting = 0;
     this.#generation++;
   }
 
   /** Takes over the queue of `other`, a link's that never came up (nothing of it was written). */
   adopt(other: SendQueue): void {
-    this.#frames = other.#frames;
-    this.#head = this.#inflightEnd = other.#head;
-    this.#out = other.#out;
-    this.#ends = other.#ends;
-    other.#out = new FrameWriter(this.#codec);
-    other.#frames = [];
-    other.#ends = [];
-    other.#head = other.#inflightEnd = 0;
+    this.#chunks = other.#chunks;
+    this.#current = other.#current;
+    this.#urgent = other.#urgent;
+    this.#waiting = other.#waiting;
+    other.#chunks = [];
+    other.#current = other.#chunk();
+    other.#urgent = other.#chunk();
+    other.#waiting = 0;
     other.#generation++;
   }
 
+  /** The next chunk to write: the urgent lane first, then data oldest first. */
+  #next(): Chunk | null {
+    if (this.#urgent.writer.length > 0) {
+      const c = this.#urgent;
+      this.#urgent = this.#chunk();
+      return c;
+    }
+    if (this.#chunks.length > 0) return this.#chunks.shift()!;
+    if (this.#current.writer.length > 0) {
+      const c = this.#current;
+      this.#current = this.#chunk();
+      return c;
+    }
+    return null;
+  }
+
   /**
-   * Writes everything queued now as one write (sealed by `sealer`, when the link is encrypted)
-   * and returns the number of wire frames it carried, or −1 when the queue was emptied from
-   * outside meanwhile. `progress` hears how much plaintext usably went out after each slice. A
-   * write that throws leaves the frames it did not wholly deliver in the queue (see
+   * Writes the next chunk (the urgent lane first) as one write, sealed by `sealer` when the
+   * link is encrypted, and returns the number of wire frames and bytes it carried (frames −1
+   * when the queue was emptied from outside meanwhile, 0 when there was nothing to write).
+   * `progress` hears how much plaintext usably went out after each part of the write. A write
+   * that throws leaves the frames it did not wholly deliver in the queue (see
    * {@linkcode SendQueue.takeUnsent}).
    */
   async flush(
     write: (bytes: Uint8Array) => Promise<number>,
     sealer: TransportSealer | null,
-    progress: WriteProgress,
+    progress: () => void,
   ): Promise<{ frames: number; bytes: number }> {
+    const chunk = this.#next();
+    if (!chunk) return { frames: 0, bytes: 0 };
     const generation = this.#generation;
-    const batch = this.#out;
-    this.#out = this.#spare ?? new FrameWriter(this.#codec);
-    this.#spare = null;
-    this.#inflightEnds = this.#ends;
-    this.#ends = [];
-    this.#inflightEnd = this.#frames.length;
-    this.#inflightSize = batch.length;
+    this.#inflight = chunk;
     this.#written = 0;
-    const plain = batch.bytes();
+    const plain = chunk.writer.bytes();
+    this.#waiting -= plain.length;
     let bytes = plain;
     if (sealer) {
       const size = sealedLength(plain.length);
@@ -215,39 +273,20 @@ export class SendQueue {
       bytes = this.#sealed.subarray(0, sealer.sealInto(plain, this.#sealed, 0));
     }
     let written = 0;
-    try {
-      while (written < bytes.length) {
-        const slice = Math.min(bytes.length, written + WRITE_SLICE);
-        written += await write(
-          written === 0 && slice === bytes.length ? bytes : bytes.subarray(written, slice),
-        );
-        if (this.#generation === generation) {
-          this.#written = sealer ? openedBytes(plain.length, written) : written;
-          progress(this.#written, written === bytes.length);
-        }
-      }
-    } catch (e) {
-      if (this.#generation === generation && this.#inflightEnd > this.#head) {
-        // Frames wholly handed to the kernel count as sent; the rest of the batch was not.
-        this.#head += wholeFrames(this.#inflightEnds, this.#written);
-        this.#inflightEnd = this.#head;
-        this.#inflightSize = this.#written = 0;
-      }
-      throw e;
+    while (written < bytes.length) {
+      written += await write(written === 0 ? bytes : bytes.subarray(written));
+      if (this.#generation !== generation) break;
+      this.#written = sealer ? openedBytes(plain.length, written) : written;
+      if (written < bytes.length) progress();
     }
     if (this.#sealed && this.#sealed.length > KEEP_BUFFER) this.#sealed = null;
-    if (this.#generation !== generation) return { frames: -1, bytes: bytes.length };
-    const frames = batch.count;
-    this.#head = this.#inflightEnd;
-    this.#inflightSize = this.#written = 0;
-    batch.reset();
-    if (batch.capacity <= KEEP_BUFFER) this.#spare = batch;
-    if (this.#head === this.#frames.length) {
-      this.#frames = [];
-      this.#head = this.#inflightEnd = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#frames.length) {
-      this.#frames = this.#frames.slice(this.#head);
-      this.#head = this.#inflightEnd = 0;
+    if (this.#generation !== generation) return { frames: -1, bytes: written };
+    this.#inflight = null;
+    this.#written = 0;
+    const frames = chunk.writer.count;
+    chunk.writer.reset();
+    if (chunk.writer.capacity <= KEEP_BUFFER && this.#spare.length < 2) {
+      this.#spare.push(chunk.writer);
     }
     return { frames, bytes: bytes.length };
   }

@@ -65,12 +65,27 @@ export interface TcpTransportOptions {
    * @default 16 MiB
    */
   maxQueuedBytes?: number;
+  /**
+   * A link with this many bytes queued is congested: the links whose frames are forwarded into
+   * it stop being read (so TCP's window slows their senders down) and `ready()` makes local
+   * senders wait, until it drains below half of it. @default 1 MiB (at most a quarter of
+   * `maxQueuedBytes`)
+   */
+  highWaterBytes?: number;
 }
 
 /** Default high-water mark of a link's send queue (16 MiB). */
 export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 /** Default handshake (and closing) timeout in ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** Default congestion mark of a link's send queue (1 MiB). */
+export const DEFAULT_HIGH_WATER_BYTES: number = 1024 * 1024;
+/**
+ * Longest a link stays unread for congestion elsewhere, ms: then one more read goes through.
+ * Two nodes that forward heavily into each other would otherwise wait for each other forever,
+ * and a peer's frames, heartbeats among them, are never held back for long.
+ */
+const MAX_PAUSE_MS = 200;
 
 const READY: Promise<void> = Promise.resolve();
 /** Bytes read per `read` call; one buffer per link, reused. */
@@ -103,13 +118,15 @@ export class TcpTransport implements Transport {
   readonly #timeoutMs: number;
   readonly #maxQueued: number;
   #events: TransportEvents | null = null;
-  /** The backlog at the last full count, and bytes queued since (see ready()). */
-  #checkedBacklog = 0;
-  #queuedSince = 0;
   readonly #links = new Set<Link>();
   #readyWaiters: (() => void)[] = [];
-  /** Backlog over all links past which ready() makes senders wait. */
-  readonly #softQueued: number;
+  /** Queued bytes past which a link is congested, and below which it is not any more. */
+  readonly #high: number;
+  readonly #low: number;
+  /** Links congested now. */
+  readonly #congested = new Set<Link>();
+  /** The link whose frames are being handed to the node now (it feeds what they cause). */
+  #reading: Link | null = null;
   readonly #slots = new Slots();
   /** Every loop and pending operation; `close()` waits for all of them. */
   readonly #tasks = new Set<Promise<void>>();
@@ -147,7 +164,12 @@ export class TcpTransport implements Transport {
       options.maxQueuedBytes,
       DEFAULT_MAX_QUEUED_BYTES,
     );
-    this.#softQueued = Math.max(1, Math.floor(this.#maxQueued / 4));
+    this.#high = checkPositive(
+      "highWaterBytes",
+      options.highWaterBytes,
+      Math.max(1, Math.min(DEFAULT_HIGH_WATER_BYTES, Math.floor(this.#maxQueued / 4))),
+    );
+    this.#low = Math.floor(this.#high / 2);
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
     try {
@@ -199,13 +221,54 @@ export class TcpTransport implements Transport {
       this.#lost(link, reason, SendQueueFullError, unsent, true);
       return;
     }
+    if (link.queue.queued > this.#high) this.#congest(link);
     if (link.state === "open") this.#kick(link);
   }
 
   #append(link: Link, frame: Frame): void {
-    const before = link.queue.waiting;
     link.queue.append(frame, this.#maxFrame, link.runLimit);
-    this.#queuedSince += link.queue.waiting - before;
+  }
+
+  // ---- backpressure ----------------------------------------------------------------------
+
+  /**
+   * `link` is over its high-water mark: local senders wait, and the link being read now (whose
+   * frames are forwarded into it) is read no further until it drains.
+   */
+  #congest(link: Link): void {
+    this.#congested.add(link);
+    const feeder = this.#reading;
+    if (feeder === null || feeder === link) return;
+    (feeder.blockedBy ??= new Set()).add(link);
+    (link.blocking ??= new Set()).add(feeder);
+  }
+
+  /** `link` drained below its low-water mark (or is gone): release what waited for it. */
+  #decongest(link: Link): void {
+    if (!this.#congested.delete(link)) return;
+    const fed = link.blocking;
+    link.blocking = null;
+    if (fed) {
+      for (const feeder of fed) {
+        feeder.blockedBy?.delete(link);
+        if (feeder.blockedBy?.size === 0) feeder.resume?.();
+      }
+    }
+    this.#wakeReady();
+  }
+
+  /** Waits until the links `link` feeds have drained, for at most `MAX_PAUSE_MS`. */
+  #pause(link: Link): Promise<void> {
+    this.stats.pauses++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, MAX_PAUSE_MS);
+      function done() {
+        clearTimeout(timer);
+        link.resume = null;
+        resolve();
+      }
+      link.resume = done;
+    });
   }
 
   /** Opens a link to `ap` whose node id is unknown; `done` gets the peer or the failure. */
@@ -220,28 +283,16 @@ export class TcpTransport implements Transport {
   }
 
   ready(): Promise<void> {
-    if (this.#stopped) return READY;
-    // The backlog only shrinks between checks except by what was queued since: a bound on it
-    // saves walking every link for each of a burst of sends.
-    if (this.#checkedBacklog + this.#queuedSince < this.#softQueued) return READY;
-    this.#checkedBacklog = this.#backlog();
-    this.#queuedSince = 0;
-    if (this.#checkedBacklog < this.#softQueued) return READY;
+    if (this.#stopped || this.#congested.size === 0) return READY;
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#readyWaiters.push(resolve);
     return promise;
   }
 
-  #backlog(): number {
-    let total = 0;
-    for (const link of this.#links) total += link.queue.queued;
-    return total;
-  }
-
-  /** Wakes senders waiting in ready() once the backlog fell below the soft limit (or we stopped). */
+  /** Wakes senders waiting in ready() once no link is congested (or we stopped). */
   #wakeReady(): void {
     if (this.#readyWaiters.length === 0) return;
-    if (!this.#stopped && this.#backlog() >= this.#softQueued) return;
+    if (!this.#stopped && this.#congested.size > 0) return;
     const waiters = this.#readyWaiters;
     this.#readyWaiters = [];
     for (const w of waiters) w();
@@ -253,6 +304,19 @@ export class TcpTransport implements Transport {
     for (const [id, slot] of this.#slots.entries()) {
       const link = slot.active;
       if (link && link.state === "open" && link.used < since && !link.queue.pending) out.push(id);
+    }
+    return out;
+  }
+
+  quiet(ms: number): NodeRef[] {
+    const since = performance.now() - ms;
+    const out: NodeRef[] = [];
+    for (const [, slot] of this.#slots.entries()) {
+      const link = slot.active;
+      if (
+        link && link.state === "open" && link.readAt >= since && link.wroteAt < since &&
+        !link.queue.pending
+      ) out.push(link.peer!);
     }
     return out;
   }
@@ -504,10 +568,18 @@ export class TcpTransport implements Transport {
         }
         this.stats.bytesIn += n;
         // Idleness is tracked per read and per write, not per frame (clock reads cost).
-        link.used = performance.now();
+        link.used = link.readAt = performance.now();
         // Received frames keep views of the bytes they arrived in (one copy of the read instead
         // of one per byte string): each read gets a buffer of its own, of its exact size.
-        link.channel!.push(buf.slice(0, n));
+        this.#reading = link;
+        try {
+          link.channel!.push(buf.slice(0, n));
+        } finally {
+          this.#reading = null;
+        }
+        if (link.isClosed()) return;
+        // Forwarding what it sent congested another link: stop reading until that drains.
+        if (link.blockedBy?.size) await this.#pause(link);
         if (link.isClosed()) return;
       }
     } catch (e) {
@@ -810,6 +882,10 @@ export class TcpTransport implements Transport {
     this.#links.delete(link);
     this.#uncount(link);
     this.#undrain(link);
+    this.#decongest(link);
+    for (const fed of link.blockedBy ?? []) fed.blocking?.delete(link);
+    link.blockedBy = null;
+    link.resume?.();
     this.#wakeReady();
   }
 
@@ -865,6 +941,7 @@ export class TcpTransport implements Transport {
     const buf = join([...raw, frames]);
     for (let w = 0; w < buf.length;) w += await conn.write(buf.subarray(w));
     this.stats.bytesOut += buf.length;
+    link.wroteAt = performance.now();
   }
 
   async #writeLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
@@ -879,18 +956,19 @@ export class TcpTransport implements Transport {
           continue;
         }
         if (!link.up || link.queue.waiting === 0) break;
-        // Everything queued so far goes out in one write; later frames go to a fresh buffer.
+        // The next chunk of what is queued (the urgent lane first) goes out in one write.
         link.used = performance.now();
         const { frames, bytes } = await link.queue.flush(
           (b) => conn.write(b),
           link.sealer,
-          (_opened, done) => {
-            if (!done) this.#wakeReady();
+          () => {
+            if (link.queue.queued < this.#low) this.#decongest(link);
           },
         );
         this.stats.bytesOut += bytes;
+        link.wroteAt = performance.now();
         if (frames >= 0) this.stats.framesOut += frames;
-        this.#wakeReady();
+        if (link.queue.queued < this.#low) this.#decongest(link);
       }
     } catch (e) {
       link.writing = false;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { lookups, ringViolations } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 /** A random run of joins, leaves, crashes and silent crashes, then quiet. */
 async function churn(seed: number, ops: number): Promise<Simulator> {
@@ -35,7 +36,7 @@ async function churn(seed: number, ops: number): Promise<Simulator> {
   return sim;
 }
 
-Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashes end in one correct ring that routes every key", async () => {
+test("simulator, 200 seeds: random joins, leaves, crashes and silent crashes end in one correct ring that routes every key", async () => {
   for (let seed = 1; seed <= 200; seed++) {
     const sim = await churn(seed, 25);
     assert.deepEqual(ringViolations(sim), [], `seed ${seed}`);
@@ -44,7 +45,7 @@ Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashe
   }
 });
 
-Deno.test("a ring survives succListSize − 1 adjacent simultaneous crashes", async () => {
+test("a ring survives succListSize − 1 adjacent simultaneous crashes", async () => {
   const sim = new Simulator({ seed: 42 });
   const first = sim.createNet({ net: { succListSize: 4 } });
   for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));
@@ -56,7 +57,7 @@ Deno.test("a ring survives succListSize − 1 adjacent simultaneous crashes", as
   assert.equal(lookups(sim, 300).wrong, 0);
 });
 
-Deno.test("a silent crash is suspected, declared crashed and repaired; the events say so", async () => {
+test("a silent crash is suspected, declared crashed and repaired; the events say so", async () => {
   const sim = new Simulator({ seed: 43 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -84,7 +85,7 @@ Deno.test("a silent crash is suspected, declared crashed and repaired; the event
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("a false suspicion heals: a partitioned node comes back and the rings merge", async () => {
+test("a false suspicion heals: a partitioned node comes back and the rings merge", async () => {
   const sim = new Simulator({ seed: 44 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -104,7 +105,7 @@ Deno.test("a false suspicion heals: a partitioned node comes back and the rings 
   assert.ok(types.includes("alive") && types.includes("connected"), types.join());
 });
 
-Deno.test("a two-way partition heals into one ring", async () => {
+test("a two-way partition heals into one ring", async () => {
   const sim = new Simulator({ seed: 45 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -119,7 +120,7 @@ Deno.test("a two-way partition heals into one ring", async () => {
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("simultaneous silent failure of 20 % of a 1,000-node ring: after repair no lookup fails", async () => {
+test("simultaneous silent failure of 20 % of a 1,000-node ring: after repair no lookup fails", async () => {
   const sim = new Simulator({ seed: 46 });
   const first = sim.createNet({ net: { succListSize: 12 } });
   const joins: Promise<P2PNode>[] = [];
@@ -147,7 +148,7 @@ Deno.test("simultaneous silent failure of 20 % of a 1,000-node ring: after repai
   assert.equal(wrong + lost, 0);
 });
 
-Deno.test("a ring smaller than the successor list survives crashes down to one node", async () => {
+test("a ring smaller than the successor list survives crashes down to one node", async () => {
   const sim = new Simulator({ seed: 47 });
   const first = sim.createNet({ net: { succListSize: 6 } });
   const nodes = [first];
@@ -168,7 +169,7 @@ Deno.test("a ring smaller than the successor list survives crashes down to one n
   assert.equal(back.info().succ.id, first.id);
 });
 
-Deno.test("all successors of a node crashing together: the ring recovers through fingers", async () => {
+test("all successors of a node crashing together: the ring recovers through fingers", async () => {
   const sim = new Simulator({ seed: 48 });
   const first = sim.createNet({ net: { succListSize: 3 } });
   for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));

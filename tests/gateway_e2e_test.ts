@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { SseReader } from "./_gateway_fixture.ts";
 import { curl, Proc } from "./_gateway_process.ts";
+import { test } from "./_test.ts";
 
 const root = new URL("..", import.meta.url);
 const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
@@ -23,7 +24,7 @@ async function waitUntil(check: () => Promise<boolean>, what: string): Promise<v
   throw new Error(`Timed out waiting until ${what}`);
 }
 
-Deno.test("deno task start serves a gateway per node that curl and SSE clients can use", async () => {
+test("deno task start serves a gateway per node that curl and SSE clients can use", async () => {
   assert.deepEqual(START.slice(0, 3), ["run", "--allow-net=127.0.0.1", "cli.ts"]);
   await using demo = new Proc([
     ...START,
@@ -112,7 +113,7 @@ Deno.test("deno task start serves a gateway per node that curl and SSE clients c
   assert.equal(demo.stderr, "");
 });
 
-Deno.test("an SSE client over a real socket gets heartbeats and is released when it hangs up", async () => {
+test("an SSE client over a real socket gets heartbeats and is released when it hangs up", async () => {
   const { createNet } = await import("../mod.ts");
   const { serveGateway } = await import("../gateway/mod.ts");
   await using node = await createNet({ node: { id: 1 } });

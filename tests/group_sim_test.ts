@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError, MessageTooLargeError, NodeAbsentError } from "../lib/errors.ts";
 import { buildRing, collect, flush, responsibleFor } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
-Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with N−1 messages and depth O(log N)", async () => {
+test("broadcast() in a 1,000-node ring reaches every node exactly once with N−1 messages and depth O(log N)", async () => {
   const sim = await buildRing(1000, { seed: 3 });
   const live = sim.live;
   const c = collect(live);
@@ -25,7 +26,7 @@ Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with
   await c.stop();
 });
 
-Deno.test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
+test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
   const sim = await buildRing(1000, { seed: 4 });
   const live = sim.live;
   const c = collect(live);
@@ -53,7 +54,7 @@ Deno.test("multicast() to 1, 10 and 100 random nodes reaches exactly them with f
   await c.stop();
 });
 
-Deno.test("multicast() with toResp delivers once to a node responsible for several keys", async () => {
+test("multicast() with toResp delivers once to a node responsible for several keys", async () => {
   const sim = await buildRing(50, { seed: 5 });
   const live = sim.live;
   const c = collect(live);
@@ -68,7 +69,7 @@ Deno.test("multicast() with toResp delivers once to a node responsible for sever
   await c.stop();
 });
 
-Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the successor list holds", async () => {
+test("sendToSucc() reaches the next n nodes clockwise, more than the successor list holds", async () => {
   const sim = await buildRing(40, { seed: 6 });
   const live = sim.live;
   const c = collect(live);
@@ -85,7 +86,7 @@ Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the succes
   await c.stop();
 });
 
-Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered exactly once, in order", async () => {
+test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered exactly once, in order", async () => {
   const sim = await buildRing(100, { seed: 7 });
   const live = sim.live;
   const c = collect(live);
@@ -135,7 +136,7 @@ Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are deliv
   await c.stop();
 });
 
-Deno.test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
+test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
   const sim = await buildRing(20, { seed: 8 });
   const n = sim.live[0];
   const ev = n.events();

@@ -3,6 +3,7 @@ import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { JoinError } from "../lib/errors.ts";
 import { flush, lookups, ringViolations } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 for (const seed of [1, 2, 3, 4]) {
   Deno.test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
@@ -27,7 +28,7 @@ for (const seed of [1, 2, 3, 4]) {
   });
 }
 
-Deno.test("a join with an id already in use is refused with a JoinError naming the id", async () => {
+test("a join with an id already in use is refused with a JoinError naming the id", async () => {
   const sim = new Simulator({ seed: 1 });
   const first = sim.createNet({ node: { id: 7 }, net: { maxKey: 1000 } });
   await sim.settle(sim.joinNet(first, { node: { id: 300 } }));
@@ -41,7 +42,7 @@ Deno.test("a join with an id already in use is refused with a JoinError naming t
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("a lone node emits alone; the first join makes both connected", async () => {
+test("a lone node emits alone; the first join makes both connected", async () => {
   const sim = new Simulator({ seed: 2 });
   const a = sim.createNet({ node: { id: 10 }, net: { maxKey: 100 } });
   const ev = a.events();
@@ -60,7 +61,7 @@ Deno.test("a lone node emits alone; the first join makes both connected", async 
   await ev.return?.();
 });
 
-Deno.test("graceful leaves keep the ring correct and end at a lone node", async () => {
+test("graceful leaves keep the ring correct and end at a lone node", async () => {
   const sim = new Simulator({ seed: 5 });
   const first = sim.createNet();
   const nodes = [first];
@@ -75,7 +76,7 @@ Deno.test("graceful leaves keep the ring correct and end at a lone node", async 
   assert.equal(sim.live[0].status, "alone");
 });
 
-Deno.test("simulator: a private network refuses joiners without its secret", async () => {
+test("simulator: a private network refuses joiners without its secret", async () => {
   const sim = new Simulator({ seed: 9 });
   const first = sim.createNet({ net: { secret: "k" } });
   const member = await sim.settle(sim.joinNet(first, { net: { secret: "k" } }));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { test } from "./_test.ts";
 
-Deno.test("the leak sanitizers configured in deno.json fail a test that leaks a timer", async () => {
+test("the leak sanitizers configured in deno.json fail a test that leaks a timer", async () => {
   const root = new URL("..", import.meta.url).pathname;
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["test", "--config", `${root}deno.json`, `${root}tests/fixtures/leaky_timer.ts`],

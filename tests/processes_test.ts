@@ -3,6 +3,7 @@
 // random keys reach the live responsible node.
 import assert from "node:assert/strict";
 import { Proc } from "./_gateway_process.ts";
+import { test } from "./_test.ts";
 
 interface Ready {
   id: number;
@@ -33,7 +34,7 @@ async function ringOk(nodes: { ready: Ready }[]): Promise<boolean> {
   return true;
 }
 
-Deno.test("12 CLI processes: kill -9 of a quarter, the survivors repair the ring and route to live responsible nodes", async () => {
+test("12 CLI processes: kill -9 of a quarter, the survivors repair the ring and route to live responsible nodes", async () => {
   const procs: { proc: Proc; ready: Ready }[] = [];
   try {
     const start = async (args: string[]) => {

@@ -3,6 +3,7 @@ import { fingerPolicy } from "../lib/core/fingers.ts";
 import { Phase, RoutingTable } from "../lib/core/routing_table.ts";
 import { seededRandom } from "../lib/com/virtual_clock.ts";
 import { buildRing, lookups, mean, quantile, ringViolations } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 const ap = { hostname: "h", port: 1 };
 
@@ -42,7 +43,7 @@ function walk(t: Map<number, RoutingTable>, from: number, key: number): number[]
   }
 }
 
-Deno.test("next hop is loop-free and ends at the responsible node for every key and start, with complete and broken tables", () => {
+test("next hop is loop-free and ends at the responsible node for every key and start, with complete and broken tables", () => {
   const M = 243;
   const rnd = seededRandom(5);
   for (const policy of ["tango", "chord", "dks:3"]) {
@@ -77,7 +78,7 @@ for (const seed of [1, 2]) {
   });
 }
 
-Deno.test("routing under each finger policy reaches the responsible node; Tango takes fewer hops than Chord", async () => {
+test("routing under each finger policy reaches the responsible node; Tango takes fewer hops than Chord", async () => {
   const result: Record<string, number> = {};
   for (const fingers of ["tango", "chord", "dks:4", "fullmesh"] as const) {
     const sim = await buildRing(400, { seed: 9, node: { net: { fingers } } });

@@ -7,6 +7,7 @@ import { Embedded } from "../lib/com/framing.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
 import { nextWithin, until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 function ringOk(nodes: P2PNode[]): boolean {
   const live = nodes.filter((n) => n.status === "connected").sort((a, b) => a.id - b.id);
@@ -22,7 +23,7 @@ function responsible(nodes: P2PNode[], key: number): number {
   return ids.find((id) => id >= key) ?? ids[0];
 }
 
-Deno.test("the seed talk's three nodes over TCP: create, join, join, send to key 42 and to node 16", async () => {
+test("the seed talk's three nodes over TCP: create, join, join, send to key 42 and to node 16", async () => {
   await using n1 = await createNet({ node: { id: 1 }, ap: { hostname: "127.0.0.1", port: 0 } });
   await using n2 = await joinNet(`127.0.0.1:${n1.ap.port}`, { node: { id: 16 }, ap: { port: 0 } });
   await using n3 = await joinNet(n2.ap);
@@ -50,7 +51,7 @@ Deno.test("the seed talk's three nodes over TCP: create, join, join, send to key
   for (const it of inboxes.values()) await it.return?.();
 });
 
-Deno.test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async () => {
+test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async () => {
   const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
   try {
     for (let i = 1; i < 16; i++) nodes.push(await joinNet(nodes[i - 1].ap));
@@ -77,7 +78,7 @@ Deno.test("16 nodes over TCP: sends to random keys reach the responsible node; l
   }
 });
 
-Deno.test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
+test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
   await using n1 = await createNet({ node: { id: 5 }, net: { name: "alpha" } });
   // Nothing listens there.
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -101,7 +102,7 @@ Deno.test("bad access points and handshakes are refused with typed errors naming
   assert.equal(n1.status, "connected");
 });
 
-Deno.test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
+test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 }, maxFrameSize: 4096 });
   await using b = await joinNet(a.ap, { node: { id: 500 } });
   const inbox = b.messages();
@@ -136,7 +137,7 @@ Deno.test("garbage, truncated and oversize frames from a raw socket close that l
   await inbox.return?.();
 });
 
-Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 messages; multicast reaches exactly its targets", async () => {
+test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 messages; multicast reaches exactly its targets", async () => {
   const nodes: P2PNode[] = [await createNet()];
   try {
     for (let i = 1; i < 32; i++) nodes.push(await joinNet(nodes[Math.floor(Math.random() * i)].ap));
@@ -170,7 +171,7 @@ Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with N�
   }
 });
 
-Deno.test("a private network: members prove the secret; a joiner without it or with another is refused", async () => {
+test("a private network: members prove the secret; a joiner without it or with another is refused", async () => {
   await using a = await createNet({ net: { secret: "s3cret", maxKey: 1000 }, node: { id: 1 } });
   await using b = await joinNet(a.ap, { net: { secret: "s3cret" }, node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node private ring");
@@ -188,7 +189,7 @@ Deno.test("a private network: members prove the secret; a joiner without it or w
   assert.equal(receipt.node, 1);
 });
 
-Deno.test("ill-typed frames from a peer that passed the handshake are dropped and counted; the node keeps working", async () => {
+test("ill-typed frames from a peer that passed the handshake are dropped and counted; the node keeps working", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 } });
   await using b = await joinNet(a.ap, { node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node ring");
@@ -243,7 +244,7 @@ Deno.test("ill-typed frames from a peer that passed the handshake are dropped an
   await rogue.close();
 });
 
-Deno.test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
+test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
   // Fixed ids and short successor lists, so that some node is two hops from node 7.
   const net = { maxKey: 2 ** 16, succListSize: 2 };
   const nodes: P2PNode[] = [await createNet({ node: { id: 7 }, net })];
@@ -291,7 +292,7 @@ Deno.test("streams over TCP travel as runs of messages per frame, through relays
   }
 });
 
-Deno.test("runs respect the receiver's smaller frame limit; a run to a missing node is reported message by message", async () => {
+test("runs respect the receiver's smaller frame limit; a run to a missing node is reported message by message", async () => {
   const small = await createNet({ node: { id: 100 }, maxFrameSize: 4096, net: { maxKey: 1000 } });
   const big = await joinNet(small.ap, { node: { id: 200 } });
   try {

@@ -16,6 +16,7 @@ import {
   type TransportEvents,
 } from "../lib/com/transport.ts";
 import { ConnectError, HandshakeError, MessageTooLargeError } from "../lib/errors.ts";
+import { test } from "./_test.ts";
 
 const MAX = 1024 * 1024;
 
@@ -139,7 +140,7 @@ function rawHello(id: number, overrides: Partial<Hello> = {}): Frame {
   };
 }
 
-Deno.test("two transports exchange ten thousand frames each way in order", async () => {
+test("two transports exchange ten thousand frames each way in order", async () => {
   const a = await node(1);
   const b = await node(2);
   const count = 10_000;
@@ -158,7 +159,7 @@ Deno.test("two transports exchange ten thousand frames each way in order", async
   await closeAll(a, b);
 });
 
-Deno.test("frames sent while a link is busy are coalesced and still arrive in order", async () => {
+test("frames sent while a link is busy are coalesced and still arrive in order", async () => {
   const a = await node(1);
   const b = await node(2);
   // Bursts separated by turns of the event loop, so that later bursts queue behind writes.
@@ -172,7 +173,7 @@ Deno.test("frames sent while a link is busy are coalesced and still arrive in or
   await closeAll(a, b);
 });
 
-Deno.test("a frame carrying bytes arrives intact", async () => {
+test("a frame carrying bytes arrives intact", async () => {
   const a = await node(1);
   const b = await node(2);
   const payload = new Uint8Array(200_000).map((_, i) => i & 0xff);
@@ -184,7 +185,7 @@ Deno.test("a frame carrying bytes arrives intact", async () => {
   await closeAll(a, b);
 });
 
-Deno.test("simultaneous dials from both sides end with one shared link and no lost frames", async () => {
+test("simultaneous dials from both sides end with one shared link and no lost frames", async () => {
   for (let round = 0; round < 10; round++) {
     // Alternate which side has the lower id.
     const [lowId, highId] = round % 2 === 0 ? [1, 2] : [2, 1];
@@ -218,7 +219,7 @@ Deno.test("simultaneous dials from both sides end with one shared link and no lo
   }
 });
 
-Deno.test("dialing an address reports the peer's identity and keeps the link open", async () => {
+test("dialing an address reports the peer's identity and keeps the link open", async () => {
   const a = await node(1);
   const b = await node(2);
   const peer = await dial(a.t, b.t.ap);
@@ -236,7 +237,7 @@ Deno.test("dialing an address reports the peer's identity and keeps the link ope
   await closeAll(a, b);
 });
 
-Deno.test("a peer speaking another protocol version is refused with both versions named", async () => {
+test("a peer speaking another protocol version is refused with both versions named", async () => {
   const a = await node(1);
   const b = await node(2, { hello: { v: PROTOCOL_VERSION + 1 } });
   await assert.rejects(dial(a.t, b.t.ap), (e) => {
@@ -255,7 +256,7 @@ Deno.test("a peer speaking another protocol version is refused with both version
   await closeAll(a, b);
 });
 
-Deno.test("a refusal sent by the peer reaches the dialer with the peer's message", async () => {
+test("a refusal sent by the peer reaches the dialer with the peer's message", async () => {
   const a = await node(1, { hello: { net: "net-2" } });
   const b = await node(2, {
     checkHello: (peer) => peer.net === "net-1" ? null : `Network ${peer.net} is not net-1`,
@@ -279,7 +280,7 @@ Deno.test("a refusal sent by the peer reaches the dialer with the peer's message
   await closeAll(a, b);
 });
 
-Deno.test("a peer with our own id is refused as a duplicate", async () => {
+test("a peer with our own id is refused as a duplicate", async () => {
   const a = await node(7);
   const b = await node(7);
   await assert.rejects(dial(a.t, b.t.ap), /refused: Duplicate node id 7$/);
@@ -288,7 +289,7 @@ Deno.test("a peer with our own id is refused as a duplicate", async () => {
   await closeAll(a, b);
 });
 
-Deno.test("a node found where another was expected is reported down with its frames", async () => {
+test("a node found where another was expected is reported down with its frames", async () => {
   const a = await node(1);
   const b = await node(2);
   const stale: NodeRef = { id: 99, ap: b.t.ap };
@@ -305,7 +306,7 @@ Deno.test("a node found where another was expected is reported down with its fra
   await closeAll(a, b);
 });
 
-Deno.test("a raw client with the wrong version receives a refusal frame, then EOF", async () => {
+test("a raw client with the wrong version receives a refusal frame, then EOF", async () => {
   const b = await node(2);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   await writeAll(conn, encodeFrame(rawHello(5, { v: 99 }), MAX));
@@ -331,7 +332,7 @@ async function stillWorks(b: TestNode): Promise<void> {
   await closeAll(a);
 }
 
-Deno.test("garbage bytes close the connection, count a bad link, and harm nobody else", async () => {
+test("garbage bytes close the connection, count a bad link, and harm nobody else", async () => {
   const b = await node(2);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   await writeAll(conn, new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -353,7 +354,7 @@ Deno.test("garbage bytes close the connection, count a bad link, and harm nobody
   await closeAll(b);
 });
 
-Deno.test("a frame truncated by the end of the stream closes the connection as bad", async () => {
+test("a frame truncated by the end of the stream closes the connection as bad", async () => {
   const b = await node(2);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   const hello = encodeFrame(rawHello(5), MAX);
@@ -366,7 +367,7 @@ Deno.test("a frame truncated by the end of the stream closes the connection as b
   await closeAll(b);
 });
 
-Deno.test("an oversize declared length closes the connection at once, before any body", async () => {
+test("an oversize declared length closes the connection at once, before any body", async () => {
   const b = await node(2, {}, { maxFrameSize: 1024, handshakeTimeoutMs: 30_000 });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   const header = new Uint8Array(FRAME_HEADER_SIZE);
@@ -382,7 +383,7 @@ Deno.test("an oversize declared length closes the connection at once, before any
   await closeAll(b);
 });
 
-Deno.test("a connection that never says hello is closed after the handshake timeout", async () => {
+test("a connection that never says hello is closed after the handshake timeout", async () => {
   const b = await node(2, {}, { handshakeTimeoutMs: 100 });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: b.t.ap.port });
   await readUntilClosed(conn);
@@ -391,7 +392,7 @@ Deno.test("a connection that never says hello is closed after the handshake time
   await closeAll(b);
 });
 
-Deno.test("a dialed peer that never answers the hello fails the dial after the timeout", async () => {
+test("a dialed peer that never answers the hello fails the dial after the timeout", async () => {
   const a = await node(1, {}, { handshakeTimeoutMs: 100 });
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = listener.accept();
@@ -411,7 +412,7 @@ Deno.test("a dialed peer that never answers the hello fails the dial after the t
   await closeAll(a);
 });
 
-Deno.test("dialing a port nothing listens on fails with a ConnectError naming the address", async () => {
+test("dialing a port nothing listens on fails with a ConnectError naming the address", async () => {
   const a = await node(1);
   const port = unusedPort();
   await assert.rejects(
@@ -433,7 +434,7 @@ Deno.test("dialing a port nothing listens on fails with a ConnectError naming th
   await closeAll(a);
 });
 
-Deno.test("peerDown fires once when the peer aborts", async () => {
+test("peerDown fires once when the peer aborts", async () => {
   const a = await node(1);
   const b = await node(2);
   a.t.send(b.ref, { t: 13, seq: 0 });
@@ -453,7 +454,7 @@ Deno.test("peerDown fires once when the peer aborts", async () => {
   await closeAll(a);
 });
 
-Deno.test("close() flushes queued frames and the peer sees an orderly close, not a failure", async () => {
+test("close() flushes queued frames and the peer sees an orderly close, not a failure", async () => {
   const a = await node(1);
   const b = await node(2);
   for (let seq = 0; seq < 2000; seq++) a.t.send(b.ref, { t: 13, seq });
@@ -465,7 +466,7 @@ Deno.test("close() flushes queued frames and the peer sees an orderly close, not
   await closeAll(b);
 });
 
-Deno.test("a peer that closes without saying so (a crash) is reported down", async () => {
+test("a peer that closes without saying so (a crash) is reported down", async () => {
   const a = await node(1);
   const b = await node(2);
   await dial(a.t, b.t.ap);
@@ -477,7 +478,7 @@ Deno.test("a peer that closes without saying so (a crash) is reported down", asy
   await closeAll(a, b);
 });
 
-Deno.test("disconnect() flushes and closes; neither side reports a failure", async () => {
+test("disconnect() flushes and closes; neither side reports a failure", async () => {
   const a = await node(1);
   const b = await node(2);
   for (let seq = 0; seq < 100; seq++) a.t.send(b.ref, { t: 13, seq });
@@ -494,7 +495,7 @@ Deno.test("disconnect() flushes and closes; neither side reports a failure", asy
   await closeAll(a, b);
 });
 
-Deno.test("disconnect() of an established link flushes it and a new link replaces it", async () => {
+test("disconnect() of an established link flushes it and a new link replaces it", async () => {
   const a = await node(1);
   const b = await node(2);
   await dial(a.t, b.t.ap);
@@ -509,7 +510,7 @@ Deno.test("disconnect() of an established link flushes it and a new link replace
   await closeAll(a, b);
 });
 
-Deno.test("a throwing frame handler is logged and does not break the link", async () => {
+test("a throwing frame handler is logged and does not break the link", async () => {
   const logged: unknown[] = [];
   const original = console.error;
   console.error = (...args: unknown[]) => logged.push(args);
@@ -530,7 +531,7 @@ Deno.test("a throwing frame handler is logged and does not break the link", asyn
   }
 });
 
-Deno.test("a frame handler may reply, disconnect or send again from inside the callback", async () => {
+test("a frame handler may reply, disconnect or send again from inside the callback", async () => {
   const b = await node(2, {
     onFrame: (from, frame) => {
       if (frame.t === 19) b.t.send(from, { t: 20, seq: frame.seq });
@@ -543,7 +544,7 @@ Deno.test("a frame handler may reply, disconnect or send again from inside the c
   await closeAll(a, b);
 });
 
-Deno.test("a frame over the size limit is refused by send() with MessageTooLargeError", async () => {
+test("a frame over the size limit is refused by send() with MessageTooLargeError", async () => {
   const a = await node(1, {}, { maxFrameSize: 100 });
   assert.throws(
     () => a.t.send({ id: 2, ap: a.t.ap }, { t: 13, data: "x".repeat(200) }),
@@ -552,7 +553,7 @@ Deno.test("a frame over the size limit is refused by send() with MessageTooLarge
   await closeAll(a);
 });
 
-Deno.test("a peer that stops reading is dropped once its queue passes the high-water mark", async () => {
+test("a peer that stops reading is dropped once its queue passes the high-water mark", async () => {
   const a = await node(1, {}, { maxQueuedBytes: 1024 * 1024 });
   // A raw peer that completes the handshake, then never reads again.
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -586,7 +587,7 @@ Deno.test("a peer that stops reading is dropped once its queue passes the high-w
   await closeAll(a);
 });
 
-Deno.test("close() leaves no socket, timer or pending operation behind", async () => {
+test("close() leaves no socket, timer or pending operation behind", async () => {
   // The test sanitizers fail this test if anything opened here outlives close().
   const a = await node(1, {}, { handshakeTimeoutMs: 60_000 });
   const b = await node(2, {}, { handshakeTimeoutMs: 60_000 });
@@ -607,7 +608,7 @@ Deno.test("close() leaves no socket, timer or pending operation behind", async (
   assert.equal(a.t.stats.framesDropped, 1);
 });
 
-Deno.test("after a partial write, a run counts as sent only when all of it went out", () => {
+test("after a partial write, a run counts as sent only when all of it went out", () => {
   // Byte ends of queued frames: 100 (single), a run at 200/-250/-300, then 400 (single).
   const ends = [100, 200, -250, -300, 400];
   const cases: [number, number][] = [

@@ -15,7 +15,8 @@ import { joinNet } from "../mod.ts";
 const remoteAp = "127.0.0.1:3001";
 // Create a node with id 16 and join the network through it.
 const node = await joinNet(remoteAp, { node: { id: 16 }, ap: { port: 3002 } });
-console.log(`node ${node.id} joined through ${remoteAp}; successor ${node.info().succ.id}`);
+console.log(`node ${node.id} (port ${node.ap.port}) joined through ${remoteAp}`);
+console.log(`its successor is node ${node.info().succ.id}`);
 Deno.addSignalListener("SIGINT", () => node.leave());
 
 // Display each message received.

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createNet, joinNet, type P2PNode } from "../mod.ts";
 import { type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Browser, CHROMIUM, hasChromium } from "./_cdp.ts";
+import { test } from "./_test.ts";
 
 const present = hasChromium();
 if (!present) {
@@ -13,10 +14,9 @@ if (!present) {
   );
 }
 
-Deno.test({
-  name: "the dashboard shows a message sent through another node's gateway as it arrives",
-  ignore: !present,
-  async fn() {
+test(
+  "the dashboard shows a message sent through another node's gateway as it arrives",
+  async () => {
     const nodes: P2PNode[] = [];
     const servers: GatewayServer[] = [];
     try {
@@ -106,4 +106,5 @@ Deno.test({
       for (const n of nodes.reverse()) await n.leave();
     }
   },
-});
+  { ignore: !present },
+);

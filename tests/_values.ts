@@ -54,3 +54,9 @@ export function readEnv(name: string): string | undefined {
   }
   return Deno.env.get(name) || undefined;
 }
+
+/**
+ * A TCP port nothing listens on: port 1 lies below the kernel's ephemeral range, so no test
+ * listening on port 0 can be given it (a port found free and released could be taken meanwhile).
+ */
+export const CLOSED_PORT = 1;

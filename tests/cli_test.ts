@@ -4,14 +4,9 @@ import assert from "node:assert/strict";
 import { curl, Proc } from "./_gateway_process.ts";
 import { type DenoRun, ROOT, runDeno } from "./_deno.ts";
 import { test } from "./_test.ts";
+import { CLOSED_PORT } from "./_values.ts";
 
 const RUN = ["run", "--allow-net=127.0.0.1", "cli.ts"];
-
-/**
- * A TCP port nothing listens on: port 1 lies below the kernel's ephemeral range, so no test
- * listening on port 0 can be given it, and nothing else here serves it.
- */
-const CLOSED_PORT = 1;
 
 /** Runs the CLI to its end (killed, failing the test, if it takes over 60 s). */
 function run(args: string[]): Promise<DenoRun> {

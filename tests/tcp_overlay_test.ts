@@ -5,8 +5,10 @@ import { TcpTransport } from "../lib/com/tcp.ts";
 import { PROTOCOL_VERSION } from "../lib/com/transport.ts";
 import { Embedded } from "../lib/com/framing.ts";
 import type { P2PNode } from "../lib/node/node.ts";
-import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
-import { nextWithin, until } from "./_wait.ts";
+import { ConnectError, HandshakeError, InvalidArgumentError, JoinError } from "../lib/errors.ts";
+import { fingerPolicy } from "../lib/core/fingers.ts";
+import { CLOSED_PORT } from "./_values.ts";
+import { nextWithin, until, within } from "./_wait.ts";
 import { test } from "./_test.ts";
 
 function ringOk(nodes: P2PNode[]): boolean {
@@ -16,6 +18,22 @@ function ringOk(nodes: P2PNode[]): boolean {
     return info.succ.id === live[(i + 1) % live.length].id &&
       info.pred?.id === live[(i - 1 + live.length) % live.length].id;
   });
+}
+
+/** `n` distinct ids in `[0, maxKey)` drawn from `random`. */
+function distinctIds(n: number, maxKey: number, random: () => number): number[] {
+  const ids = new Set<number>();
+  while (ids.size < n) ids.add(Math.floor(random() * maxKey));
+  return [...ids];
+}
+
+/** Checks `rejection` is an instance of `type` with exactly `message`. */
+function exactly(type: new (...args: never[]) => Error, message: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof type, `expected a ${type.name}, got ${String(e)}`);
+    assert.equal(e.message, message);
+    return true;
+  };
 }
 
 function responsible(nodes: P2PNode[], key: number): number {
@@ -41,24 +59,35 @@ test("the seed talk's three nodes over TCP: create, join, join, send to key 42 a
   await n3.send(16, "hello");
   const h = await nextWithin(inboxes.get(16)!, "hello at node 16");
   assert.equal(h.msg, "hello");
-  assert.ok(h.hops >= 1);
+  assert.equal(h.hops, 1, "in a ring of three every node knows the others");
   const stats = n3.statistics();
   assert.equal(stats.data.sent, 2);
-  assert.ok(stats.bytes.out > 0 && stats.links.out + stats.links.in > 0);
+  assert.equal(stats.links.out + stats.links.in, 2, "linked to its two neighbours");
+  assert.ok(stats.bytes.out > 0);
   const info = n3.info();
   assert.equal(info.id, n3.id);
-  assert.ok(info.fingers.length > 0 && info.succList.length > 0);
+  const clockwise = [1, 16, n3.id].sort((a, b) => a - b);
+  const at = clockwise.indexOf(n3.id);
+  assert.deepEqual(
+    info.succList.map((n) => n.id),
+    [clockwise[(at + 1) % 3], clockwise[(at + 2) % 3]],
+    `the successors of node ${n3.id}`,
+  );
+  assert.equal(info.fingers.length, fingerPolicy("tango", 2 ** 52).offsets.length);
   for (const it of inboxes.values()) await it.return?.();
 });
 
-test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async () => {
-  const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
+test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async (ctx) => {
+  const ids = distinctIds(16, 2 ** 32, ctx.random);
+  const nodes: P2PNode[] = [await createNet({ node: { id: ids[0] }, net: { maxKey: 2 ** 32 } })];
   try {
-    for (let i = 1; i < 16; i++) nodes.push(await joinNet(nodes[i - 1].ap));
+    for (let i = 1; i < 16; i++) {
+      nodes.push(await joinNet(nodes[i - 1].ap, { node: { id: ids[i] } }));
+    }
     await until(() => ringOk(nodes), "a 16-node ring");
     const inbox = new Map(nodes.map((n) => [n.id, n.messages()]));
     for (let i = 0; i < 40; i++) {
-      const key = Math.floor(Math.random() * 2 ** 32);
+      const key = ctx.int(2 ** 32);
       const src = nodes[i % nodes.length];
       await src.send(key, { key }, { toResp: true });
       const m = await nextWithin(inbox.get(responsible(nodes, key))!, `key ${key}`);
@@ -80,26 +109,29 @@ test("16 nodes over TCP: sends to random keys reach the responsible node; leaves
 
 test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
   await using n1 = await createNet({ node: { id: 5 }, net: { name: "alpha" } });
-  // Nothing listens there.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closedPort = (probe.addr as Deno.NetAddr).port;
-  probe.close();
   await assert.rejects(
-    joinNet(`127.0.0.1:${closedPort}`),
-    (e) => e instanceof ConnectError && e.message.includes(`127.0.0.1:${closedPort}`),
+    joinNet(`127.0.0.1:${CLOSED_PORT}`),
+    exactly(ConnectError, `Cannot connect to 127.0.0.1:${CLOSED_PORT}: Connection refused`),
   );
   await assert.rejects(
     joinNet(n1.ap, { node: { id: 5 } }),
-    (e) => e instanceof HandshakeError || e instanceof JoinError,
+    exactly(JoinError, "Node id 5 is already in use"),
   );
-  await assert.rejects(joinNet(n1.ap, { net: { name: "beta" } }), /network "alpha", not "beta"/);
-  await assert.rejects(joinNet("nonsense"), /host:port/);
+  await assert.rejects(
+    joinNet(n1.ap, { net: { name: "beta" } }),
+    exactly(JoinError, 'Access point belongs to network "alpha", not "beta"'),
+  );
+  await assert.rejects(
+    joinNet("nonsense"),
+    exactly(InvalidArgumentError, 'Access point must look like "host:port", got "nonsense"'),
+  );
   await using n2 = await joinNet(n1.ap, { node: { id: 99 } });
   await assert.rejects(
     joinNet(n2.ap, { node: { id: 99 } }),
-    /99 is already in use|Duplicate node id 99/,
+    exactly(JoinError, "Node id 99 is already in use"),
   );
   assert.equal(n1.status, "connected");
+  assert.equal(n1.statistics().badLinks + n2.statistics().badLinks, 0, "none was a violation");
 });
 
 test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
@@ -121,26 +153,36 @@ test("garbage, truncated and oversize frames from a raw socket close that link o
       return f;
     })(),
   ];
-  for (const bytes of attacks) {
+  for (const [i, bytes] of attacks.entries()) {
     const conn = await Deno.connect(a.ap);
+    // The node may hang up before all of it is written (an oversize length condemns at once).
     await conn.write(bytes).catch(() => 0);
     // Half-close so a truncated frame really is truncated; then wait for the node to hang up.
     await conn.closeWrite().catch(() => {});
-    const buf = new Uint8Array(4096);
-    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain until closed */ }
+    await within(
+      (async () => {
+        const buf = new Uint8Array(4096);
+        while ((await conn.read(buf).catch(() => null)) !== null) { /* drain until closed */ }
+      })(),
+      `the node to close the connection of attack ${i}`,
+    );
     conn.close();
+    await until(() => a.statistics().badLinks === i + 1, `attack ${i} counted as a bad link`);
   }
-  await until(() => a.statistics().badLinks >= attacks.length, "bad links counted");
+  assert.equal(a.statistics().badLinks, attacks.length);
   await a.send(500, "still fine");
   assert.equal((await nextWithin(inbox, "a message after the attacks")).msg, "still fine");
   assert.equal(a.status, "connected");
   await inbox.return?.();
 });
 
-test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 messages; multicast reaches exactly its targets", async () => {
-  const nodes: P2PNode[] = [await createNet()];
+test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 messages; multicast reaches exactly its targets", async (ctx) => {
+  const ids = distinctIds(32, 2 ** 52, ctx.random);
+  const nodes: P2PNode[] = [await createNet({ node: { id: ids[0] } })];
   try {
-    for (let i = 1; i < 32; i++) nodes.push(await joinNet(nodes[Math.floor(Math.random() * i)].ap));
+    for (let i = 1; i < 32; i++) {
+      nodes.push(await joinNet(nodes[ctx.int(i)].ap, { node: { id: ids[i] } }));
+    }
     await until(() => ringOk(nodes), "a 32-node ring");
     const got = new Map<number, unknown[]>(nodes.map((n) => [n.id, []]));
     const readers = nodes.map((n) => {
@@ -154,7 +196,8 @@ test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 me
       nodes.reduce((a, n) => a + n.statistics().kinds.broadcast.sent + n.statistics().data.sent, 0);
     const before = sent();
     const report = await nodes[5].broadcast("everyone", { ack: true });
-    assert.equal(report.reached.length, 31);
+    const others = nodes.filter((n) => n !== nodes[5]).map((n) => n.id);
+    assert.deepEqual(report.reached.toSorted((a, b) => a - b), others.sort((a, b) => a - b));
     await until(() => [...got.values()].filter((v) => v.length > 0).length === 31, "31 deliveries");
     for (const n of nodes) assert.deepEqual(got.get(n.id), n === nodes[5] ? [] : ["everyone"]);
     // N−1 data messages (plus the one counted as the broadcast's origin).
@@ -162,7 +205,7 @@ test("32 nodes over TCP: broadcast reaches every node exactly once with N−1 me
     for (const v of got.values()) v.length = 0;
     const targets = nodes.filter((_, i) => i % 4 === 1).map((n) => n.id);
     const mreport = await nodes[0].multicast(targets, "some", { ack: true });
-    assert.deepEqual([...mreport.reached].sort(), [...targets].sort());
+    assert.deepEqual(mreport.reached.toSorted((a, b) => a - b), targets.toSorted((a, b) => a - b));
     await until(() => targets.every((t) => got.get(t)!.length === 1), "multicast deliveries");
     for (const n of nodes) assert.equal(got.get(n.id)!.length, targets.includes(n.id) ? 1 : 0);
     for (const r of readers) await r.return?.();
@@ -175,18 +218,32 @@ test("a private network: members prove the secret; a joiner without it or with a
   await using a = await createNet({ net: { secret: "s3cret", maxKey: 1000 }, node: { id: 1 } });
   await using b = await joinNet(a.ap, { net: { secret: "s3cret" }, node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node private ring");
+  assert.deepEqual([a.statistics().badLinks, b.statistics().badLinks], [0, 0]);
+  // Each side checks the other: the joiner refuses a member that asks for a secret it lacks,
+  // and the member refuses a joiner that proves none (tests/secret_test.ts checks each alone).
   await assert.rejects(
     joinNet(a.ap),
-    (e) =>
-      e instanceof ConnectError || e instanceof HandshakeError
-        ? /requires a secret|did not prove/.test(e.message)
-        : false,
+    exactly(
+      HandshakeError,
+      `Handshake with 127.0.0.1:${a.ap.port} refused: Network "p2ps" requires a secret (net.secret)`,
+    ),
   );
-  await assert.rejects(joinNet(b.ap, { net: { secret: "guess" } }), /different network secret/);
-  await assert.rejects(createNet({ net: { secret: "" } }), /net.secret must be a non-empty string/);
-  assert.ok(a.statistics().badLinks + b.statistics().badLinks >= 2, "refusals are counted");
+  await until(() => a.statistics().badLinks === 1, "the member to refuse the joiner too");
+  await assert.rejects(
+    joinNet(b.ap, { net: { secret: "guess" } }),
+    exactly(
+      HandshakeError,
+      `Handshake with 127.0.0.1:${b.ap.port} refused: Peer 500 holds a different network secret`,
+    ),
+  );
+  await until(() => b.statistics().badLinks === 1, "the member to refuse the wrong secret too");
+  await assert.rejects(
+    createNet({ net: { secret: "" } }),
+    exactly(InvalidArgumentError, "net.secret must be a non-empty string"),
+  );
   const receipt = await b.send(1, "inside", { ack: true });
   assert.equal(receipt.node, 1);
+  assert.deepEqual([a.statistics().badLinks, b.statistics().badLinks], [1, 1]);
 });
 
 test("ill-typed frames from a peer that passed the handshake are dropped and counted; the node keeps working", async () => {
@@ -274,19 +331,22 @@ test("streams over TCP travel as runs of messages per frame, through relays, in 
     const count = 2000;
     for (let i = 0; i < count; i++) src.send(dst.id, { i, pad: new Uint8Array(i % 200) });
     let previous = -1;
+    let relayed = 0;
     for (let i = 0; i < count; i++) {
       const m = await nextWithin(inbox, `message ${i}`);
       assert.deepEqual(m.msg, { i, pad: new Uint8Array(i % 200) });
       assert.equal(m.src, src.id);
-      assert.ok(m.id > previous, "ids increase");
+      assert.equal(m.id, previous < 0 ? m.id : previous + 1, "ids follow each other");
+      assert.ok(m.hops >= 2, `message ${i} went through a relay (${m.hops} hops)`);
       previous = m.id;
+      relayed += m.hops - 1;
     }
     await inbox.return?.();
-    assert.ok(forwarded() - forwardedBefore >= count, "every message went through a relay");
+    assert.equal(forwarded() - forwardedBefore, relayed, "each relay hop counted once");
     // Far fewer frames than messages arrived (control traffic included).
     const frames = dst.statistics().frames.in - framesBefore;
     assert.ok(frames < count / 4, `${frames} frames for ${count} messages`);
-    assert.ok(dst.statistics().kinds.send.received >= count);
+    assert.equal(dst.statistics().kinds.send.received, count + 1, "the probe and the stream");
   } finally {
     await Promise.all(nodes.map((n) => n.leave()));
   }

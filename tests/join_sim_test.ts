@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Simulator } from "../lib/node/simulator.ts";
-import type { P2PNode } from "../lib/node/node.ts";
-import { JoinError } from "../lib/errors.ts";
+import { type NodeEvent, P2PNode } from "../lib/node/node.ts";
+import { HandshakeError, JoinError, TimeoutError } from "../lib/errors.ts";
+import { simRogue } from "./_rogue.ts";
 import { flush, lookups, ringViolations } from "./_ring.ts";
 import { test } from "./_test.ts";
 
@@ -28,37 +29,94 @@ for (const seed of [1, 2, 3, 4]) {
   });
 }
 
+/** Checks that a rejection is an instance of `type` with exactly `message`. */
+function exactly(type: new (...args: never[]) => Error, message: string) {
+  return (e: unknown) => {
+    assert.ok(e instanceof type, `expected a ${type.name}, got ${String(e)}`);
+    assert.equal(e.message, message);
+    return true;
+  };
+}
+
 test("a join with an id already in use is refused with a JoinError naming the id", async () => {
   const sim = new Simulator({ seed: 1 });
   const first = sim.createNet({ node: { id: 7 }, net: { maxKey: 1000 } });
   await sim.settle(sim.joinNet(first, { node: { id: 300 } }));
   const dup = sim.joinNet(first, { node: { id: 300 } });
-  await assert.rejects(
-    sim.settle(dup),
-    (e) => e instanceof JoinError && /300 is already in use/.test(e.message),
-  );
+  await assert.rejects(sim.settle(dup), exactly(JoinError, "Node id 300 is already in use"));
   const outside = sim.joinNet(first, { node: { id: 5000 } });
-  await assert.rejects(sim.settle(outside), /outside the network's identifier space/);
+  await assert.rejects(
+    sim.settle(outside),
+    exactly(JoinError, "Node id 5000 is outside the network's identifier space [0, 1000)"),
+  );
   assert.deepEqual(ringViolations(sim), []);
 });
 
-test("a lone node emits alone; the first join makes both connected", async () => {
+/** A node of `sim` whose event stream is read from its very start (before it is started). */
+function watchedNode(sim: Simulator, id: number): { node: P2PNode; events: NodeEvent[] } {
+  const node = new P2PNode(
+    { transport: sim.network.transport(), clock: sim.clock, random: sim.random },
+    { node: { id }, net: { maxKey: 100 } },
+  );
+  const events: NodeEvent[] = [];
+  (async () => {
+    for await (const e of node.events()) events.push(e);
+  })();
+  return { node, events };
+}
+
+/** Events as `type` or `type:id` (the node they are about), in order. */
+function story(events: NodeEvent[]): string[] {
+  return events.map((e) => {
+    const field = ["pred", "succ", "last"].find((f) => f in e);
+    const about = (field ? e[field] : undefined) as { id: number } | null | undefined;
+    return about === undefined ? e.type : `${e.type}:${about?.id ?? "none"}`;
+  });
+}
+
+test("a new network's node emits alone; the first join makes both connected; the last leave makes it alone again", async () => {
   const sim = new Simulator({ seed: 2 });
-  const a = sim.createNet({ node: { id: 10 }, net: { maxKey: 100 } });
-  const ev = a.events();
-  const b = await sim.settle(sim.joinNet(a, { node: { id: 60 } }));
+  const a = watchedNode(sim, 10);
+  a.node.startNet({ maxKey: 100 });
+  await flush();
+  assert.deepEqual(story(a.events), ["alone"]);
+  assert.equal(a.node.status, "alone");
+  const b = watchedNode(sim, 60);
+  await sim.settle(b.node.startJoin(a.node.ap));
   sim.run(1000);
-  const types: string[] = [];
-  for (;;) {
-    const r = await Promise.race([ev.next(), flush().then(() => null)]);
-    if (!r || r.done) break;
-    types.push(r.value.type);
-  }
-  assert.ok(types.includes("connected"), types.join());
-  assert.equal(a.info().succ.id, 60);
-  assert.equal(b.info().succ.id, 10);
-  assert.equal(a.status, "connected");
-  await ev.return?.();
+  await flush();
+  assert.deepEqual(story(a.events), ["alone", "newpred:60", "newsucc:60", "connected", "fingers"]);
+  // Node 60 covers node 10's finger targets in (10, 60]: 11, 14, 22 and 46 (Tango, maxKey 100).
+  assert.deepEqual(
+    (a.events[4].changed as { index: number; target: number; node: { id: number } }[])
+      .map((c) => [c.index, c.target, c.node.id]),
+    [[0, 11, 60], [2, 14, 60], [4, 22, 60], [6, 46, 60]],
+  );
+  assert.deepEqual(story(b.events).slice(0, 3), ["newpred:10", "newsucc:10", "connected"]);
+  assert.deepEqual([a.node.status, b.node.status], ["connected", "connected"]);
+  assert.equal(a.node.info().succ.id, 60);
+  assert.equal(b.node.info().succ.id, 10);
+  await b.node.leave();
+  sim.run(1000);
+  await flush();
+  assert.deepEqual(story(a.events).slice(5), ["newpred:none", "alone:60"]);
+  assert.equal(a.node.status, "alone");
+  a.node.crash();
+});
+
+test("a join through an access point that never answers fails with a TimeoutError after joinTimeoutMs", async () => {
+  const sim = new Simulator({ seed: 3 });
+  // It completes the handshake, then ignores the joiner's request for the network's identity.
+  const silent = simRogue(sim, 5);
+  const join = sim.joinNet(silent.ref.ap, { timing: { joinTimeoutMs: 2000 } });
+  const t0 = sim.clock.now();
+  await assert.rejects(
+    sim.settle(join),
+    exactly(TimeoutError, `Join through sim:${silent.ref.ap.port} did not complete within 2000 ms`),
+  );
+  const waited = sim.clock.now() - t0;
+  assert.ok(waited >= 2000 && waited < 2200, `gave up after ${waited} ms of virtual time`);
+  assert.deepEqual(silent.frames.map((f) => f.frame.t), [2], "it asked once what network this is");
 });
 
 test("graceful leaves keep the ring correct and end at a lone node", async () => {
@@ -76,15 +134,27 @@ test("graceful leaves keep the ring correct and end at a lone node", async () =>
   assert.equal(sim.live[0].status, "alone");
 });
 
-test("simulator: a private network refuses joiners without its secret", async () => {
+test("simulator: a private network refuses joiners without its secret or with another", async () => {
   const sim = new Simulator({ seed: 9 });
   const first = sim.createNet({ net: { secret: "k" } });
   const member = await sim.settle(sim.joinNet(first, { net: { secret: "k" } }));
-  await assert.rejects(sim.settle(sim.joinNet(first)), /requires a secret|did not prove/);
+  // The joiner dials first and refuses first, on its own side (tests/secret_test.ts checks the
+  // member's side alone).
+  await assert.rejects(
+    sim.settle(sim.joinNet(first)),
+    exactly(
+      HandshakeError,
+      `Handshake with sim:${first.ap.port} refused: Network "p2ps" requires a secret (net.secret)`,
+    ),
+  );
   await assert.rejects(
     sim.settle(sim.joinNet(member, { net: { secret: "x" } })),
-    /different network secret/,
+    exactly(
+      HandshakeError,
+      `Handshake with sim:${member.ap.port} refused: Peer ${member.id} holds a different network secret`,
+    ),
   );
   sim.run(5000);
   assert.deepEqual(ringViolations(sim), []);
+  assert.deepEqual(sim.nodes.slice(2).map((n) => n.statistics().badLinks), [1, 1]);
 });

@@ -109,3 +109,16 @@ export function quantile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
+
+/**
+ * The values a stream reader has queued now (the simulator's clock does not move). Its next value
+ * is consumed by the last, losing read: release the reader afterwards.
+ */
+export async function queued<T>(it: AsyncIterator<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (;;) {
+    const r = await Promise.race([it.next(), flush().then(() => null)]);
+    if (!r || r.done) return out;
+    out.push(r.value);
+  }
+}

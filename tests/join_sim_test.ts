@@ -5,6 +5,7 @@ import { HandshakeError, JoinError, TimeoutError } from "../lib/errors.ts";
 import { simRogue } from "./_rogue.ts";
 import { flush, lookups, ringViolations } from "./_ring.ts";
 import { test } from "./_test.ts";
+import { exactly } from "./_assert.ts";
 
 for (const seed of [1, 2, 3, 4]) {
   Deno.test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
@@ -27,15 +28,6 @@ for (const seed of [1, 2, 3, 4]) {
     }
     assert.equal(lookups(sim, 500).wrong, 0);
   });
-}
-
-/** Checks that a rejection is an instance of `type` with exactly `message`. */
-function exactly(type: new (...args: never[]) => Error, message: string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof type, `expected a ${type.name}, got ${String(e)}`);
-    assert.equal(e.message, message);
-    return true;
-  };
 }
 
 test("a join with an id already in use is refused with a JoinError naming the id", async () => {

@@ -10,6 +10,7 @@ import { fingerPolicy } from "../lib/core/fingers.ts";
 import { CLOSED_PORT } from "./_values.ts";
 import { nextWithin, until, within } from "./_wait.ts";
 import { test } from "./_test.ts";
+import { exactly } from "./_assert.ts";
 
 function ringOk(nodes: P2PNode[]): boolean {
   const live = nodes.filter((n) => n.status === "connected").sort((a, b) => a.id - b.id);
@@ -25,15 +26,6 @@ function distinctIds(n: number, maxKey: number, random: () => number): number[] 
   const ids = new Set<number>();
   while (ids.size < n) ids.add(Math.floor(random() * maxKey));
   return [...ids];
-}
-
-/** Checks `rejection` is an instance of `type` with exactly `message`. */
-function exactly(type: new (...args: never[]) => Error, message: string) {
-  return (e: unknown) => {
-    assert.ok(e instanceof type, `expected a ${type.name}, got ${String(e)}`);
-    assert.equal(e.message, message);
-    return true;
-  };
 }
 
 function responsible(nodes: P2PNode[], key: number): number {

@@ -3,6 +3,7 @@ import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { lookups, ringViolations } from "./_ring.ts";
 import { test } from "./_test.ts";
+import { drain } from "./_wait.ts";
 
 /** A random run of joins, leaves, crashes and silent crashes, then quiet. */
 async function churn(seed: number, ops: number): Promise<Simulator> {
@@ -70,8 +71,7 @@ test("a silent crash is suspected, declared crashed and repaired; the events say
   sim.vanish(victim);
   sim.run(20_000);
   pred.crash();
-  const seen: { type: string; time: number }[] = [];
-  for await (const e of ev) seen.push(e);
+  const seen = await drain(ev, "the events of a crashed node");
   const suspect = seen.find((e) => e.type === "suspect");
   const crash = seen.find((e) => e.type === "crash");
   assert.ok(suspect && crash, seen.map((e) => e.type).join());
@@ -101,7 +101,7 @@ test("a false suspicion heals: a partitioned node comes back and the rings merge
   assert.deepEqual(ringViolations(sim), []);
   const types: string[] = [];
   nodes[3].crash();
-  for await (const e of ev) types.push(e.type);
+  for (const e of await drain(ev, "the events of a crashed node")) types.push(e.type);
   assert.ok(types.includes("alive") && types.includes("connected"), types.join());
 });
 

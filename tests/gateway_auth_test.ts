@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { serveGateway } from "../gateway/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { gatewayRing } from "./_gateway_fixture.ts";
+import { within } from "./_wait.ts";
 import { test } from "./_test.ts";
 
 const ROUTES: [string, string][] = [
@@ -162,9 +163,14 @@ test("serveGateway serves on loopback and shuts down cleanly with open streams",
   const stream = await fetch(`${server.url}/events`);
   assert.equal(stream.status, 200);
   const reader = stream.body!.getReader();
-  await reader.read();
-  await server.shutdown();
+  await within(reader.read(), "the stream's first bytes");
+  await within(server.shutdown(), "the server to shut down with a stream open");
   // The stream ended with the server.
-  for (;;) if ((await reader.read()).done) break;
+  await within(
+    (async () => {
+      while (!(await reader.read()).done) { /* read to the end */ }
+    })(),
+    "the stream to end with the server",
+  );
   await server.shutdown();
 });

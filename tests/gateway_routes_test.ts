@@ -79,7 +79,7 @@ test("POST /send with ack answers with the delivery receipt", async () => {
   const receipt = json.receipt as Record<string, number>;
   assert.equal(receipt.dst, 700);
   assert.equal(receipt.node, 700);
-  assert.ok(receipt.hops >= 1);
+  assert.equal(receipt.hops, 1, "node 700 is node 1's predecessor");
   assert.equal(typeof receipt.rtt, "number");
 });
 
@@ -87,8 +87,11 @@ test("POST /send with ack to an absent node answers 404 naming what was missing"
   await using r = await gatewayRing();
   const { status, json } = await settleFetch(r, "/send", { dst: 5, msg: "x", ack: true });
   assert.equal(status, 404);
-  assert.match(String(json.error), /5/);
-  assert.deepEqual(json.missing, [5]);
+  assert.deepEqual(json, {
+    error: "No node has id 5: message 1 was not delivered there",
+    type: "NodeAbsentError",
+    missing: [5],
+  });
 });
 
 test("POST /send with ack answers 504 when no acknowledgement comes in time", async () => {
@@ -102,7 +105,10 @@ test("POST /send with ack answers 504 when no acknowledgement comes in time", as
     timeoutMs: 50,
   });
   assert.equal(status, 504);
-  assert.equal(json.type, "TimeoutError");
+  assert.deepEqual(json, {
+    error: "Delivery of message 1 was not acknowledged within 50 ms by 400",
+    type: "TimeoutError",
+  });
 });
 
 test("POST /multicast delivers once to each destination", async () => {
@@ -141,7 +147,11 @@ test("POST /multicast with ack answers 404 listing the absent destinations", asy
     ack: true,
   });
   assert.equal(status, 404);
-  assert.deepEqual(json.missing, [999]);
+  assert.deepEqual(json, {
+    error: "No node has id 999: message 1 was not delivered there",
+    type: "NodeAbsentError",
+    missing: [999],
+  });
 });
 
 test("POST /broadcast reaches every other node, and this one with toMyself", async () => {
@@ -183,7 +193,7 @@ test("GET /stats answers the node's statistics as JSON", async () => {
   assert.equal(res.status, 200);
   const stats = await res.json();
   assert.deepEqual(stats, JSON.parse(JSON.stringify(r.node(1).statistics())));
-  assert.ok(stats.data.sent >= 1);
+  assert.equal(stats.data.sent, 1);
 });
 
 test("GET /metrics answers the same counters in Prometheus text format", async () => {
@@ -235,7 +245,10 @@ test("a sending route answers 503 once the node has left", async () => {
   r.node(1).crash();
   const res = await r.post("/send", { dst: 16, msg: "late" });
   assert.equal(res.status, 503);
-  assert.match((await res.json()).error, /crashed|left/);
+  assert.deepEqual(await res.json(), {
+    error: "Node 1 cannot send: it is crashed",
+    type: "NodeClosedError",
+  });
 });
 
 test("a message over the node's frame limit answers 413", async () => {

@@ -58,10 +58,21 @@ test("GET /events streams node events named by their type", async () => {
   const join = r.sim.joinNet(r.node(1), { node: { id: 8 } });
   await r.sim.settle(join);
   const events = await sse.take(2);
-  assert.ok(events.every((e) => e.id && e.event && JSON.parse(e.data!).type === e.event));
-  const newsucc = events.find((e) => e.event === "newsucc");
-  assert.ok(newsucc, `no newsucc in ${events.map((e) => e.event)}`);
-  assert.equal(JSON.parse(newsucc.data!).succ.id, 8);
+  assert.deepEqual(events.map((e) => [e.id!.split("-")[1], e.event, JSON.parse(e.data!).type]), [
+    ["1", "fingers", "fingers"],
+    ["2", "newsucc", "newsucc"],
+  ]);
+  // Node 8 is node 1's new successor (after 16) and its finger for targets 2 and 5.
+  const [fingers, newsucc] = events.map((e) => JSON.parse(e.data!));
+  assert.deepEqual(
+    fingers.changed.map((c: { index: number; target: number; node: { id: number } }) => [
+      c.index,
+      c.target,
+      c.node.id,
+    ]),
+    [[0, 2, 8], [2, 5, 8]],
+  );
+  assert.deepEqual([newsucc.succ.id, newsucc.old.id], [8, 16]);
   await sse.cancel();
 });
 
@@ -176,9 +187,12 @@ test("the replay buffer is bounded in bytes as well as in events", async () => {
   for (let i = 0; i < 10; i++) await r.post("/send", { dst: 1, msg: "x".repeat(500) });
   await new Promise((resolve) => setTimeout(resolve, 0));
   const again = await openStream(r, "/messages", { "last-event-id": one.id! });
-  const [gap] = await again.take(1);
+  // Each of the ten events is about 630 bytes: 2000 bytes keep the last three (9, 10, 11).
+  const [gap, ...kept] = await again.take(4);
   assert.equal(gap.event, "gap");
-  assert.ok(JSON.parse(gap.data!).missed >= 6);
+  assert.deepEqual(JSON.parse(gap.data!), { lastEventId: one.id, missed: 7, reason: "evicted" });
+  assert.deepEqual(kept.map((e) => e.id!.split("-")[1]), ["9", "10", "11"]);
+  assert.deepEqual(kept.map(msgOf), ["x".repeat(500), "x".repeat(500), "x".repeat(500)]);
   await again.cancel();
 });
 

@@ -44,3 +44,30 @@ export async function runDeno(
     clearTimeout(timer);
   }
 }
+
+/** The failed tests of a `deno test` run: `file: name — first line of its error`. */
+export function failures(output: string): string[] {
+  const files = new Map<string, string>();
+  let file = "";
+  for (const line of output.split("\n")) {
+    const running = /^running \d+ tests? from \.\/(.+)$/.exec(line);
+    if (running) file = running[1];
+    const failed = /^(.+) \.\.\. FAILED( \(|$)/.exec(line);
+    if (failed && !files.has(failed[1])) files.set(failed[1], file);
+    const uncaught = /^Uncaught error from \.\/(\S+) FAILED/.exec(line);
+    if (uncaught) files.set(`(uncaught error in ${uncaught[1]})`, uncaught[1]);
+  }
+  // In the ERRORS section each failure is `name => location` then `error: ...`.
+  const errors = new Map<string, string>();
+  const lines = output.split("\n");
+  for (let i = 0; i < lines.length - 1; i++) {
+    const head = /^(.+) => \S+:\d+:\d+$/.exec(lines[i]);
+    if (head && lines[i + 1].startsWith("error: ")) {
+      errors.set(head[1], lines[i + 1].slice(7).trim());
+    }
+  }
+  return [...files].map(([name, f]) => {
+    const why = errors.get(name) ?? "";
+    return `${f.replace(/^tests\//, "")}: ${name}${why ? ` — ${why}` : ""}`;
+  });
+}

@@ -69,7 +69,7 @@ export interface SseEvent {
 }
 
 /** How long a reader waits for the next event before failing, ms. */
-export const SSE_WAIT_MS = 10_000;
+export const SSE_WAIT_MS = 5_000;
 
 /**
  * Reads SSE events from a response body by hand, the way a raw client would. Every read has a

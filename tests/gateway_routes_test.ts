@@ -305,7 +305,7 @@ const BAD: [string, string, string | unknown, number, RegExp][] = [
 ];
 
 for (const [what, path, body, status, error] of BAD) {
-  Deno.test(`POST ${path} with ${what} answers ${status} naming the problem`, async () => {
+  test(`POST ${path} with ${what} answers ${status} naming the problem`, async () => {
     await using r = await gatewayRing([1, 16]);
     const res = await r.post(path, body);
     assert.equal(res.status, status);

@@ -3,7 +3,7 @@
 // uses the guarded `test()`, with randomness only from the seeded generator.
 import assert from "node:assert/strict";
 import { test } from "./_test.ts";
-import { ROOT, runDeno } from "./_deno.ts";
+import { failures, ROOT, runDeno } from "./_deno.ts";
 
 test("a test that waits forever fails at its limit, naming itself, and the run goes on", async () => {
   const out = await runDeno(
@@ -32,6 +32,11 @@ test("a test that waits forever fails at its limit, naming itself, and the run g
     );
   }
   assert.match(out.text, /^runs after the tests that hung \.\.\. ok/m);
+  // The mutation check and the stress script read failures the same way.
+  assert.deepEqual(failures(out.text), [
+    'fixtures/hang_fixture.ts: waits for a promise that never settles — Error: Test "waits for a promise that never settles" did not finish within its limit of 300 ms (P2PS_TEST_LIMIT_MS): it was waiting for something that never came',
+    'fixtures/hang_fixture.ts: waits for a connection that never comes — Error: Test "waits for a connection that never comes" did not finish within its limit of 300 ms (P2PS_TEST_LIMIT_MS): it was waiting for something that never came',
+  ]);
   assert.match(out.text, /^FAILED \| 1 passed \| 2 failed/m);
 });
 

@@ -8,7 +8,7 @@ import { test } from "./_test.ts";
 import { exactly } from "./_assert.ts";
 
 for (const seed of [1, 2, 3, 4]) {
-  Deno.test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
+  test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
     const sim = new Simulator({ seed });
     const first = sim.createNet({ net: { succListSize: 4 } });
     // A few seeds of a ring, then hundreds of joins through random members, all at once.

@@ -63,7 +63,7 @@ test("next hop is loop-free and ends at the responsible node for every key and s
 });
 
 for (const seed of [1, 2]) {
-  Deno.test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
+  test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
     const sim = await buildRing(1000, { seed });
     assert.deepEqual(ringViolations(sim), []);
     const { hops, wrong, lost } = lookups(sim, 3000);

@@ -3,7 +3,7 @@ import { Simulator } from "../lib/node/simulator.ts";
 import { type NodeEvent, P2PNode } from "../lib/node/node.ts";
 import { HandshakeError, JoinError, TimeoutError } from "../lib/errors.ts";
 import { simRogue } from "./_rogue.ts";
-import { flush, lookups, ringViolations } from "./_ring.ts";
+import { flush, lookups, ringViolations, settle } from "./_ring.ts";
 import { test } from "./_test.ts";
 import { exactly } from "./_assert.ts";
 
@@ -103,7 +103,7 @@ test("a join through an access point that never answers fails with a TimeoutErro
   const join = sim.joinNet(silent.ref.ap, { timing: { joinTimeoutMs: 2000 } });
   const t0 = sim.clock.now();
   await assert.rejects(
-    sim.settle(join),
+    settle(sim, join, "the join", 10_000),
     exactly(TimeoutError, `Join through sim:${silent.ref.ap.port} did not complete within 2000 ms`),
   );
   const waited = sim.clock.now() - t0;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { InOrder } from "../lib/services/reliable.ts";
 import { NodeClosedError } from "../lib/errors.ts";
 import type { Simulator } from "../lib/node/simulator.ts";
-import { buildRing, collect, flush } from "./_ring.ts";
+import { buildRing, collect, flush, outcome } from "./_ring.ts";
 import { exactly } from "./_assert.ts";
 import { test } from "./_test.ts";
 
@@ -93,14 +93,15 @@ test("aborting an acknowledged send rejects it with the signal's reason and stop
   const [a, b] = sim.live;
   const ac = new AbortController();
   const sent = a.send(b.id, "x", { ack: true, signal: ac.signal, timeoutMs: 600_000 });
-  const outcome = sent.then(() => null, (e) => e);
+  const result = outcome(sent);
   sim.run(2_000);
   const before = retransmitted(sim);
   assert.ok(before > 0, "it was being retransmitted");
   const reason = new Error("the user gave up");
   ac.abort(reason);
   await flush();
-  assert.equal(await outcome, reason, "rejected with the very reason given");
+  assert.deepEqual(result.now, { state: "rejected", error: reason }, "rejected with the reason");
+  assert.equal(result.now.error, reason, "the very reason given");
   sim.run(20_000);
   assert.equal(retransmitted(sim), before, "no retransmission after the abort");
   for (const n of sim.live) n.crash();
@@ -114,16 +115,18 @@ test("an abort without a reason rejects with the signal's AbortError; an aborted
     a.multicast([b.id], "x", { ack: true, signal: ac.signal }),
     a.broadcast("x", { ack: true, signal: ac.signal }),
     a.sendToSucc("x", 2, { ack: true, signal: ac.signal }),
-  ].map((p) => p.then(() => null, (e) => e));
+  ].map(outcome);
   sim.run(1_000);
   ac.abort();
   await flush();
-  for (const e of await Promise.all(pending)) {
-    assert.ok(e instanceof DOMException, String(e));
-    assert.equal(e.name, "AbortError");
+  for (const p of pending) {
+    assert.equal(p.now.state, "rejected");
+    assert.ok(p.now.error instanceof DOMException, String(p.now.error));
+    assert.equal(p.now.error.name, "AbortError");
   }
-  const late = a.send(b.id, "y", { ack: true, signal: AbortSignal.abort("too late") });
-  await assert.rejects(late, (e) => e === "too late");
+  const late = outcome(a.send(b.id, "y", { ack: true, signal: AbortSignal.abort("too late") }));
+  await flush();
+  assert.deepEqual(late.now, { state: "rejected", error: "too late" });
   for (const n of sim.live) n.crash();
 });
 
@@ -132,17 +135,20 @@ for (const how of ["leave", "crash"] as const) {
     const sim = await deafRing(23);
     const [a, b] = sim.live;
     const pending = [
-      a.send(b.id, "x", { ack: true }),
+      a.send(b.id, "x", { ack: true }) as Promise<unknown>,
       a.multicast([b.id], "x", { ack: true }),
       a.broadcast("x", { ack: true }),
       a.sendToSucc("x", 2, { ack: true }),
-    ].map((p) => p.then(() => null, (e) => e));
+    ].map(outcome);
     sim.run(1_000);
     if (how === "leave") await a.leave();
     else a.crash();
     await flush();
-    for (const e of await Promise.all(pending)) {
-      exactly(NodeClosedError, `Node ${a.id} stopped before delivery was acknowledged`)(e);
+    for (const p of pending) {
+      assert.equal(p.now.state, "rejected", "settled when the node stopped");
+      exactly(NodeClosedError, `Node ${a.id} stopped before delivery was acknowledged`)(
+        p.now.error,
+      );
     }
     for (const n of sim.live) n.crash();
   });

@@ -27,6 +27,25 @@ test("broadcast() in a 1,000-node ring reaches every node exactly once with N−
   await c.stop();
 });
 
+test("broadcast() in a 50-node ring hands each node its own stretch: 49 messages, each node once", async () => {
+  const sim = await buildRing(50, { seed: 13 });
+  const live = sim.live;
+  const c = collect(live);
+  const before = sum(live.map((n) => n.statistics().data.sent));
+  await live[9].broadcast("small");
+  sim.run(5000);
+  await flush();
+  assert.equal(sum(live.map((n) => n.statistics().data.sent)) - before, 49);
+  assert.deepEqual(
+    [...c.got.keys()].sort((a, b) => a - b),
+    live.filter((n) => n !== live[9]).map((n) => n.id).sort((a, b) => a - b),
+  );
+  for (const [id, msgs] of c.got) assert.deepEqual(msgs, ["small"], `node ${id}`);
+  const dups = sum(live.map((n) => n.statistics().kinds.broadcast.duplicates));
+  assert.equal(dups, 0, "no node was handed it twice");
+  await c.stop();
+});
+
 test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
   const sim = await buildRing(1000, { seed: 4 });
   const live = sim.live;

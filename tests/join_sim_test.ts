@@ -30,6 +30,39 @@ for (const seed of [1, 2, 3, 4]) {
   });
 }
 
+/** Each live node's successor list as ids, and what it should be: the next `k` clockwise. */
+function succLists(sim: Simulator, k: number): { got: string[]; want: string[] } {
+  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
+  const byId = new Map(sim.live.map((n) => [n.id, n]));
+  const want = ids.map((id, i) =>
+    `${id}: ${Array.from({ length: k }, (_, j) => ids[(i + 1 + j) % ids.length]).join(" ")}`
+  );
+  const got = ids.map((id) => `${id}: ${byId.get(id)!.info().succList.map((n) => n.id).join(" ")}`);
+  return { got, want };
+}
+
+test("a join updates the successor lists of the nodes before it at once, not at the next stabilisation", async () => {
+  // The safety nets are slowed down so that only the propagation of lists can do it.
+  const timing = { stabilizeMs: 600_000, fingerRefreshMs: 600_000 };
+  const sim = new Simulator({ seed: 5 });
+  const first = sim.createNet({
+    node: { id: 100 },
+    net: { maxKey: 1000, succListSize: 4 },
+    timing,
+  });
+  for (const id of [200, 300, 400, 500, 600, 700, 800]) {
+    await sim.settle(sim.joinNet(first, { node: { id }, timing }));
+  }
+  sim.run(5_000);
+  let lists = succLists(sim, 4);
+  assert.deepEqual(lists.got, lists.want);
+  await sim.settle(sim.joinNet(first, { node: { id: 450 }, timing }));
+  sim.run(1_000);
+  lists = succLists(sim, 4);
+  assert.deepEqual(lists.got, lists.want, "node 450 is in the lists of the four nodes before it");
+  for (const n of sim.live) n.crash();
+});
+
 test("a join with an id already in use is refused with a JoinError naming the id", async () => {
   const sim = new Simulator({ seed: 1 });
   const first = sim.createNet({ node: { id: 7 }, net: { maxKey: 1000 } });

@@ -62,10 +62,18 @@ async function runTests(
   dir: string,
   files: string[],
   limitS: number,
+  filter?: string,
 ): Promise<{ code: number; output: string; timedOut: boolean; seconds: number }> {
   const started = performance.now();
   const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "test", "--no-check", ...PERMISSIONS, ...files],
+    args: [
+      Deno.execPath(),
+      "test",
+      "--no-check",
+      ...PERMISSIONS,
+      ...(filter ? ["--filter", filter] : []),
+      ...files,
+    ],
     cwd: dir,
     env: {
       NO_COLOR: "1",
@@ -118,7 +126,7 @@ async function runMutation(dir: string, m: Mutation): Promise<Outcome> {
   }
   await Deno.writeTextFile(path, original.replace(m.find, m.replace));
   try {
-    const run = await runTests(dir, m.tests, m.limitS);
+    const run = await runTests(dir, m.tests, m.limitS, m.filter);
     const failed = failures(run.output);
     if (run.timedOut) {
       return {
@@ -171,7 +179,8 @@ async function main(): Promise<number> {
     : MUTATIONS.filter((m) => positionals.some((p) => m.name.includes(p)));
   if (values.list) {
     for (const m of chosen) {
-      console.log(`${m.name}\n  ${m.file} (${m.limitS} s): ${m.tests.join(" ")}`);
+      const only = m.filter ? ` --filter "${m.filter}"` : "";
+      console.log(`${m.name}\n  ${m.file} (${m.limitS} s): ${m.tests.join(" ")}${only}`);
     }
     return 0;
   }

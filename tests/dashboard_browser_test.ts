@@ -6,6 +6,7 @@ import { createNet, joinNet, type P2PNode } from "../mod.ts";
 import { type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Browser, CHROMIUM, hasChromium } from "./_cdp.ts";
 import { test } from "./_test.ts";
+import { within } from "./_wait.ts";
 
 const present = hasChromium();
 if (!present) {
@@ -49,15 +50,18 @@ test(
       assert.deepEqual(drawn, [100, 300, 520, 760, 900]);
 
       // A message sent through node 300's gateway appears on node 100's page.
-      const res = await fetch(`${other.url}/send`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}` },
-        body: JSON.stringify({
-          dst: 100,
-          msg: { note: "hello from node 300's gateway" },
-          ack: true,
+      const res = await within(
+        fetch(`${other.url}/send`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({
+            dst: 100,
+            msg: { note: "hello from node 300's gateway" },
+            ack: true,
+          }),
         }),
-      });
+        "POST /send through node 300's gateway",
+      );
       assert.equal(res.status, 200);
       await res.body?.cancel();
       await browser.waitFor(

@@ -157,10 +157,10 @@ test("serveGateway serves on loopback and shuts down cleanly with open streams",
   await using r = await gatewayRing([1, 16]);
   const server = serveGateway(r.node(1), { port: 0 });
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const stats = await fetch(`${server.url}/stats`);
+  const stats = await within(fetch(`${server.url}/stats`), "GET /stats over a real socket");
   assert.equal(stats.status, 200);
   await stats.body?.cancel();
-  const stream = await fetch(`${server.url}/events`);
+  const stream = await within(fetch(`${server.url}/events`), "GET /events over a real socket");
   assert.equal(stream.status, 200);
   const reader = stream.body!.getReader();
   await within(reader.read(), "the stream's first bytes");

@@ -5,6 +5,7 @@ import { serveGateway } from "../gateway/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { gatewayRing } from "./_gateway_fixture.ts";
 import { within } from "./_wait.ts";
+import { exactly } from "./_assert.ts";
 import { test } from "./_test.ts";
 
 const ROUTES: [string, string][] = [
@@ -143,14 +144,23 @@ test("serveGateway refuses a non-loopback address without a token", async () => 
   for (const hostname of ["0.0.0.0", "192.168.1.10", "::"]) {
     assert.throws(
       () => serveGateway(r.node(1), { hostname, port: 0 }),
-      (e) => e instanceof InvalidArgumentError && /requires a token/.test(e.message),
+      exactly(
+        InvalidArgumentError,
+        `Serving the gateway on ${hostname} (not loopback) requires a token`,
+      ),
     );
   }
-  assert.throws(() => serveGateway(r.node(1), { port: 70000 }), InvalidArgumentError);
+  assert.throws(
+    () => serveGateway(r.node(1), { port: 70000 }),
+    exactly(InvalidArgumentError, "HTTP port must be an integer in [0, 65535], got 70000"),
+  );
 });
 
 test("an empty token is refused rather than silently disabling authentication", async () => {
-  await assert.rejects(() => gatewayRing([1], { token: "" }), TypeError);
+  await assert.rejects(
+    () => gatewayRing([1], { token: "" }),
+    exactly(TypeError, "The token must not be empty"),
+  );
 });
 
 test("serveGateway serves on loopback and shuts down cleanly with open streams", async () => {

@@ -70,6 +70,8 @@ async function runTests(
       Deno.execPath(),
       "test",
       "--no-check",
+      // The first failure is the answer: the rest of the run would only take time.
+      "--fail-fast",
       ...PERMISSIONS,
       ...(filter ? ["--filter", filter] : []),
       ...files,
@@ -148,8 +150,7 @@ async function runMutation(dir: string, m: Mutation): Promise<Outcome> {
         seconds: run.seconds,
       };
     }
-    const more = failed.length > 1 ? ` (+${failed.length - 1} more)` : "";
-    return { mutation: m, verdict: "caught", by: failed[0] + more, seconds: run.seconds };
+    return { mutation: m, verdict: "caught", by: failed[0], seconds: run.seconds };
   } finally {
     await Deno.writeTextFile(path, original);
   }

@@ -12,7 +12,7 @@
  * await using n1 = await createNet({ node: { id: 1 } });
  * await using n2 = await joinNet(n1.ap, { node: { id: 16 } });
  * await using n3 = await joinNet(n2.ap);
- * const inbox = n2.messages();
+ * const inbox = n2.messages({ signal: AbortSignal.timeout(10_000) }); // ends after 10 s at most
  * await n3.send(16, { hello: "world" });
  * const { value } = await inbox.next();
  * assert.deepEqual(value?.msg, { hello: "world" });

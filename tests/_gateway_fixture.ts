@@ -3,6 +3,7 @@
 import { Simulator } from "../lib/node/simulator.ts";
 import type { NodeOptions, P2PNode } from "../lib/node/node.ts";
 import { createGateway, type Gateway, type GatewayOptions } from "../gateway/mod.ts";
+import { within } from "./_wait.ts";
 
 /** A ring of simulated nodes with ids `ids` (maxKey 1024) and a gateway on the first. */
 export interface GatewayRing extends AsyncDisposable {
@@ -67,7 +68,14 @@ export interface SseEvent {
   comment?: string;
 }
 
-/** Reads SSE events from a response body by hand, the way a raw client would. */
+/** How long a reader waits for the next event before failing, ms. */
+export const SSE_WAIT_MS = 5_000;
+
+/**
+ * Reads SSE events from a response body by hand, the way a raw client would. Every read has a
+ * deadline: a stream that stops short fails the test, naming what it waited for, instead of
+ * hanging it.
+ */
 export class SseReader {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #decoder = new TextDecoder();
@@ -78,36 +86,48 @@ export class SseReader {
     this.#reader = body.getReader();
   }
 
-  /** The next event block, or `null` when the stream ended. */
-  async next(): Promise<SseEvent | null> {
+  /** The next event block, or `null` when the stream ended; fails after `timeoutMs`. */
+  async next(what = "the next SSE block", timeoutMs = SSE_WAIT_MS): Promise<SseEvent | null> {
+    const end = Date.now() + timeoutMs;
     for (;;) {
-      const end = this.#buffer.indexOf("\n\n");
-      if (end >= 0) {
-        const block = this.#buffer.slice(0, end);
-        this.#buffer = this.#buffer.slice(end + 2);
+      const at = this.#buffer.indexOf("\n\n");
+      if (at >= 0) {
+        const block = this.#buffer.slice(0, at);
+        this.#buffer = this.#buffer.slice(at + 2);
         return parseBlock(block);
       }
       if (this.#done) return null;
-      const { done, value } = await this.#reader.read();
+      const { done, value } = await within(
+        this.#reader.read(),
+        `${what} (received so far: ${JSON.stringify(this.#buffer)})`,
+        Math.max(1, end - Date.now()),
+      );
       if (done) this.#done = true;
       else this.#buffer += this.#decoder.decode(value, { stream: true });
     }
   }
 
-  /** The next event that is neither a comment nor a bare `retry:`. */
-  async nextEvent(): Promise<SseEvent | null> {
+  /** The next event that is neither a comment nor a bare `retry:`, or `null` at the end. */
+  async nextEvent(what = "the next SSE event", timeoutMs = SSE_WAIT_MS): Promise<SseEvent | null> {
+    const end = Date.now() + timeoutMs;
     for (;;) {
-      const e = await this.next();
+      const e = await this.next(what, Math.max(1, end - Date.now()));
       if (e === null || e.event !== undefined || e.data !== undefined) return e;
     }
   }
 
-  /** Reads `n` events (skipping comments). */
-  async take(n: number): Promise<SseEvent[]> {
+  /** Reads exactly `n` events (skipping comments); fails if the stream ends or stalls first. */
+  async take(n: number, timeoutMs = SSE_WAIT_MS): Promise<SseEvent[]> {
     const out: SseEvent[] = [];
+    const end = Date.now() + timeoutMs;
     while (out.length < n) {
-      const e = await this.nextEvent();
-      if (e === null) break;
+      const what = `SSE event ${out.length + 1} of ${n} (got ${JSON.stringify(out)})`;
+      const e = await this.nextEvent(what, Math.max(1, end - Date.now()));
+      if (e === null) {
+        throw new Error(
+          `The SSE stream ended after ${out.length} of ${n} events: ${JSON.stringify(out)}`,
+        );
+      }
       out.push(e);
     }
     return out;

@@ -1,5 +1,6 @@
 // Helpers for tests that run the CLI as a real process: read its stdout line by line with
-// deadlines, run curl, and stop the process with a signal.
+// deadlines, run curl, and stop the process with a signal (every wait has a deadline).
+import { within } from "./_wait.ts";
 
 /** A child process whose stdout is read line by line. */
 export class Proc implements AsyncDisposable {
@@ -107,23 +108,38 @@ export class Proc implements AsyncDisposable {
     return JSON.parse(await this.waitFor(match, JSON.stringify(fields), timeoutMs, from));
   }
 
-  /** The exit status (the process's output is fully read first). */
-  status(): Promise<Deno.CommandStatus> {
+  /**
+   * The exit status (the process's output is fully read first); fails after `timeoutMs` if the
+   * process has not exited by then.
+   */
+  status(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
     this.#status ??= this.child.status.then(async (s) => {
       await Promise.all(this.#pumps);
       return s;
     });
-    return this.#status;
+    return within(
+      this.#status,
+      `the process to exit\nstdout:\n${this.lines.join("\n")}\nstderr:\n${this.stderr}`,
+      timeoutMs,
+    );
   }
 
-  /** Sends `signal` and waits for the exit status. */
-  async stop(signal: Deno.Signal = "SIGINT"): Promise<Deno.CommandStatus> {
+  /**
+   * Sends `signal` and waits for the exit status; a process still running `timeoutMs` later is
+   * killed and the wait fails.
+   */
+  async stop(signal: Deno.Signal = "SIGINT", timeoutMs = 15_000): Promise<Deno.CommandStatus> {
     try {
       this.child.kill(signal);
     } catch {
       // Already gone.
     }
-    return await this.status();
+    try {
+      return await this.status(timeoutMs);
+    } catch (e) {
+      if (signal !== "SIGKILL") await this.stop("SIGKILL");
+      throw e;
+    }
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -109,3 +109,65 @@ export function quantile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
+
+/**
+ * The values a stream reader has queued now (the simulator's clock does not move). Its next value
+ * is consumed by the last, losing read: release the reader afterwards.
+ */
+export async function queued<T>(it: AsyncIterator<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (;;) {
+    const r = await Promise.race([it.next(), flush().then(() => null)]);
+    if (!r || r.done) return out;
+    out.push(r.value);
+  }
+}
+
+/** A promise's outcome, read without waiting for it (see {@linkcode outcome}). */
+export interface Outcome<T> {
+  /** Whether it settled, and how. */
+  readonly state: "pending" | "fulfilled" | "rejected";
+  readonly value?: T;
+  readonly error?: unknown;
+}
+
+/**
+ * Watches `p` so that its outcome can be read at any moment. In the simulator a promise settles
+ * only while time runs: awaiting one that never will hangs the test, checking its outcome fails
+ * it at once.
+ */
+export function outcome<T>(p: Promise<T>): { readonly now: Outcome<T> } {
+  let now: Outcome<T> = { state: "pending" };
+  p.then(
+    (value) => (now = { state: "fulfilled", value }),
+    (error) => (now = { state: "rejected", error }),
+  );
+  return {
+    get now() {
+      return now;
+    },
+  };
+}
+
+/**
+ * Runs `sim` until `p` settles and returns its outcome; fails, naming `what`, if it has not
+ * settled after `limitMs` of virtual time (Simulator.settle would then wait for it forever).
+ */
+export async function settle<T>(
+  sim: Simulator,
+  p: Promise<T>,
+  what: string,
+  limitMs = 600_000,
+): Promise<T> {
+  const o = outcome(p);
+  const end = sim.clock.now() + limitMs;
+  while (o.now.state === "pending" && sim.clock.now() < end) {
+    sim.run(100);
+    for (let i = 0; i < 4; i++) await Promise.resolve();
+  }
+  await flush();
+  if (o.now.state === "pending") {
+    throw new Error(`${what} did not settle within ${limitMs} ms of virtual time`);
+  }
+  return await p;
+}

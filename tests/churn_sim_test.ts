@@ -3,6 +3,8 @@ import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
 import { lookups, ringViolations } from "./_ring.ts";
 import { DEFAULT_TIMING } from "../lib/core/ring.ts";
+import { test } from "./_test.ts";
+import { drain } from "./_wait.ts";
 
 /**
  * A random run of joins, leaves, crashes and silent crashes, then quiet. Every frame passes
@@ -42,7 +44,7 @@ async function churn(seed: number, ops: number): Promise<Simulator> {
   return sim;
 }
 
-Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashes end in one correct ring that routes every key", async () => {
+test("simulator, 200 seeds: random joins, leaves, crashes and silent crashes end in one correct ring that routes every key", async () => {
   for (let seed = 1; seed <= 200; seed++) {
     const sim = await churn(seed, 25);
     assert.deepEqual(ringViolations(sim), [], `seed ${seed}`);
@@ -54,7 +56,7 @@ Deno.test("simulator, 200 seeds: random joins, leaves, crashes and silent crashe
   }
 });
 
-Deno.test("a ring survives succListSize − 1 adjacent simultaneous crashes", async () => {
+test("a ring survives succListSize − 1 adjacent simultaneous crashes", async () => {
   const sim = new Simulator({ seed: 42 });
   const first = sim.createNet({ net: { succListSize: 4 } });
   for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));
@@ -66,7 +68,7 @@ Deno.test("a ring survives succListSize − 1 adjacent simultaneous crashes", as
   assert.equal(lookups(sim, 300).wrong, 0);
 });
 
-Deno.test("a silent crash is suspected, declared crashed and repaired; the events say so", async () => {
+test("a silent crash is suspected, declared crashed and repaired; the events say so", async () => {
   const sim = new Simulator({ seed: 43 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -79,8 +81,7 @@ Deno.test("a silent crash is suspected, declared crashed and repaired; the event
   sim.vanish(victim);
   sim.run(20_000);
   pred.crash();
-  const seen: { type: string; time: number }[] = [];
-  for await (const e of ev) seen.push(e);
+  const seen = await drain(ev, "the events of a crashed node");
   const suspect = seen.find((e) => e.type === "suspect");
   const crash = seen.find((e) => e.type === "crash");
   assert.ok(suspect && crash, seen.map((e) => e.type).join());
@@ -100,7 +101,7 @@ Deno.test("a silent crash is suspected, declared crashed and repaired; the event
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("a false suspicion heals: a partitioned node comes back and the rings merge", async () => {
+test("a false suspicion heals: a partitioned node comes back and the rings merge", async () => {
   const sim = new Simulator({ seed: 44 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -118,11 +119,11 @@ Deno.test("a false suspicion heals: a partitioned node comes back and the rings 
   assert.deepEqual(ringViolations(sim), []);
   const types: string[] = [];
   nodes[3].crash();
-  for await (const e of ev) types.push(e.type);
+  for (const e of await drain(ev, "the events of a crashed node")) types.push(e.type);
   assert.ok(types.includes("alive") && types.includes("connected"), types.join());
 });
 
-Deno.test("a two-way partition heals into one ring", async () => {
+test("a two-way partition heals into one ring", async () => {
   const sim = new Simulator({ seed: 45 });
   const first = sim.createNet();
   const nodes: P2PNode[] = [first];
@@ -137,7 +138,7 @@ Deno.test("a two-way partition heals into one ring", async () => {
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("simultaneous silent failure of 20 % of a 1,000-node ring: after repair no lookup fails", async () => {
+test("simultaneous silent failure of 20 % of a 1,000-node ring: after repair no lookup fails", async () => {
   const sim = new Simulator({ seed: 46 });
   const first = sim.createNet({ net: { succListSize: 12 } });
   const joins: Promise<P2PNode>[] = [];
@@ -165,7 +166,7 @@ Deno.test("simultaneous silent failure of 20 % of a 1,000-node ring: after repai
   assert.equal(wrong + lost, 0);
 });
 
-Deno.test("a ring smaller than the successor list survives crashes down to one node", async () => {
+test("a ring smaller than the successor list survives crashes down to one node", async () => {
   const sim = new Simulator({ seed: 47 });
   const first = sim.createNet({ net: { succListSize: 6 } });
   const nodes = [first];
@@ -186,7 +187,7 @@ Deno.test("a ring smaller than the successor list survives crashes down to one n
   assert.equal(back.info().succ.id, first.id);
 });
 
-Deno.test("all successors of a node crashing together: the ring recovers through fingers", async () => {
+test("all successors of a node crashing together: the ring recovers through fingers", async () => {
   const sim = new Simulator({ seed: 48 });
   const first = sim.createNet({ net: { succListSize: 3 } });
   for (let i = 0; i < 40; i++) await sim.settle(sim.joinNet(first));

@@ -2,22 +2,18 @@
 // stdout, the gateway flag, graceful leave on SIGINT/SIGTERM, and usage errors.
 import assert from "node:assert/strict";
 import { curl, Proc } from "./_gateway_process.ts";
+import { type DenoRun, runDeno } from "./_deno.ts";
+import { test } from "./_test.ts";
+import { CLOSED_PORT } from "./_values.ts";
 
 const RUN = ["run", "--allow-net=127.0.0.1", "cli.ts"];
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [...RUN, ...args],
-    cwd: new URL("..", import.meta.url).pathname,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+/** Runs the CLI to its end (killed, failing the test, if it takes over 60 s). */
+function run(args: string[]): Promise<DenoRun> {
+  return runDeno([...RUN, ...args]);
 }
 
-Deno.test("cli.ts --help prints the usage of every command", async () => {
+test("cli.ts --help prints the usage of every command", async () => {
   const { code, stdout } = await run(["--help"]);
   assert.equal(code, 0);
   for (const word of ["create", "join HOST:PORT", "demo", "--http PORT", "--token", "SIGINT"]) {
@@ -25,7 +21,7 @@ Deno.test("cli.ts --help prints the usage of every command", async () => {
   }
 });
 
-Deno.test("cli.ts rejects usage mistakes with status 2 and a message naming them", async () => {
+test("cli.ts rejects usage mistakes with status 2 and a message naming them", async () => {
   const cases: [string[], RegExp][] = [
     [[], /A command is required/],
     [["frobnicate"], /Unknown command "frobnicate"/],
@@ -45,7 +41,7 @@ Deno.test("cli.ts rejects usage mistakes with status 2 and a message naming them
   }
 });
 
-Deno.test("cli.ts refuses a non-loopback gateway without a token", async () => {
+test("cli.ts refuses a non-loopback gateway without a token", async () => {
   for (const command of [["create", "--http", "0"], ["demo"]]) {
     const { code, stderr } = await run([...command, "--http-hostname", "0.0.0.0"]);
     assert.equal(code, 2);
@@ -53,17 +49,13 @@ Deno.test("cli.ts refuses a non-loopback gateway without a token", async () => {
   }
 });
 
-Deno.test("cli.ts join to an access point nobody listens on fails with status 1", async () => {
-  // Take a free port and release it, so nothing listens there.
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  const { code, stderr } = await run(["join", `127.0.0.1:${port}`]);
-  assert.equal(code, 1);
-  assert.match(stderr, new RegExp(`127\\.0\\.0\\.1:${port}`));
+test("cli.ts join to an access point nobody listens on fails with status 1", async () => {
+  const { code, stderr } = await run(["join", `127.0.0.1:${CLOSED_PORT}`]);
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /Cannot connect to 127\.0\.0\.1:1: Connection refused/);
 });
 
-Deno.test("cli.ts create and join run a network, print JSON lines and leave on signals", async () => {
+test("cli.ts create and join run a network, print JSON lines and leave on signals", async () => {
   await using first = new Proc([
     ...RUN,
     "create",
@@ -117,54 +109,14 @@ Deno.test("cli.ts create and join run a network, print JSON lines and leave on s
   assert.equal(first.stderr, "");
 });
 
-Deno.test("examples/postit.ts runs a group whose boards all show the same notes", async () => {
-  const { code, stdout, stderr } = await (async () => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net=127.0.0.1", "examples/postit.ts"],
-      cwd: new URL("..", import.meta.url).pathname,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const d = new TextDecoder();
-    return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
-  })();
+test("examples/postit.ts runs a group whose boards all show the same notes", async () => {
+  const { code, stdout, stderr } = await runDeno([
+    "run",
+    "--allow-net=127.0.0.1",
+    "examples/postit.ts",
+  ]);
   assert.equal(code, 0, stderr);
   assert.match(stdout, /Every board shows the same notes\./);
   // Five notes, each on four boards.
   assert.equal(stdout.split("\n").filter((l) => l.includes("📝")).length, 20);
-});
-
-function portsFree(...ports: number[]): boolean {
-  return ports.every((port) => {
-    try {
-      Deno.listen({ hostname: "127.0.0.1", port }).close();
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
-Deno.test({
-  name: "examples node1, node2 and node3 replay the talk's three slides",
-  // The slides use fixed ports; another program holding them is not this code's fault.
-  ignore: !portsFree(3001, 3002),
-  async fn() {
-    const run = (file: string) => [...RUN.slice(0, 2), `examples/${file}`];
-    await using node1 = new Proc(run("node1.ts"));
-    await node1.waitFor(
-      (l) => l.includes("node 1 created the network at 127.0.0.1:3001"),
-      "node 1",
-    );
-    await using node2 = new Proc(run("node2.ts"));
-    await node2.waitFor((l) => l.includes("node 16 joined through 127.0.0.1:3001"), "node 16");
-    await using node3 = new Proc(run("node3.ts"));
-    await node3.waitFor((l) => l.includes("key 10 → delivered to node 16"), "the send to key 10");
-    await node3.waitFor((l) => l.includes("multicast → reached [1, 16]"), "the multicast");
-    assert.equal((await node3.status()).code, 0, node3.stderr);
-    await node1.waitFor((l) => /\(multicast, \d+ hops\): hello/.test(l), "hello at node 1");
-    await node2.waitFor((l) => /\(multicast, \d+ hops\): hello/.test(l), "hello at node 16");
-    assert.equal((await node2.stop("SIGINT")).code, 0, node2.stderr);
-    assert.equal((await node1.stop("SIGINT")).code, 0, node1.stderr);
-  },
 });

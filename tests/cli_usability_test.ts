@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { hashKey, joinNet } from "../mod.ts";
 import { Proc } from "./_gateway_process.ts";
+import { test } from "./_test.ts";
 
 const RUN = ["run", "--allow-net=127.0.0.1", "cli.ts"];
 
@@ -19,7 +20,7 @@ async function run(args: string[]): Promise<{ code: number; stdout: string; stde
   return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
 }
 
-Deno.test("cli.ts --version and -V print the version of deno.json", async () => {
+test("cli.ts --version and -V print the version of deno.json", async () => {
   const { version } = JSON.parse(
     await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
   );
@@ -30,7 +31,7 @@ Deno.test("cli.ts --version and -V print the version of deno.json", async () => 
   }
 });
 
-Deno.test("a mistyped option gets one line naming it, a suggestion and the usage", async () => {
+test("a mistyped option gets one line naming it, a suggestion and the usage", async () => {
   const { code, stdout, stderr } = await run(["create", "--prot", "3001"]);
   assert.equal(code, 2);
   assert.equal(stdout, "");
@@ -47,7 +48,7 @@ Deno.test("a mistyped option gets one line naming it, a suggestion and the usage
   );
 });
 
-Deno.test("create --http on a port in use names the port and starts no node", async () => {
+test("create --http on a port in use names the port and starts no node", async () => {
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = held.addr.port;
   const { code, stdout, stderr } = await run(["create", "--http", String(port)]);
@@ -59,7 +60,7 @@ Deno.test("create --http on a port in use names the port and starts no node", as
   );
 });
 
-Deno.test("demo checks every gateway port before it starts any node", async () => {
+test("demo checks every gateway port before it starts any node", async () => {
   using held = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = held.addr.port;
   // The held port is the second of three.
@@ -79,7 +80,7 @@ Deno.test("demo checks every gateway port before it starts any node", async () =
   assert.match(stderr, /--http-port/);
 });
 
-Deno.test("--quiet prints the ready line and nothing else, even while the ring changes", async () => {
+test("--quiet prints the ready line and nothing else, even while the ring changes", async () => {
   await using node = new Proc([...RUN, "create", "--id", "5", "--max-key", "64", "--quiet"]);
   const ready = await node.waitForJson({ stream: "ready" });
   const ap = ready.ap as { hostname: string; port: number };
@@ -92,7 +93,7 @@ Deno.test("--quiet prints the ready line and nothing else, even while the ring c
   assert.equal(JSON.parse(node.lines[0]).stream, "ready");
 });
 
-Deno.test("--id takes a name, hashed into the space as the gateway hashes a string key", async () => {
+test("--id takes a name, hashed into the space as the gateway hashes a string key", async () => {
   await using alice = new Proc([...RUN, "create", "--id", "alice", "--max-key", "1024"]);
   const ready = await alice.waitForJson({ stream: "ready" });
   assert.equal(ready.id, hashKey("alice", 1024));

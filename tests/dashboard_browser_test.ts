@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { createNet, joinNet, type P2PNode } from "../mod.ts";
 import { type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Browser, CHROMIUM, hasChromium } from "./_cdp.ts";
+import { test } from "./_test.ts";
+import { within } from "./_wait.ts";
 
 const present = hasChromium();
 if (!present) {
@@ -13,10 +15,9 @@ if (!present) {
   );
 }
 
-Deno.test({
-  name: "the dashboard shows a message sent through another node's gateway as it arrives",
-  ignore: !present,
-  async fn() {
+test(
+  "the dashboard shows a message sent through another node's gateway as it arrives",
+  async () => {
     const nodes: P2PNode[] = [];
     const servers: GatewayServer[] = [];
     try {
@@ -49,15 +50,18 @@ Deno.test({
       assert.deepEqual(drawn, [100, 300, 520, 760, 900]);
 
       // A message sent through node 300's gateway appears on node 100's page.
-      const res = await fetch(`${other.url}/send`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}` },
-        body: JSON.stringify({
-          dst: 100,
-          msg: { note: "hello from node 300's gateway" },
-          ack: true,
+      const res = await within(
+        fetch(`${other.url}/send`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({
+            dst: 100,
+            msg: { note: "hello from node 300's gateway" },
+            ack: true,
+          }),
         }),
-      });
+        "POST /send through node 300's gateway",
+      );
       assert.equal(res.status, 200);
       await res.body?.cancel();
       await browser.waitFor(
@@ -102,4 +106,5 @@ Deno.test({
       for (const n of nodes.reverse()) await n.leave();
     }
   },
-});
+  { ignore: !present },
+);

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createNet, joinNet, type P2PNode } from "../mod.ts";
 import { type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Browser, CHROMIUM, hasChromium } from "./_cdp.ts";
+import { test } from "./_test.ts";
 
 const present = hasChromium();
 if (!present) {
@@ -43,10 +44,9 @@ async function screenshot(browser: Browser, name: string): Promise<void> {
 const LIVE = "document.getElementById('live-messages').className === 'dot on' && " +
   "document.getElementById('live-events').className === 'dot on'";
 
-Deno.test({
-  name: "at 420 px the dashboard fits the screen, shows its live indicators and readable errors",
-  ignore: !present,
-  async fn() {
+test(
+  "at 420 px the dashboard fits the screen, shows its live indicators and readable errors",
+  async () => {
     await using r = await ring();
     // A message that arrives before the page is open.
     await r.nodes[2].send(100, { note: "sent before the page loaded" }, { ack: true });
@@ -92,12 +92,12 @@ Deno.test({
     await browser.waitFor("document.getElementById('result').textContent.startsWith('200')");
     await screenshot(browser, "dashboard-narrow.png");
   },
-});
+  { ignore: !present },
+);
 
-Deno.test({
-  name: "at 1400 px the empty feeds read on one line and no quarter-mark number sits under a node",
-  ignore: !present,
-  async fn() {
+test(
+  "at 1400 px the empty feeds read on one line and no quarter-mark number sits under a node",
+  async () => {
     await using r = await ring();
     await using browser = await Browser.launch(1400, 1000);
     await browser.goto(`${r.server.url}/`);
@@ -127,4 +127,5 @@ Deno.test({
     assert.ok(!ticks.includes("256"), "node 256 stands where 256 would be written");
     assert.ok(ticks.includes("0"), "a quarter mark with no node near keeps its number");
   },
-});
+  { ignore: !present },
+);

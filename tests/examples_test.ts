@@ -2,6 +2,7 @@
 // that another node holds, and the nodes it multicasts to print the message.
 import assert from "node:assert/strict";
 import { Proc } from "./_gateway_process.ts";
+import { test } from "./_test.ts";
 
 const RUN = ["run", "--allow-net=127.0.0.1"];
 
@@ -11,7 +12,7 @@ function accessPoint(line: string): string {
   return ap;
 }
 
-Deno.test("examples node1, node2 and node3 on free ports: node 3's message lands on node 16, its multicast on both", async () => {
+test("examples node1, node2 and node3 on free ports: node 3's message lands on node 16, its multicast on both", async () => {
   await using node1 = new Proc([...RUN, "examples/node1.ts", "0"]);
   const ap1 = accessPoint(await node1.waitFor((l) => l.startsWith("node 1 created"), "node 1"));
   await using node2 = new Proc([...RUN, "examples/node2.ts", "0", ap1]);

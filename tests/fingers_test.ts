@@ -3,15 +3,16 @@ import { fingerPolicy, tangoDistances } from "../lib/core/fingers.ts";
 import { RoutingTable } from "../lib/core/routing_table.ts";
 import { addMod, cw } from "../lib/core/id_space.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
+import { test } from "./_test.ts";
 
-Deno.test("Tango distances follow d(n) = 2·(r(n-1) + 1): 1, 4, 12, 36, 108", () => {
+test("Tango distances follow d(n) = 2·(r(n-1) + 1): 1, 4, 12, 36, 108", () => {
   assert.deepEqual(tangoDistances(1000), [1, 4, 12, 36, 108, 324]);
   for (const [i, d] of tangoDistances(2 ** 52).entries()) {
     if (i >= 1) assert.equal(d, 4 * 3 ** (i - 1));
   }
 });
 
-Deno.test("each policy yields the offsets its paper defines", () => {
+test("each policy yields the offsets its paper defines", () => {
   const M = 64;
   assert.deepEqual(fingerPolicy("chord", M).offsets, [1, 2, 4, 8, 16, 32]);
   assert.deepEqual(fingerPolicy("tango", M).offsets, [1, -1, 4, -4, 12, -12]);
@@ -35,7 +36,7 @@ function expectedFinger(ids: number[], self: number, target: number, M: number):
   return best === self ? null : best;
 }
 
-Deno.test("finger tables built by considerFinger equal the definition, for every policy and node of small rings", () => {
+test("finger tables built by considerFinger equal the definition, for every policy and node of small rings", () => {
   const M = 81;
   for (const name of ["tango", "chord", "dks:3", "dks:4"]) {
     for (const ids of [[0, 5], [3, 10, 40, 41, 80], Array.from({ length: 27 }, (_, i) => i * 3)]) {

@@ -4,6 +4,9 @@ import assert from "node:assert/strict";
 import { serveGateway } from "../gateway/mod.ts";
 import { InvalidArgumentError } from "../lib/errors.ts";
 import { gatewayRing } from "./_gateway_fixture.ts";
+import { within } from "./_wait.ts";
+import { exactly } from "./_assert.ts";
+import { test } from "./_test.ts";
 
 const ROUTES: [string, string][] = [
   ["POST", "/send"],
@@ -19,7 +22,7 @@ const ROUTES: [string, string][] = [
   ["GET", "/unknown"],
 ];
 
-Deno.test("with a token set, every route answers 401 without it or with a wrong one", async () => {
+test("with a token set, every route answers 401 without it or with a wrong one", async () => {
   await using r = await gatewayRing([1, 16], { token: "s3cret" });
   for (const [method, path] of ROUTES) {
     const variants: Record<string, string>[] = [
@@ -39,7 +42,7 @@ Deno.test("with a token set, every route answers 401 without it or with a wrong 
   }
 });
 
-Deno.test("with a token set, the header or the query parameter lets a request through", async () => {
+test("with a token set, the header or the query parameter lets a request through", async () => {
   await using r = await gatewayRing([1, 16], { token: "s3cret" });
   const byHeader = await r.request("/stats", { headers: { authorization: "Bearer s3cret" } });
   assert.equal(byHeader.status, 200);
@@ -56,7 +59,7 @@ Deno.test("with a token set, the header or the query parameter lets a request th
   await page.body?.cancel();
 });
 
-Deno.test("without a token, a request whose Host is not loopback answers 403", async () => {
+test("without a token, a request whose Host is not loopback answers 403", async () => {
   await using r = await gatewayRing([1, 16]);
   for (const host of ["evil.example", "evil.example:8080", "10.0.0.1:8080", "0.0.0.0:8080"]) {
     const res = await r.gw.fetch(new Request(`http://${host}/stats`));
@@ -70,7 +73,7 @@ Deno.test("without a token, a request whose Host is not loopback answers 403", a
   }
 });
 
-Deno.test("with a token, any Host is accepted (the token is the protection)", async () => {
+test("with a token, any Host is accepted (the token is the protection)", async () => {
   await using r = await gatewayRing([1, 16], { token: "t" });
   const res = await r.gw.fetch(
     new Request("http://node.example/stats", { headers: { authorization: "Bearer t" } }),
@@ -79,7 +82,7 @@ Deno.test("with a token, any Host is accepted (the token is the protection)", as
   await res.body?.cancel();
 });
 
-Deno.test("a page of a foreign origin is refused unless its origin is configured", async () => {
+test("a page of a foreign origin is refused unless its origin is configured", async () => {
   await using r = await gatewayRing([1, 16], { origins: ["https://app.example"] });
   const foreign = await r.post("/send", { dst: 16, msg: "csrf" }, {
     origin: "https://evil.example",
@@ -99,7 +102,7 @@ Deno.test("a page of a foreign origin is refused unless its origin is configured
   await same.body?.cancel();
 });
 
-Deno.test("a CORS preflight is answered for configured origins only, without a token", async () => {
+test("a CORS preflight is answered for configured origins only, without a token", async () => {
   await using r = await gatewayRing([1, 16], { origins: ["https://app.example"], token: "t" });
   const preflight = (origin: string) =>
     r.request("/send", {
@@ -126,7 +129,7 @@ Deno.test("a CORS preflight is answered for configured origins only, without a t
   await denied.body?.cancel();
 });
 
-Deno.test('origins ["*"] allows any origin', async () => {
+test('origins ["*"] allows any origin', async () => {
   await using r = await gatewayRing([1, 16], { origins: ["*"], token: "t" });
   const res = await r.request("/stats", {
     headers: { origin: "https://any.example", authorization: "Bearer t" },
@@ -136,34 +139,48 @@ Deno.test('origins ["*"] allows any origin', async () => {
   await res.body?.cancel();
 });
 
-Deno.test("serveGateway refuses a non-loopback address without a token", async () => {
+test("serveGateway refuses a non-loopback address without a token", async () => {
   await using r = await gatewayRing([1]);
   for (const hostname of ["0.0.0.0", "192.168.1.10", "::"]) {
     assert.throws(
       () => serveGateway(r.node(1), { hostname, port: 0 }),
-      (e) => e instanceof InvalidArgumentError && /requires a token/.test(e.message),
+      exactly(
+        InvalidArgumentError,
+        `Serving the gateway on ${hostname} (not loopback) requires a token`,
+      ),
     );
   }
-  assert.throws(() => serveGateway(r.node(1), { port: 70000 }), InvalidArgumentError);
+  assert.throws(
+    () => serveGateway(r.node(1), { port: 70000 }),
+    exactly(InvalidArgumentError, "HTTP port must be an integer in [0, 65535], got 70000"),
+  );
 });
 
-Deno.test("an empty token is refused rather than silently disabling authentication", async () => {
-  await assert.rejects(() => gatewayRing([1], { token: "" }), TypeError);
+test("an empty token is refused rather than silently disabling authentication", async () => {
+  await assert.rejects(
+    () => gatewayRing([1], { token: "" }),
+    exactly(TypeError, "The token must not be empty"),
+  );
 });
 
-Deno.test("serveGateway serves on loopback and shuts down cleanly with open streams", async () => {
+test("serveGateway serves on loopback and shuts down cleanly with open streams", async () => {
   await using r = await gatewayRing([1, 16]);
   const server = serveGateway(r.node(1), { port: 0 });
   assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
-  const stats = await fetch(`${server.url}/stats`);
+  const stats = await within(fetch(`${server.url}/stats`), "GET /stats over a real socket");
   assert.equal(stats.status, 200);
   await stats.body?.cancel();
-  const stream = await fetch(`${server.url}/events`);
+  const stream = await within(fetch(`${server.url}/events`), "GET /events over a real socket");
   assert.equal(stream.status, 200);
   const reader = stream.body!.getReader();
-  await reader.read();
-  await server.shutdown();
+  await within(reader.read(), "the stream's first bytes");
+  await within(server.shutdown(), "the server to shut down with a stream open");
   // The stream ended with the server.
-  for (;;) if ((await reader.read()).done) break;
+  await within(
+    (async () => {
+      while (!(await reader.read()).done) { /* read to the end */ }
+    })(),
+    "the stream to end with the server",
+  );
   await server.shutdown();
 });

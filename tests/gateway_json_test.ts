@@ -3,16 +3,17 @@
 import assert from "node:assert/strict";
 import { decode, encode, Tag } from "cbor-x/encode";
 import { fromJsonValue, JsonFormError, MAX_JSON_DEPTH, toJsonValue } from "../gateway/mod.ts";
+import { test } from "./_test.ts";
 
 const throughCbor = (v: unknown) => decode(encode(v));
 
-Deno.test("plain JSON values pass through unchanged both ways", () => {
+test("plain JSON values pass through unchanged both ways", () => {
   const v = { a: 1, b: "two", c: [true, false, null], d: { e: -1.5 } };
   assert.deepEqual(toJsonValue(v), v);
   assert.deepEqual(fromJsonValue(v), v);
 });
 
-Deno.test("each value JSON cannot express has a one-key $ form", () => {
+test("each value JSON cannot express has a one-key $ form", () => {
   const cases: [unknown, unknown][] = [
     [new Uint8Array([0, 255, 16]), { $bytes: "AP8Q" }],
     [123456789012345678901234567890n, { $bigint: "123456789012345678901234567890" }],
@@ -35,13 +36,13 @@ Deno.test("each value JSON cannot express has a one-key $ form", () => {
   }
 });
 
-Deno.test("undefined inside arrays and objects survives instead of vanishing", () => {
+test("undefined inside arrays and objects survives instead of vanishing", () => {
   const v = throughCbor({ a: undefined, b: [1, undefined] });
   const json = JSON.stringify(toJsonValue(v));
   assert.equal(json, '{"a":{"$undefined":true},"b":[1,{"$undefined":true}]}');
 });
 
-Deno.test("a value survives HTTP JSON → CBOR → HTTP JSON", () => {
+test("a value survives HTTP JSON → CBOR → HTTP JSON", () => {
   const form = {
     bytes: { $bytes: "AQIDBA==" },
     big: { $bigint: "18446744073709551617" },
@@ -52,13 +53,13 @@ Deno.test("a value survives HTTP JSON → CBOR → HTTP JSON", () => {
   assert.deepEqual(toJsonValue(throughCbor(fromJsonValue(form))), form);
 });
 
-Deno.test("objects with several keys, one of them $-prefixed, are not forms", () => {
+test("objects with several keys, one of them $-prefixed, are not forms", () => {
   const v = { $bytes: "x", other: 1 };
   assert.deepEqual(toJsonValue(v), v);
   assert.deepEqual(fromJsonValue(v), v);
 });
 
-Deno.test("malformed or unknown forms are refused with a message naming the path", () => {
+test("malformed or unknown forms are refused with a message naming the path", () => {
   const bad: [unknown, RegExp][] = [
     [{ x: [{ $bytes: 5 }] }, /msg\.x\[0\]: \{"\$bytes": \.\.\.\} needs a base64 string/],
     [{ $bigint: "12.5" }, /decimal integer/],
@@ -80,7 +81,7 @@ Deno.test("malformed or unknown forms are refused with a message naming the path
   }
 });
 
-Deno.test("nesting is bounded both ways", () => {
+test("nesting is bounded both ways", () => {
   let deep: unknown = 0;
   for (let i = 0; i < MAX_JSON_DEPTH + 5; i++) deep = [deep];
   assert.throws(() => fromJsonValue(deep), /nested deeper than/);

@@ -2,6 +2,7 @@
 // signalling, heartbeats, slow clients, and release on client abort.
 import assert from "node:assert/strict";
 import { gatewayRing, SseReader } from "./_gateway_fixture.ts";
+import { test } from "./_test.ts";
 
 type Ring = Awaited<ReturnType<typeof gatewayRing>>;
 
@@ -26,7 +27,7 @@ async function sendToSelf(r: Ring, n: number, from = 1): Promise<void> {
 
 const msgOf = (e: { data?: string }) => JSON.parse(e.data!).msg;
 
-Deno.test("GET /messages streams each delivered message with an id and its JSON", async () => {
+test("GET /messages streams each delivered message with an id and its JSON", async () => {
   await using r = await gatewayRing();
   const sse = await openStream(r, "/messages");
   const first = await sse.next();
@@ -51,20 +52,31 @@ Deno.test("GET /messages streams each delivered message with an id and its JSON"
   await sse.cancel();
 });
 
-Deno.test("GET /events streams node events named by their type", async () => {
+test("GET /events streams node events named by their type", async () => {
   await using r = await gatewayRing([1, 16]);
   const sse = await openStream(r, "/events");
   const join = r.sim.joinNet(r.node(1), { node: { id: 8 } });
   await r.sim.settle(join);
   const events = await sse.take(2);
-  assert.ok(events.every((e) => e.id && e.event && JSON.parse(e.data!).type === e.event));
-  const newsucc = events.find((e) => e.event === "newsucc");
-  assert.ok(newsucc, `no newsucc in ${events.map((e) => e.event)}`);
-  assert.equal(JSON.parse(newsucc.data!).succ.id, 8);
+  assert.deepEqual(events.map((e) => [e.id!.split("-")[1], e.event, JSON.parse(e.data!).type]), [
+    ["1", "fingers", "fingers"],
+    ["2", "newsucc", "newsucc"],
+  ]);
+  // Node 8 is node 1's new successor (after 16) and its finger for targets 2 and 5.
+  const [fingers, newsucc] = events.map((e) => JSON.parse(e.data!));
+  assert.deepEqual(
+    fingers.changed.map((c: { index: number; target: number; node: { id: number } }) => [
+      c.index,
+      c.target,
+      c.node.id,
+    ]),
+    [[0, 2, 8], [2, 5, 8]],
+  );
+  assert.deepEqual([newsucc.succ.id, newsucc.old.id], [8, 16]);
   await sse.cancel();
 });
 
-Deno.test("a client reconnecting with Last-Event-ID gets exactly what it missed", async () => {
+test("a client reconnecting with Last-Event-ID gets exactly what it missed", async () => {
   await using r = await gatewayRing([1, 16]);
   const first = await openStream(r, "/messages");
   await sendToSelf(r, 2);
@@ -81,7 +93,7 @@ Deno.test("a client reconnecting with Last-Event-ID gets exactly what it missed"
   await again.cancel();
 });
 
-Deno.test("the lastEventId query parameter works like the header, for browsers", async () => {
+test("the lastEventId query parameter works like the header, for browsers", async () => {
   await using r = await gatewayRing([1, 16]);
   const first = await openStream(r, "/messages");
   await sendToSelf(r, 3);
@@ -92,7 +104,7 @@ Deno.test("the lastEventId query parameter works like the header, for browsers",
   await again.cancel();
 });
 
-Deno.test("a reconnect past the replay buffer is told how many events it missed", async () => {
+test("a reconnect past the replay buffer is told how many events it missed", async () => {
   await using r = await gatewayRing([1, 16], { replay: 3 });
   const first = await openStream(r, "/messages");
   await sendToSelf(r, 1);
@@ -108,7 +120,7 @@ Deno.test("a reconnect past the replay buffer is told how many events it missed"
   await again.cancel();
 });
 
-Deno.test("an id from another gateway instance is reported as unknown, then replayed", async () => {
+test("an id from another gateway instance is reported as unknown, then replayed", async () => {
   await using r = await gatewayRing([1, 16]);
   await sendToSelf(r, 2);
   const sse = await openStream(r, "/messages", { "last-event-id": "zzzz-5" });
@@ -123,7 +135,7 @@ Deno.test("an id from another gateway instance is reported as unknown, then repl
   await sse.cancel();
 });
 
-Deno.test("an idle connection gets heartbeat comments", async () => {
+test("an idle connection gets heartbeat comments", async () => {
   await using r = await gatewayRing([1, 16], { heartbeatMs: 20 });
   const sse = await openStream(r, "/messages");
   assert.deepEqual(await sse.next(), { retry: 2000 });
@@ -132,7 +144,7 @@ Deno.test("an idle connection gets heartbeat comments", async () => {
   await sse.cancel();
 });
 
-Deno.test("a client that goes away is released at once", async () => {
+test("a client that goes away is released at once", async () => {
   await using r = await gatewayRing([1, 16], { heartbeatMs: 60_000 });
   const a = await openStream(r, "/messages");
   const b = await openStream(r, "/events");
@@ -148,7 +160,7 @@ Deno.test("a client that goes away is released at once", async () => {
   assert.match(metrics, /^p2ps_gateway_sse_clients\{stream="messages"\} 0$/m);
 });
 
-Deno.test("a slow client costs no memory: it skips ahead with a gap event", async () => {
+test("a slow client costs no memory: it skips ahead with a gap event", async () => {
   await using r = await gatewayRing([1, 16], { replay: 4 });
   const sse = await openStream(r, "/messages");
   assert.deepEqual(await sse.next(), { retry: 2000 });
@@ -166,7 +178,7 @@ Deno.test("a slow client costs no memory: it skips ahead with a gap event", asyn
   await sse.cancel();
 });
 
-Deno.test("the replay buffer is bounded in bytes as well as in events", async () => {
+test("the replay buffer is bounded in bytes as well as in events", async () => {
   await using r = await gatewayRing([1, 16], { replay: 1000, replayBytes: 2000 });
   const first = await openStream(r, "/messages");
   await sendToSelf(r, 1);
@@ -175,13 +187,16 @@ Deno.test("the replay buffer is bounded in bytes as well as in events", async ()
   for (let i = 0; i < 10; i++) await r.post("/send", { dst: 1, msg: "x".repeat(500) });
   await new Promise((resolve) => setTimeout(resolve, 0));
   const again = await openStream(r, "/messages", { "last-event-id": one.id! });
-  const [gap] = await again.take(1);
+  // Each of the ten events is about 630 bytes: 2000 bytes keep the last three (9, 10, 11).
+  const [gap, ...kept] = await again.take(4);
   assert.equal(gap.event, "gap");
-  assert.ok(JSON.parse(gap.data!).missed >= 6);
+  assert.deepEqual(JSON.parse(gap.data!), { lastEventId: one.id, missed: 7, reason: "evicted" });
+  assert.deepEqual(kept.map((e) => e.id!.split("-")[1]), ["9", "10", "11"]);
+  assert.deepEqual(kept.map(msgOf), ["x".repeat(500), "x".repeat(500), "x".repeat(500)]);
   await again.cancel();
 });
 
-Deno.test("streams end when the node leaves, and a caught-up reconnect gets 204", async () => {
+test("streams end when the node leaves, and a caught-up reconnect gets 204", async () => {
   await using r = await gatewayRing([1, 16]);
   const sse = await openStream(r, "/messages");
   await sendToSelf(r, 1);
@@ -195,7 +210,7 @@ Deno.test("streams end when the node leaves, and a caught-up reconnect gets 204"
   assert.equal(fresh.status, 204);
 });
 
-Deno.test("closing the gateway ends open streams", async () => {
+test("closing the gateway ends open streams", async () => {
   await using r = await gatewayRing([1, 16]);
   const sse = await openStream(r, "/events");
   r.gw.close();
@@ -203,7 +218,7 @@ Deno.test("closing the gateway ends open streams", async () => {
   assert.deepEqual(r.gw.connections, { messages: 0, events: 0 });
 });
 
-Deno.test("HEAD on a stream answers its headers without opening a connection", async () => {
+test("HEAD on a stream answers its headers without opening a connection", async () => {
   await using r = await gatewayRing([1, 16]);
   const res = await r.request("/messages", { method: "HEAD" });
   assert.equal(res.status, 200);

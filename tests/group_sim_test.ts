@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError, MessageTooLargeError, NodeAbsentError } from "../lib/errors.ts";
-import { buildRing, collect, flush, responsibleFor } from "./_ring.ts";
+import { buildRing, collect, flush, queued, responsibleFor } from "./_ring.ts";
+import { exactly } from "./_assert.ts";
+import { test } from "./_test.ts";
 
 function sum(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0);
 }
 
-Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with N−1 messages and depth O(log N)", async () => {
+test("broadcast() in a 1,000-node ring reaches every node exactly once with N−1 messages and depth O(log N)", async () => {
   const sim = await buildRing(1000, { seed: 3 });
   const live = sim.live;
   const c = collect(live);
@@ -27,7 +29,28 @@ Deno.test("broadcast() in a 1,000-node ring reaches every node exactly once with
   await c.stop();
 });
 
-Deno.test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
+test("broadcast() in a 50-node ring hands each node its own stretch: 49 messages, each node once", async () => {
+  const sim = await buildRing(50, { seed: 13 });
+  const live = sim.live;
+  const c = collect(live);
+  const traffic = () =>
+    sum(live.map((n) => n.statistics().data.sent + n.statistics().data.forwarded));
+  const before = traffic();
+  await live[9].broadcast("small");
+  sim.run(5000);
+  await flush();
+  assert.equal(traffic() - before, 49);
+  assert.deepEqual(
+    [...c.got.keys()].sort((a, b) => a - b),
+    live.filter((n) => n !== live[9]).map((n) => n.id).sort((a, b) => a - b),
+  );
+  for (const [id, msgs] of c.got) assert.deepEqual(msgs, ["small"], `node ${id}`);
+  const dups = sum(live.map((n) => n.statistics().kinds.broadcast.duplicates));
+  assert.equal(dups, 0, "no node was handed it twice");
+  await c.stop();
+});
+
+test("multicast() to 1, 10 and 100 random nodes reaches exactly them with fewer messages than separate sends", async () => {
   const sim = await buildRing(1000, { seed: 4 });
   const live = sim.live;
   const c = collect(live);
@@ -55,7 +78,7 @@ Deno.test("multicast() to 1, 10 and 100 random nodes reaches exactly them with f
   await c.stop();
 });
 
-Deno.test("multicast() with toResp delivers once to a node responsible for several keys", async () => {
+test("multicast() with toResp delivers once to a node responsible for several keys", async () => {
   const sim = await buildRing(50, { seed: 5 });
   const live = sim.live;
   const c = collect(live);
@@ -70,7 +93,7 @@ Deno.test("multicast() with toResp delivers once to a node responsible for sever
   await c.stop();
 });
 
-Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the successor list holds", async () => {
+test("sendToSucc() reaches the next n nodes clockwise, more than the successor list holds", async () => {
   const sim = await buildRing(40, { seed: 6 });
   const live = sim.live;
   const c = collect(live);
@@ -83,11 +106,15 @@ Deno.test("sendToSucc() reaches the next n nodes clockwise, more than the succes
   assert.deepEqual(report.reached.sort(), [...want].sort());
   assert.deepEqual([...c.got.keys()].sort(), [...want].sort());
   const all = await sim.settle(src.sendToSucc("all", 255, { ack: true }));
-  assert.equal(all.reached.length, 39, "a count beyond the ring stops after going round once");
+  assert.deepEqual(
+    all.reached.toSorted((a, b) => a - b),
+    ids.filter((id) => id !== src.id),
+    "a count beyond the ring stops after going round once",
+  );
   await c.stop();
 });
 
-Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered exactly once, in order", async () => {
+test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered exactly once, in order", async () => {
   const sim = await buildRing(100, { seed: 7 });
   const live = sim.live;
   const c = collect(live);
@@ -109,7 +136,8 @@ Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are deliv
   sim.network.options.loss = 0;
   sim.run(10_000);
   await flush();
-  for (const r of reports) assert.equal(new Set(r.reached).size, 99);
+  const others = live.filter((n) => n !== live[2]).map((n) => n.id).sort((a, b) => a - b);
+  for (const r of reports) assert.deepEqual(r.reached.toSorted((a, b) => a - b), others);
   // Exactly once: each node got each send addressed to it once, and every broadcast once, in order.
   for (const n of live) {
     const got = c.got.get(n.id) ?? [];
@@ -137,34 +165,62 @@ Deno.test("with 10 % of frames lost, acknowledged sends and broadcasts are deliv
   await c.stop();
 });
 
-Deno.test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
+test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
   const sim = await buildRing(20, { seed: 8 });
   const n = sim.live[0];
   const ev = n.events();
   const absent = (n.id + 1) % n.maxKey;
-  await assert.rejects(
-    sim.settle(n.send(absent, "x", { ack: true })),
-    (e) => e instanceof NodeAbsentError && e.missing[0] === absent,
-  );
+  await assert.rejects(sim.settle(n.send(absent, "x", { ack: true })), (e) => {
+    assert.ok(e instanceof NodeAbsentError, String(e));
+    assert.deepEqual(e.missing, [absent]);
+    assert.equal(e.message, `No node has id ${absent}: message 1 was not delivered there`);
+    return true;
+  });
   await n.send(absent, "y");
   sim.run(1000);
-  let found = false;
-  for (;;) {
-    const r = await Promise.race([ev.next(), flush().then(() => null)]);
-    if (!r || r.done) break;
-    if (r.value.type === "undeliverable" && r.value.dst === absent) found = true;
-  }
-  assert.ok(found, "an undeliverable event for the plain send");
-  assert.ok(n.statistics().undeliverable >= 2);
-  const before = n.statistics().data.sent;
-  await assert.rejects(n.multicast([], "x"), InvalidArgumentError);
-  await assert.rejects(n.multicast([1, 2.5], "x"), /dst\[1\] must be an integer/);
-  await assert.rejects(n.send(-1, "x"), /dst must be an integer/);
-  await assert.rejects(n.send(n.maxKey, "x"), InvalidArgumentError);
-  await assert.rejects(n.sendToSucc("x", 0), /nrSucc must be an integer in \[1, 255\], got 0/);
-  await assert.rejects(n.sendToSucc("x", 256), /nrSucc must be an integer in \[1, 255\], got 256/);
-  await assert.rejects(n.broadcast(() => 1), /cannot be encoded/);
-  await assert.rejects(n.send(1, new Uint8Array(2 * 1024 * 1024)), MessageTooLargeError);
-  assert.equal(n.statistics().data.sent, before, "nothing was sent");
+  await flush();
+  const reports = (await queued(ev)).filter((e) => e.type === "undeliverable");
   await ev.return?.();
+  assert.deepEqual(
+    reports.map(({ id, dst, kind, reason }) => ({ id, dst, kind, reason })),
+    [1, 2].map((id) => ({ id, dst: absent, kind: "send", reason: `no node has id ${absent}` })),
+    "an undeliverable event for each send, acknowledged or not",
+  );
+  assert.equal(n.statistics().undeliverable, 2);
+  const before = n.statistics().data.sent;
+  const M = n.maxKey;
+  await assert.rejects(
+    n.multicast([], "x"),
+    exactly(InvalidArgumentError, "multicast needs a non-empty array of destinations"),
+  );
+  await assert.rejects(
+    n.multicast([1, 2.5], "x"),
+    exactly(InvalidArgumentError, `dst[1] must be an integer in [0, ${M}), got 2.5`),
+  );
+  await assert.rejects(
+    n.send(-1, "x"),
+    exactly(InvalidArgumentError, `dst must be an integer in [0, ${M}), got -1`),
+  );
+  await assert.rejects(
+    n.send(M, "x"),
+    exactly(InvalidArgumentError, `dst must be an integer in [0, ${M}), got ${M}`),
+  );
+  await assert.rejects(
+    n.sendToSucc("x", 0),
+    exactly(InvalidArgumentError, "nrSucc must be an integer in [1, 255], got 0"),
+  );
+  await assert.rejects(
+    n.sendToSucc("x", 256),
+    exactly(InvalidArgumentError, "nrSucc must be an integer in [1, 255], got 256"),
+  );
+  await assert.rejects(
+    n.broadcast(() => 1),
+    exactly(InvalidArgumentError, /^Message cannot be encoded as CBOR: ./),
+  );
+  // 2 MiB of bytes encode with a 5-byte head; the limit leaves 512 bytes of a 1 MiB frame.
+  await assert.rejects(
+    n.send(1, new Uint8Array(2 * 1024 * 1024)),
+    exactly(MessageTooLargeError, "Message is 2097157 bytes; the limit is 1048064 bytes"),
+  );
+  assert.equal(n.statistics().data.sent, before, "nothing was sent");
 });

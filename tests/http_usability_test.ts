@@ -5,10 +5,11 @@ import assert from "node:assert/strict";
 import { hashKey } from "../mod.ts";
 import { gatewayRing, SseReader } from "./_gateway_fixture.ts";
 import { flush } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 const BOB = hashKey("bob", 1024);
 
-Deno.test("POST /send with a string dst reaches the node whose id is that key's hash, and says where it went", async () => {
+test("POST /send with a string dst reaches the node whose id is that key's hash, and says where it went", async () => {
   await using r = await gatewayRing([1, 16, BOB, 700]);
   const res = await r.sim.settle(r.post("/send", { dst: "bob", msg: "hi bob", ack: true }));
   assert.equal(res.status, 200);
@@ -23,7 +24,7 @@ Deno.test("POST /send with a string dst reaches the node whose id is that key's 
   assert.deepEqual(await (await r.post("/send", { dst: 16, msg: 1 })).json(), { ok: true });
 });
 
-Deno.test("POST /send with a string dst and toResp reaches the node responsible for the hashed key", async () => {
+test("POST /send with a string dst and toResp reaches the node responsible for the hashed key", async () => {
   await using r = await gatewayRing([1, 16, 100, 400, 700]);
   const key = hashKey("alice", 1024);
   const ids = [1, 16, 100, 400, 700];
@@ -36,7 +37,7 @@ Deno.test("POST /send with a string dst and toResp reaches the node responsible 
   assert.equal(body.receipt.node, ids.find((id) => id >= key) ?? ids[0]);
 });
 
-Deno.test("POST /multicast takes string keys and ids together", async () => {
+test("POST /multicast takes string keys and ids together", async () => {
   await using r = await gatewayRing([1, 16, BOB, 700]);
   const res = await r.sim.settle(
     r.post("/multicast", { dst: ["bob", 16], msg: "both", ack: true }),
@@ -47,7 +48,7 @@ Deno.test("POST /multicast takes string keys and ids together", async () => {
   assert.deepEqual([...body.report.reached].sort((a, b) => a - b), [16, BOB].sort((a, b) => a - b));
 });
 
-Deno.test("an empty string key is refused as an invalid argument", async () => {
+test("an empty string key is refused as an invalid argument", async () => {
   await using r = await gatewayRing([1, 16]);
   const res = await r.post("/send", { dst: "", msg: 1 });
   assert.equal(res.status, 400);
@@ -56,7 +57,7 @@ Deno.test("an empty string key is refused as an invalid argument", async () => {
   assert.match(body.error, /"dst" must be an integer in \[0, 1024\) .* or a non-empty string key/);
 });
 
-Deno.test("every error body carries a type as well as a message", async () => {
+test("every error body carries a type as well as a message", async () => {
   await using r = await gatewayRing([1, 16], { token: "t", maxBodyBytes: 64 });
   const auth = { authorization: "Bearer t" };
   const cases: [string, Promise<Response>, number, string][] = [
@@ -89,7 +90,7 @@ Deno.test("every error body carries a type as well as a message", async () => {
   }
 });
 
-Deno.test("GET /messages?replay=all starts with the messages still in the replay buffer, then marks the present", async () => {
+test("GET /messages?replay=all starts with the messages still in the replay buffer, then marks the present", async () => {
   await using r = await gatewayRing([1, 16]);
   await r.node(16).send(1, "before the page loaded");
   await r.node(16).send(1, "this one too");

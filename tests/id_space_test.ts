@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { addMod, cw, hashKey, inCO, inOC, inOO, ringDistance } from "../lib/core/id_space.ts";
+import { test } from "./_test.ts";
 
 /** Reference: walk the ring from a (exclusive) to b (inclusive) and collect what we pass. */
 function walkOC(a: number, b: number, M: number): Set<number> {
@@ -15,7 +16,7 @@ function walkOC(a: number, b: number, M: number): Set<number> {
   return s;
 }
 
-Deno.test("interval (a, b] matches a walk round the ring for every a, b, x on small rings", () => {
+test("interval (a, b] matches a walk round the ring for every a, b, x on small rings", () => {
   for (const M of [1, 2, 3, 8, 13]) {
     for (let a = 0; a < M; a++) {
       for (let b = 0; b < M; b++) {
@@ -32,7 +33,7 @@ Deno.test("interval (a, b] matches a walk round the ring for every a, b, x on sm
   }
 });
 
-Deno.test("empty, full and wrapping intervals behave as the ring protocol expects", () => {
+test("empty, full and wrapping intervals behave as the ring protocol expects", () => {
   const M = 16;
   assert.equal(inOO(5, 5, 6, M), false, "(5, 6) is empty");
   assert.equal(inOC(6, 5, 6, M), true, "(5, 6] holds 6 only");
@@ -43,7 +44,7 @@ Deno.test("empty, full and wrapping intervals behave as the ring protocol expect
   assert.equal(inOO(2, 14, 2, M), false);
 });
 
-Deno.test("distances and modular addition wrap at maxKey and stay exact at 2^52", () => {
+test("distances and modular addition wrap at maxKey and stay exact at 2^52", () => {
   const M = 2 ** 52;
   assert.equal(cw(M - 1, 0, M), 1);
   assert.equal(cw(0, M - 1, M), M - 1);
@@ -53,7 +54,7 @@ Deno.test("distances and modular addition wrap at maxKey and stay exact at 2^52"
   assert.equal(addMod(M - 3, M / 2 + 1, M), M / 2 - 2);
 });
 
-Deno.test("hashKey maps strings into the identifier space deterministically", () => {
+test("hashKey maps strings into the identifier space deterministically", () => {
   for (const M of [2, 1000, 2 ** 52]) {
     for (const k of ["", "a", "hello", "ключ", "x".repeat(1000)]) {
       const h = hashKey(k, M);

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
 import { Simulator } from "../lib/node/simulator.ts";
-import type { P2PNode } from "../lib/node/node.ts";
-import { JoinError } from "../lib/errors.ts";
-import { flush, lookups, ringViolations } from "./_ring.ts";
+import { type NodeEvent, P2PNode } from "../lib/node/node.ts";
+import { HandshakeError, JoinError, TimeoutError } from "../lib/errors.ts";
+import { simRogue } from "./_sim_rogue.ts";
+import { flush, lookups, ringViolations, settle } from "./_ring.ts";
+import { test } from "./_test.ts";
+import { exactly } from "./_assert.ts";
 
 for (const seed of [1, 2, 3, 4]) {
-  Deno.test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
+  test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
     const sim = new Simulator({ seed });
     const first = sim.createNet({ net: { succListSize: 4 } });
     // A few seeds of a ring, then hundreds of joins through random members, all at once.
@@ -27,40 +30,124 @@ for (const seed of [1, 2, 3, 4]) {
   });
 }
 
-Deno.test("a join with an id already in use is refused with a JoinError naming the id", async () => {
+/** Each live node's successor list as ids, and what it should be: the next `k` clockwise. */
+function succLists(sim: Simulator, k: number): { got: string[]; want: string[] } {
+  const ids = sim.live.map((n) => n.id).sort((a, b) => a - b);
+  const byId = new Map(sim.live.map((n) => [n.id, n]));
+  const want = ids.map((id, i) =>
+    `${id}: ${Array.from({ length: k }, (_, j) => ids[(i + 1 + j) % ids.length]).join(" ")}`
+  );
+  const got = ids.map((id) => `${id}: ${byId.get(id)!.info().succList.map((n) => n.id).join(" ")}`);
+  return { got, want };
+}
+
+test("a join updates the successor lists of the nodes before it at once, not at the next stabilisation", async () => {
+  // The safety nets are slowed down so that only the propagation of lists can do it.
+  const timing = { stabilizeMs: 600_000, fingerRefreshMs: 600_000 };
+  const sim = new Simulator({ seed: 5 });
+  const first = sim.createNet({
+    node: { id: 100 },
+    net: { maxKey: 1000, succListSize: 4 },
+    timing,
+  });
+  for (const id of [200, 300, 400, 500, 600, 700, 800]) {
+    await sim.settle(sim.joinNet(first, { node: { id }, timing }));
+  }
+  sim.run(5_000);
+  let lists = succLists(sim, 4);
+  assert.deepEqual(lists.got, lists.want);
+  await sim.settle(sim.joinNet(first, { node: { id: 450 }, timing }));
+  sim.run(1_000);
+  lists = succLists(sim, 4);
+  assert.deepEqual(lists.got, lists.want, "node 450 is in the lists of the four nodes before it");
+  for (const n of sim.live) n.crash();
+});
+
+test("a join with an id already in use is refused with a JoinError naming the id", async () => {
   const sim = new Simulator({ seed: 1 });
   const first = sim.createNet({ node: { id: 7 }, net: { maxKey: 1000 } });
   await sim.settle(sim.joinNet(first, { node: { id: 300 } }));
   const dup = sim.joinNet(first, { node: { id: 300 } });
-  await assert.rejects(
-    sim.settle(dup),
-    (e) => e instanceof JoinError && /300 is already in use/.test(e.message),
-  );
+  await assert.rejects(sim.settle(dup), exactly(JoinError, "Node id 300 is already in use"));
   const outside = sim.joinNet(first, { node: { id: 5000 } });
-  await assert.rejects(sim.settle(outside), /outside the network's identifier space/);
+  await assert.rejects(
+    sim.settle(outside),
+    exactly(JoinError, "Node id 5000 is outside the network's identifier space [0, 1000)"),
+  );
   assert.deepEqual(ringViolations(sim), []);
 });
 
-Deno.test("a lone node emits alone; the first join makes both connected", async () => {
+/** A node of `sim` whose event stream is read from its very start (before it is started). */
+function watchedNode(sim: Simulator, id: number): { node: P2PNode; events: NodeEvent[] } {
+  const node = new P2PNode(
+    { transport: sim.network.transport(), clock: sim.clock, random: sim.random },
+    { node: { id }, net: { maxKey: 100 } },
+  );
+  const events: NodeEvent[] = [];
+  (async () => {
+    for await (const e of node.events()) events.push(e);
+  })();
+  return { node, events };
+}
+
+/** Events as `type` or `type:id` (the node they are about), in order. */
+function story(events: NodeEvent[]): string[] {
+  return events.map((e) => {
+    const field = ["pred", "succ", "last"].find((f) => f in e);
+    const about = (field ? (e as unknown as Record<string, unknown>)[field] : undefined) as
+      | { id: number }
+      | null
+      | undefined;
+    return about === undefined ? e.type : `${e.type}:${about?.id ?? "none"}`;
+  });
+}
+
+test("a new network's node emits alone; the first join makes both connected; the last leave makes it alone again", async () => {
   const sim = new Simulator({ seed: 2 });
-  const a = sim.createNet({ node: { id: 10 }, net: { maxKey: 100 } });
-  const ev = a.events();
-  const b = await sim.settle(sim.joinNet(a, { node: { id: 60 } }));
+  const a = watchedNode(sim, 10);
+  a.node.startNet({ maxKey: 100 });
+  await flush();
+  assert.deepEqual(story(a.events), ["alone"]);
+  assert.equal(a.node.status, "alone");
+  const b = watchedNode(sim, 60);
+  await sim.settle(b.node.startJoin(a.node.ap));
   sim.run(1000);
-  const types: string[] = [];
-  for (;;) {
-    const r = await Promise.race([ev.next(), flush().then(() => null)]);
-    if (!r || r.done) break;
-    types.push(r.value.type);
-  }
-  assert.ok(types.includes("connected"), types.join());
-  assert.equal(a.info().succ.id, 60);
-  assert.equal(b.info().succ.id, 10);
-  assert.equal(a.status, "connected");
-  await ev.return?.();
+  await flush();
+  assert.deepEqual(story(a.events), ["alone", "newpred:60", "newsucc:60", "connected", "fingers"]);
+  // Node 60 covers node 10's finger targets in (10, 60]: 11, 14, 22 and 46 (Tango, maxKey 100).
+  assert.deepEqual(
+    (a.events[4] as Extract<NodeEvent, { type: "fingers" }>).changed
+      .map((c) => [c.index, c.target, c.node!.id]),
+    [[0, 11, 60], [2, 14, 60], [4, 22, 60], [6, 46, 60]],
+  );
+  assert.deepEqual(story(b.events).slice(0, 3), ["newpred:10", "newsucc:10", "connected"]);
+  assert.deepEqual([a.node.status, b.node.status], ["connected", "connected"]);
+  assert.equal(a.node.info().succ.id, 60);
+  assert.equal(b.node.info().succ.id, 10);
+  await b.node.leave();
+  sim.run(1000);
+  await flush();
+  assert.deepEqual(story(a.events).slice(5), ["newpred:none", "alone:60"]);
+  assert.equal(a.node.status, "alone");
+  a.node.crash();
 });
 
-Deno.test("graceful leaves keep the ring correct and end at a lone node", async () => {
+test("a join through an access point that never answers fails with a TimeoutError after joinTimeoutMs", async () => {
+  const sim = new Simulator({ seed: 3 });
+  // It completes the handshake, then ignores the joiner's request for the network's identity.
+  const silent = simRogue(sim, 5);
+  const join = sim.joinNet(silent.ref.ap, { timing: { joinTimeoutMs: 2000 } });
+  const t0 = sim.clock.now();
+  await assert.rejects(
+    settle(sim, join, "the join", 10_000),
+    exactly(TimeoutError, `Join through sim:${silent.ref.ap.port} did not complete within 2000 ms`),
+  );
+  const waited = sim.clock.now() - t0;
+  assert.ok(waited >= 2000 && waited < 2200, `gave up after ${waited} ms of virtual time`);
+  assert.deepEqual(silent.frames.map((f) => f.frame.t), [2], "it asked once what network this is");
+});
+
+test("graceful leaves keep the ring correct and end at a lone node", async () => {
   const sim = new Simulator({ seed: 5 });
   const first = sim.createNet();
   const nodes = [first];
@@ -75,18 +162,27 @@ Deno.test("graceful leaves keep the ring correct and end at a lone node", async 
   assert.equal(sim.live[0].status, "alone");
 });
 
-Deno.test("simulator: a private network refuses joiners without its secret", async () => {
+test("simulator: a private network refuses joiners without its secret or with another", async () => {
   const sim = new Simulator({ seed: 9 });
   const first = sim.createNet({ net: { secret: "k" } });
   const member = await sim.settle(sim.joinNet(first, { net: { secret: "k" } }));
+  // The simulator settles at once what a Noise handshake would: the joiner is told why.
   await assert.rejects(
     sim.settle(sim.joinNet(first)),
-    /failed: The peer's network requires a secret \(net.secret\), and this node has none$/,
+    exactly(
+      HandshakeError,
+      `Handshake with sim:${first.ap.port} failed: The peer's network requires a secret ` +
+        "(net.secret), and this node has none",
+    ),
   );
   await assert.rejects(
     sim.settle(sim.joinNet(member, { net: { secret: "x" } })),
-    /failed: the peer holds another network secret$/,
+    exactly(
+      HandshakeError,
+      `Handshake with sim:${member.ap.port} failed: the peer holds another network secret`,
+    ),
   );
   sim.run(5000);
   assert.deepEqual(ringViolations(sim), []);
+  assert.deepEqual(sim.nodes.slice(2).map((n) => n.statistics().badLinks), [1, 1]);
 });

@@ -16,6 +16,8 @@ import { setTimeout as delay } from "node:timers/promises";
 import { seededRandom } from "../lib/com/virtual_clock.ts";
 import { NetnsLab, netnsUnavailable } from "./_netns.ts";
 import { type CliNode, Cluster, eventSummary } from "./_netns_cluster.ts";
+import { test } from "./_test.ts";
+import { testSeed } from "./_values.ts";
 
 const NAMESPACES = 4;
 const NODES_PER_NAMESPACE = 4;
@@ -118,107 +120,109 @@ function deliveries(nodes: CliNode[], ops: Op[]): { missing: string[]; extra: st
   return { missing, extra };
 }
 
-Deno.test({
-  name:
-    "16 CLI nodes in 4 network namespaces with random packet loss: every join succeeds, keys reach the responsible node, acked sends and broadcasts arrive exactly once, and no live node is suspected",
-  ignore: why !== null,
-}, async () => {
-  const seed = envInt("P2PS_TEST_SEED", Math.floor(Math.random() * 2 ** 31), 0, 2 ** 31);
-  const loss = envInt("P2PS_NETNS_LOSS", 3, 0, 100);
-  const seconds = envInt("P2PS_NETNS_SECONDS", 60, 1, 3600);
-  const lanes = envInt("P2PS_NETNS_LANES", 2, 0, 16);
-  const rate = Deno.env.get("P2PS_NETNS_RATE") || undefined;
-  const random = seededRandom(seed);
-  console.log(
-    `  seed ${seed} (P2PS_TEST_SEED), loss ${loss} %, steady state ${seconds} s, ${lanes} lanes` +
-      `${rate ? `, ${rate} per namespace` : ""}; load ${await loadAverage()}`,
-  );
-
-  await using lab = await NetnsLab.create({ namespaces: NAMESPACES, lossPercent: loss, rate });
-  if (lab.stale.length) console.log(`  removed stale namespaces: ${lab.stale.join(", ")}`);
-  await using cluster = new Cluster(lab, seed);
-  const problems: string[] = [];
-  let stats: unknown[] = [];
-  try {
-    // Distinct seeded ids; node k lives in namespace k mod 4, so ring neighbours mostly talk
-    // across the lossy bridge. Each joins through a node drawn among those already in.
-    const ids = new Set<number>();
-    while (ids.size < NAMESPACES * NODES_PER_NAMESPACE) ids.add(Math.floor(random() * MAX_KEY));
-    for (const [k, id] of [...ids].entries()) {
-      const via = k === 0 ? null : cluster.nodes[Math.floor(random() * cluster.nodes.length)];
-      await cluster.start(id, k % NAMESPACES, via, MAX_KEY);
-    }
-    const nodes = cluster.nodes;
-    const sorted = nodes.map((n) => n.id).sort((a, b) => a - b);
-    console.log(`  ${nodes.length} nodes joined (${cluster.elapsed()})`);
-
-    const ringDeadline = Date.now() + 60_000;
-    let wrong = await cluster.wrongNeighbours();
-    while (wrong.length && Date.now() < ringDeadline) {
-      await delay(500);
-      wrong = await cluster.wrongNeighbours();
-    }
-    assert.deepEqual(wrong, [], "the ring converged within 60 s");
-    console.log(`  ring converged (${cluster.elapsed()})`);
-
-    // Steady state: acknowledged traffic from random nodes until the time is up (each lane
-    // draws from its own seeded stream).
-    const steadyFrom = nodes.map((n) => n.refresh());
-    const ops: Op[] = [];
-    const end = Date.now() + seconds * 1000;
-    await Promise.all(Array.from({ length: lanes }, async (_, i) => {
-      const r = seededRandom(seed + 1 + i);
-      while (Date.now() < end) {
-        const op = drawOp(ops.length, nodes, sorted, r);
-        ops.push(op);
-        const problem = await perform(cluster, op, seed);
-        if (problem) problems.push(problem);
-      }
-    }));
-    if (Date.now() < end) await delay(end - Date.now());
-    const steadyTo = nodes.map((n) => n.refresh());
-    const count = (k: Op["kind"]) => ops.filter((o) => o.kind === k).length;
+test(
+  "16 CLI nodes in 4 network namespaces with random packet loss: every join succeeds, keys reach the responsible node, acked sends and broadcasts arrive exactly once, and no live node is suspected",
+  async () => {
+    const seed = testSeed();
+    const loss = envInt("P2PS_NETNS_LOSS", 3, 0, 100);
+    const seconds = envInt("P2PS_NETNS_SECONDS", 60, 1, 3600);
+    const lanes = envInt("P2PS_NETNS_LANES", 2, 0, 16);
+    const rate = Deno.env.get("P2PS_NETNS_RATE") || undefined;
+    const random = seededRandom(seed);
     console.log(
-      `  steady state over (${cluster.elapsed()}): ${count("toResp")} toResp, ` +
-        `${count("direct")} direct, ${count("broadcast")} broadcasts`,
+      `  seed ${seed} (P2PS_TEST_SEED), loss ${loss} %, steady state ${seconds} s, ${lanes} lanes` +
+        `${rate ? `, ${rate} per namespace` : ""}; load ${await loadAverage()}`,
     );
 
-    // Every message shows up where expected (acknowledged ones are there by now, or late)...
-    const drainDeadline = Date.now() + 30_000;
-    nodes.forEach((nd) => nd.refresh());
-    while (deliveries(nodes, ops).missing.length && Date.now() < drainDeadline) {
-      await delay(200);
+    await using lab = await NetnsLab.create({ namespaces: NAMESPACES, lossPercent: loss, rate });
+    if (lab.stale.length) console.log(`  removed stale namespaces: ${lab.stale.join(", ")}`);
+    await using cluster = new Cluster(lab, seed);
+    const problems: string[] = [];
+    let stats: unknown[] = [];
+    try {
+      // Distinct seeded ids; node k lives in namespace k mod 4, so ring neighbours mostly talk
+      // across the lossy bridge. Each joins through a node drawn among those already in.
+      const ids = new Set<number>();
+      while (ids.size < NAMESPACES * NODES_PER_NAMESPACE) ids.add(Math.floor(random() * MAX_KEY));
+      for (const [k, id] of [...ids].entries()) {
+        const via = k === 0 ? null : cluster.nodes[Math.floor(random() * cluster.nodes.length)];
+        await cluster.start(id, k % NAMESPACES, via, MAX_KEY);
+      }
+      const nodes = cluster.nodes;
+      const sorted = nodes.map((n) => n.id).sort((a, b) => a - b);
+      console.log(`  ${nodes.length} nodes joined (${cluster.elapsed()})`);
+
+      const ringDeadline = Date.now() + 60_000;
+      let wrong = await cluster.wrongNeighbours();
+      while (wrong.length && Date.now() < ringDeadline) {
+        await delay(500);
+        wrong = await cluster.wrongNeighbours();
+      }
+      assert.deepEqual(wrong, [], "the ring converged within 60 s");
+      console.log(`  ring converged (${cluster.elapsed()})`);
+
+      // Steady state: acknowledged traffic from random nodes until the time is up (each lane
+      // draws from its own seeded stream).
+      const steadyFrom = nodes.map((n) => n.refresh());
+      const ops: Op[] = [];
+      const end = Date.now() + seconds * 1000;
+      await Promise.all(Array.from({ length: lanes }, async (_, i) => {
+        const r = seededRandom(seed + 1 + i);
+        while (Date.now() < end) {
+          const op = drawOp(ops.length, nodes, sorted, r);
+          ops.push(op);
+          const problem = await perform(cluster, op, seed);
+          if (problem) problems.push(problem);
+        }
+      }));
+      if (Date.now() < end) await delay(end - Date.now());
+      const steadyTo = nodes.map((n) => n.refresh());
+      const count = (k: Op["kind"]) => ops.filter((o) => o.kind === k).length;
+      console.log(
+        `  steady state over (${cluster.elapsed()}): ${count("toResp")} toResp, ` +
+          `${count("direct")} direct, ${count("broadcast")} broadcasts`,
+      );
+
+      // Every message shows up where expected (acknowledged ones are there by now, or late)...
+      const drainDeadline = Date.now() + 30_000;
       nodes.forEach((nd) => nd.refresh());
-    }
-    const { missing, extra } = deliveries(nodes, ops);
-    problems.push(...missing, ...extra);
-    // ...and nobody suspected anybody while every node lived.
-    for (const [i, nd] of nodes.entries()) {
-      for (const e of nd.eventsBetween(steadyFrom[i], steadyTo[i], ["suspect", "crash"])) {
-        problems.push(`node ${nd.id} (ns ${nd.ns + 1}): ${eventSummary(e)} in the steady state`);
+      while (deliveries(nodes, ops).missing.length && Date.now() < drainDeadline) {
+        await delay(200);
+        nodes.forEach((nd) => nd.refresh());
       }
-    }
+      const { missing, extra } = deliveries(nodes, ops);
+      problems.push(...missing, ...extra);
+      // ...and nobody suspected anybody while every node lived.
+      for (const [i, nd] of nodes.entries()) {
+        for (const e of nd.eventsBetween(steadyFrom[i], steadyTo[i], ["suspect", "crash"])) {
+          problems.push(`node ${nd.id} (ns ${nd.ns + 1}): ${eventSummary(e)} in the steady state`);
+        }
+      }
 
-    const counters = await lab.counters();
-    stats = await Promise.all(nodes.map(async (nd) => (await cluster.request(nd, "/stats")).body));
-    const sum = (f: (c: typeof counters[number]) => number) =>
-      counters.reduce((a, c) => a + f(c), 0);
-    const [arrived, dropped] = [sum((c) => c.arrived), sum((c) => c.dropped)];
-    console.log(
-      `  nft dropped ${dropped} of ${arrived} packets (${
-        (100 * dropped / arrived).toFixed(2)
-      } %), ` +
-        `TCP retransmitted ${sum((c) => c.retransmitted)} segments; load ${await loadAverage()}`,
+      const counters = await lab.counters();
+      stats = await Promise.all(
+        nodes.map(async (nd) => (await cluster.request(nd, "/stats")).body),
+      );
+      const sum = (f: (c: typeof counters[number]) => number) =>
+        counters.reduce((a, c) => a + f(c), 0);
+      const [arrived, dropped] = [sum((c) => c.arrived), sum((c) => c.dropped)];
+      console.log(
+        `  nft dropped ${dropped} of ${arrived} packets (${
+          (100 * dropped / arrived).toFixed(2)
+        } %), ` +
+          `TCP retransmitted ${sum((c) => c.retransmitted)} segments; load ${await loadAverage()}`,
+      );
+      if (loss > 0 && dropped === 0) problems.push("the loss rule dropped nothing");
+    } catch (e) {
+      problems.push(`aborted at ${cluster.elapsed()}: ${(e as Error).message}`);
+    }
+    await cluster.stop();
+    if (problems.length) await cluster.report(stats);
+    assert.deepEqual(
+      problems,
+      [],
+      `seed ${seed} (rerun with P2PS_TEST_SEED=${seed}), loss ${loss} %`,
     );
-    if (loss > 0 && dropped === 0) problems.push("the loss rule dropped nothing");
-  } catch (e) {
-    problems.push(`aborted at ${cluster.elapsed()}: ${(e as Error).message}`);
-  }
-  await cluster.stop();
-  if (problems.length) await cluster.report(stats);
-  assert.deepEqual(
-    problems,
-    [],
-    `seed ${seed} (rerun with P2PS_TEST_SEED=${seed}), loss ${loss} %`,
-  );
-});
+  },
+  { ignore: why !== null },
+);

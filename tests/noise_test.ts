@@ -25,6 +25,7 @@ import {
   withPsk,
   X25519,
 } from "../lib/com/noise/mod.ts";
+import { test } from "./_test.ts";
 
 const EMPTY = new Uint8Array(0);
 const SUITE = "25519_ChaChaPoly_SHA256";
@@ -107,7 +108,7 @@ function roundTrip(send: CipherState, receive: CipherState, plaintext: Uint8Arra
 
 // --- crypto functions --------------------------------------------------------------------------
 
-Deno.test("HKDF from hkdfSync equals the spec's HMAC-HASH definition, with 2 and 3 outputs", () => {
+test("HKDF from hkdfSync equals the spec's HMAC-HASH definition, with 2 and 3 outputs", () => {
   const hmac = (key: Uint8Array, data: Uint8Array) =>
     new Uint8Array(createHmac("sha256", key).update(data).digest());
   for (const ikm of [EMPTY, random(32), random(7)]) {
@@ -121,7 +122,7 @@ Deno.test("HKDF from hkdfSync equals the spec's HMAC-HASH definition, with 2 and
   }
 });
 
-Deno.test("X25519 gives RFC 7748's public keys and shared secret (§6.1)", () => {
+test("X25519 gives RFC 7748's public keys and shared secret (§6.1)", () => {
   const alice = keyPairFromPrivate(
     Uint8Array.fromHex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"),
   );
@@ -139,14 +140,14 @@ Deno.test("X25519 gives RFC 7748's public keys and shared secret (§6.1)", () =>
   assert.equal(X25519.dh(plain, alice.publicKey).toHex(), shared);
 });
 
-Deno.test("X25519 reports a low-order public key as a NoiseError, and wrong key sizes", () => {
+test("X25519 reports a low-order public key as a NoiseError, and wrong key sizes", () => {
   const pair = generateStaticKeyPair();
   assert.throws(() => X25519.dh(pair, new Uint8Array(32)), NoiseError);
   assert.throws(() => X25519.dh(pair, new Uint8Array(31)), InvalidArgumentError);
   assert.throws(() => keyPairFromPrivate(new Uint8Array(33)), InvalidArgumentError);
 });
 
-Deno.test("a generated key pair exports its private key, which gives back its public key", () => {
+test("a generated key pair exports its private key, which gives back its public key", () => {
   const pair = generateStaticKeyPair();
   assert.deepEqual(keyPairFromPrivate(pair.privateKey).publicKey, pair.publicKey);
   assert.ok(!Object.keys(pair).includes("privateKey"), "the private key is not an own property");
@@ -154,7 +155,7 @@ Deno.test("a generated key pair exports its private key, which gives back its pu
 
 // --- CipherState --------------------------------------------------------------------------------
 
-Deno.test("the ChaChaPoly nonce is 4 zero bytes and n little-endian, exact beyond 2^53", () => {
+test("the ChaChaPoly nonce is 4 zero bytes and n little-endian, exact beyond 2^53", () => {
   const key = random(32);
   for (const n of [0n, 1n, 2n ** 32n + 5n, 2n ** 53n + 1n, 2n ** 64n - 2n]) {
     const cs = new CipherState(CHACHAPOLY, key);
@@ -170,7 +171,7 @@ Deno.test("the ChaChaPoly nonce is 4 zero bytes and n little-endian, exact beyon
   }
 });
 
-Deno.test("nonces one apart beyond 2^53 are told apart", () => {
+test("nonces one apart beyond 2^53 are told apart", () => {
   const key = random(32);
   const sender = new CipherState(CHACHAPOLY, key);
   const receiver = new CipherState(CHACHAPOLY, key);
@@ -182,7 +183,7 @@ Deno.test("nonces one apart beyond 2^53 are told apart", () => {
   assert.deepEqual(receiver.decryptWithAd(EMPTY, sealed), text("x"));
 });
 
-Deno.test("a CipherState refuses to encrypt or decrypt once n reaches 2^64 - 1", () => {
+test("a CipherState refuses to encrypt or decrypt once n reaches 2^64 - 1", () => {
   const key = random(32);
   const sender = new CipherState(CHACHAPOLY, key);
   const receiver = new CipherState(CHACHAPOLY, key);
@@ -196,7 +197,7 @@ Deno.test("a CipherState refuses to encrypt or decrypt once n reaches 2^64 - 1",
   assert.throws(() => sender.setNonce(-1n), InvalidArgumentError);
 });
 
-Deno.test("a failed decryption does not advance the nonce; the genuine message still opens", () => {
+test("a failed decryption does not advance the nonce; the genuine message still opens", () => {
   const key = random(32);
   const sender = new CipherState(CHACHAPOLY, key);
   const receiver = new CipherState(CHACHAPOLY, key);
@@ -210,7 +211,7 @@ Deno.test("a failed decryption does not advance the nonce; the genuine message s
   assert.deepEqual(receiver.decryptWithAd(text("ad"), sealed), text("hello"));
 });
 
-Deno.test("without a key a CipherState passes data through, as copies, and keeps n", () => {
+test("without a key a CipherState passes data through, as copies, and keeps n", () => {
   const cs = new CipherState(CHACHAPOLY);
   const data = text("clear");
   const out = cs.encryptWithAd(EMPTY, data);
@@ -222,7 +223,7 @@ Deno.test("without a key a CipherState passes data through, as copies, and keeps
   assert.throws(() => new CipherState(CHACHAPOLY, new Uint8Array(16)), InvalidArgumentError);
 });
 
-Deno.test("Rekey() changes k but not n: both ends must rekey together", () => {
+test("Rekey() changes k but not n: both ends must rekey together", () => {
   const key = random(32);
   const [a, b, c] = [0, 1, 2].map(() => new CipherState(CHACHAPOLY, key));
   roundTrip(a, b, text("before"));
@@ -236,7 +237,7 @@ Deno.test("Rekey() changes k but not n: both ends must rekey together", () => {
 
 // --- patterns and protocol names ----------------------------------------------------------------
 
-Deno.test("the pattern table has the spec's 3 one-way, 12 fundamental and 23 deferred patterns", () => {
+test("the pattern table has the spec's 3 one-way, 12 fundamental and 23 deferred patterns", () => {
   const names = Object.keys(HANDSHAKE_PATTERNS);
   assert.equal(names.filter((n) => n.length === 1).length, 3);
   assert.equal(names.filter((n) => /^[NKXI][NKX]$/.test(n)).length, 12);
@@ -247,7 +248,7 @@ Deno.test("the pattern table has the spec's 3 one-way, 12 fundamental and 23 def
   assert.equal(findPattern("constructor"), undefined);
 });
 
-Deno.test("psk0 starts the first message, pskN ends message N, in combination too", () => {
+test("psk0 starts the first message, pskN ends message N, in combination too", () => {
   assert.deepEqual(withPsk(HANDSHAKE_PATTERNS.N, [0]).messages, [["psk", "e", "es"]]);
   assert.deepEqual(withPsk(HANDSHAKE_PATTERNS.XX, [3]).messages.at(-1), ["s", "se", "psk"]);
   const both = withPsk(HANDSHAKE_PATTERNS.XX, [0, 3]);
@@ -259,7 +260,7 @@ Deno.test("psk0 starts the first message, pskN ends message N, in combination to
   assert.deepEqual(HANDSHAKE_PATTERNS.XX.messages[0], ["e"], "the table is not modified");
 });
 
-Deno.test("protocol names: supported, unsupported (reported, not thrown) and invalid", () => {
+test("protocol names: supported, unsupported (reported, not thrown) and invalid", () => {
   const status = (name: string) => parseProtocolName(name).status;
   for (const p of ["XX", "Npsk0", "NNpsk0+psk2", "I1X1psk3", "IKpsk0+psk1+psk2"]) {
     assert.equal(status(`Noise_${p}_${SUITE}`), "supported", p);
@@ -295,7 +296,7 @@ Deno.test("protocol names: supported, unsupported (reported, not thrown) and inv
 
 // --- HandshakeState -----------------------------------------------------------------------------
 
-Deno.test("every pattern completes, bare and with psk0 and a psk on its last message", () => {
+test("every pattern completes, bare and with psk0 and a psk on its last message", () => {
   for (const [name, pattern] of Object.entries(HANDSHAKE_PATTERNS)) {
     for (const modifier of ["", "psk0", `psk${pattern.messages.length}`]) {
       const [a, b] = parties(name + modifier);
@@ -309,7 +310,7 @@ Deno.test("every pattern completes, bare and with psk0 and a psk on its last mes
   }
 });
 
-Deno.test("the static keys a pattern transmits arrive as remoteStaticKey", () => {
+test("the static keys a pattern transmits arrive as remoteStaticKey", () => {
   const si = generateStaticKeyPair();
   const sr = generateStaticKeyPair();
   const [a, b] = parties("XX", { s: si }, { s: sr });
@@ -320,7 +321,7 @@ Deno.test("the static keys a pattern transmits arrive as remoteStaticKey", () =>
 });
 
 for (const pattern of ["XX", "XXpsk3"]) {
-  Deno.test(`${pattern}: a flipped byte anywhere in any handshake message fails the handshake`, () => {
+  test(`${pattern}: a flipped byte anywhere in any handshake message fails the handshake`, () => {
     const [a, b] = parties(pattern);
     const sizes = handshake(a, b).map((m) => m.length);
     let checked = 0;
@@ -347,7 +348,7 @@ for (const pattern of ["XX", "XXpsk3"]) {
   });
 }
 
-Deno.test("a wrong pre-shared key fails at the message that carries the psk token", () => {
+test("a wrong pre-shared key fails at the message that carries the psk token", () => {
   // XXpsk3: the psk is mixed at the end of message 3, so messages 1 and 2 still go through.
   const [a, b] = parties("XXpsk3", { psks: [random(32)] }, { psks: [random(32)] });
   b.readMessage(a.writeMessage());
@@ -361,13 +362,13 @@ Deno.test("a wrong pre-shared key fails at the message that carries the psk toke
   }
 });
 
-Deno.test("different prologues fail the first encrypted message", () => {
+test("different prologues fail the first encrypted message", () => {
   const [a, b] = parties("NN", { prologue: text("v1") }, { prologue: text("v2") });
   b.readMessage(a.writeMessage());
   assert.throws(() => a.readMessage(b.writeMessage()), DecryptError);
 });
 
-Deno.test("messages out of turn, after a failure or of the wrong size are refused", () => {
+test("messages out of turn, after a failure or of the wrong size are refused", () => {
   const [a, b] = parties("XX");
   assert.throws(() => b.writeMessage(), NoiseError);
   assert.throws(() => a.readMessage(new Uint8Array(32)), NoiseError);
@@ -386,7 +387,7 @@ Deno.test("messages out of turn, after a failure or of the wrong size are refuse
   assert.throws(() => a.readMessage(reply), /failed earlier/);
 });
 
-Deno.test("Initialize refuses missing, misplaced or wrong-sized keys and PSKs", () => {
+test("Initialize refuses missing, misplaced or wrong-sized keys and PSKs", () => {
   const protocol = (p: string) => `Noise_${p}_${SUITE}`;
   const s = generateStaticKeyPair();
   const bad: HandshakeOptions[] = [
@@ -415,7 +416,7 @@ Deno.test("Initialize refuses missing, misplaced or wrong-sized keys and PSKs", 
 
 // --- keys ---------------------------------------------------------------------------------------
 
-Deno.test("pskFromSecret is HKDF-SHA256(secret, salt 'p2ps/v1 psk', info network name)", () => {
+test("pskFromSecret is HKDF-SHA256(secret, salt 'p2ps/v1 psk', info network name)", () => {
   const want = new Uint8Array(
     hkdfSync("sha256", text("s3cret"), text("p2ps/v1 psk"), text("net"), 32),
   );
@@ -444,7 +445,7 @@ function openAll(opener: TransportOpener, ...chunks: Uint8Array[]): Uint8Array {
   return concat(out);
 }
 
-Deno.test("a 200 KiB write is sealed into ceil(200 KiB / 65519) messages and opens whole", () => {
+test("a 200 KiB write is sealed into ceil(200 KiB / 65519) messages and opens whole", () => {
   const [sealer, opener] = keyedTransport();
   const plaintext = random(200 * 1024);
   const wire = sealer.seal(plaintext);
@@ -459,7 +460,7 @@ Deno.test("a 200 KiB write is sealed into ceil(200 KiB / 65519) messages and ope
   assert.deepEqual(openAll(opener(), wire), plaintext);
 });
 
-Deno.test("sealInto writes at an offset; an empty write seals to nothing", () => {
+test("sealInto writes at an offset; an empty write seals to nothing", () => {
   const [sealer, opener] = keyedTransport();
   const out = new Uint8Array(3 + sealedLength(10));
   assert.equal(sealer.sealInto(text("0123456789"), out, 3), out.length - 3);
@@ -469,7 +470,7 @@ Deno.test("sealInto writes at an offset; an empty write seals to nothing", () =>
   assert.throws(() => new TransportSealer(new CipherState(CHACHAPOLY)), InvalidArgumentError);
 });
 
-Deno.test("the opener handles a stream split at every position, or fed byte by byte", () => {
+test("the opener handles a stream split at every position, or fed byte by byte", () => {
   const [sealer, opener] = keyedTransport();
   const plaintexts = [text("a"), random(100), random(1000)];
   const wire = concat(plaintexts.map((p) => sealer.seal(p)));
@@ -485,7 +486,7 @@ Deno.test("the opener handles a stream split at every position, or fed byte by b
   assert.deepEqual(openAll(opener(), ...bytes), all);
 });
 
-Deno.test("a write larger than one message opens from chunks cut around its boundaries", () => {
+test("a write larger than one message opens from chunks cut around its boundaries", () => {
   const [sealer, opener] = keyedTransport();
   const plaintext = random(MAX_TRANSPORT_PLAINTEXT + 1000);
   const wire = sealer.seal(plaintext);
@@ -500,7 +501,7 @@ Deno.test("a write larger than one message opens from chunks cut around its boun
   assert.deepEqual(openAll(opener(), ...chunks), plaintext);
 });
 
-Deno.test("a flipped byte anywhere in a transport stream is a DecryptError", () => {
+test("a flipped byte anywhere in a transport stream is a DecryptError", () => {
   const [sealer, opener] = keyedTransport();
   const wire = concat([sealer.seal(random(10)), sealer.seal(random(20))]);
   for (let byte = 0; byte < wire.length; byte++) {
@@ -511,7 +512,7 @@ Deno.test("a flipped byte anywhere in a transport stream is a DecryptError", () 
   }
 });
 
-Deno.test("replayed, reordered, dropped and truncated transport messages fail", () => {
+test("replayed, reordered, dropped and truncated transport messages fail", () => {
   const [sealer, opener] = keyedTransport();
   const [m1, m2, m3] = [1, 2, 3].map((i) => sealer.seal(text(`message ${i}`)));
   assert.throws(() => openAll(opener(), m1, m1), DecryptError, "replayed");
@@ -527,7 +528,7 @@ Deno.test("replayed, reordered, dropped and truncated transport messages fail", 
   );
 });
 
-Deno.test("a length below the tag size fails at once, and a failed opener stays failed", () => {
+test("a length below the tag size fails at once, and a failed opener stays failed", () => {
   const [sealer, opener] = keyedTransport();
   const o = opener();
   assert.throws(() => o.push(new Uint8Array([0, 15]), () => {}), DecryptError);
@@ -537,7 +538,7 @@ Deno.test("a length below the tag size fails at once, and a failed opener stays 
   assert.throws(() => split.push(new Uint8Array([3]), () => {}), DecryptError);
 });
 
-Deno.test("plaintexts are not views of the chunks fed to the opener", () => {
+test("plaintexts are not views of the chunks fed to the opener", () => {
   const [sealer, opener] = keyedTransport();
   const wire = sealer.seal(text("keep"));
   const got: Uint8Array[] = [];
@@ -546,7 +547,7 @@ Deno.test("plaintexts are not views of the chunks fed to the opener", () => {
   assert.deepEqual(got, [text("keep")]);
 });
 
-Deno.test("transport over a real handshake: both directions, sealer and opener", () => {
+test("transport over a real handshake: both directions, sealer and opener", () => {
   const [a, b] = parties("XXpsk3");
   handshake(a, b);
   for (const [from, to] of [[a, b], [b, a]]) {

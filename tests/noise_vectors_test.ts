@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { runVectorFile, runVectors } from "./noise_vectors.ts";
+import { test } from "./_test.ts";
 
 const FILE = new URL("./vectors/noise/cacophony-25519-chachapoly-sha256.json", import.meta.url);
 
@@ -22,20 +23,20 @@ function flip(hex: string, index: number): string {
   return bytes.toHex();
 }
 
-Deno.test("every cacophony vector passes, run as initiator and as responder", async () => {
+test("every cacophony vector passes, run as initiator and as responder", async () => {
   const report = await runVectorFile(FILE);
   assert.deepEqual(report.failures, []);
   assert.deepEqual([report.passed, report.failed, report.skipped], [59, 0, 0]);
 });
 
-Deno.test("the vectors cover every pattern of the spec and psk modifiers", async () => {
+test("the vectors cover every pattern of the spec and psk modifiers", async () => {
   const names = (await vectors()).map((v) => v.protocol_name.split("_")[1]);
   const bases = new Set(names.map((n) => n.replace(/psk\d.*$/, "")));
   assert.equal(bases.size, 3 + 12 + 23);
   assert.ok(names.filter((n) => n.includes("psk")).length >= 20);
 });
 
-Deno.test("a wrong byte in a handshake message, a transport message or the hash fails the vector", async () => {
+test("a wrong byte in a handshake message, a transport message or the hash fails the vector", async () => {
   const cases: [string, (v: Vector) => void, RegExp][] = [
     [
       "ciphertext",
@@ -66,7 +67,7 @@ Deno.test("a wrong byte in a handshake message, a transport message or the hash 
   }
 });
 
-Deno.test("unsupported suites are skipped; malformed vectors fail with a message", async () => {
+test("unsupported suites are skipped; malformed vectors fail with a message", async () => {
   const [xx] = (await vectors()).filter((v) => v.protocol_name.startsWith("Noise_XX_"));
   const report = runVectors({
     vectors: [

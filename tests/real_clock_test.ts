@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { realClock } from "../lib/com/transport.ts";
+import { test } from "./_test.ts";
 
-Deno.test("the real clock stands still within one synchronous stretch and moves on after it", async () => {
+test("the real clock stands still within one synchronous stretch and moves on after it", async () => {
   const t0 = realClock.now();
   const spinUntil = performance.now() + 3;
   while (performance.now() < spinUntil) { /* a synchronous stretch of 3 ms */ }

@@ -3,6 +3,7 @@ import { fingerPolicy } from "../lib/core/fingers.ts";
 import { Phase, RoutingTable } from "../lib/core/routing_table.ts";
 import { seededRandom } from "../lib/com/virtual_clock.ts";
 import { buildRing, lookups, mean, quantile, ringViolations } from "./_ring.ts";
+import { test } from "./_test.ts";
 
 const ap = { hostname: "h", port: 1 };
 
@@ -42,7 +43,7 @@ function walk(t: Map<number, RoutingTable>, from: number, key: number): number[]
   }
 }
 
-Deno.test("next hop is loop-free and ends at the responsible node for every key and start, with complete and broken tables", () => {
+test("next hop is loop-free and ends at the responsible node for every key and start, with complete and broken tables", () => {
   const M = 243;
   const rnd = seededRandom(5);
   for (const policy of ["tango", "chord", "dks:3"]) {
@@ -61,8 +62,32 @@ Deno.test("next hop is loop-free and ends at the responsible node for every key 
   }
 });
 
+test("next hop on a hand-made table: approach ties go past the key, a jump past the key settles, settling moves down", () => {
+  const M = 1000;
+  const n = (id: number) => ({ id, ap });
+  // Node 500 knows its predecessor 400, its successor 510 (node spacing 10) and node 200.
+  const tb = new RoutingTable(n(500), M, fingerPolicy("tango", M), 4);
+  tb.pred = n(400);
+  tb.setSuccList(n(510), []);
+  tb.considerFinger(n(200));
+  const hop = (key: number, phase: number) => {
+    const h = tb.nextHop(key, phase);
+    return [h.node?.id ?? null, h.phase === Phase.Settle ? "settle" : "approach"];
+  };
+  // Key 300: nodes 200 and 400 are both 100 away; the one past the key may be responsible.
+  assert.deepEqual(hop(300, Phase.Approach), [400, "approach"]);
+  // Key 395: node 400 lies within two node spacings past it, so it is probably responsible:
+  // straight there, and settle.
+  assert.deepEqual(hop(395, Phase.Approach), [400, "settle"]);
+  // Settling, a message only moves to a known node closer to the key from above.
+  assert.deepEqual(hop(180, Phase.Settle), [200, "settle"]);
+  assert.deepEqual(hop(350, Phase.Settle), [400, "settle"]);
+  // Its own keys stay here.
+  assert.deepEqual(hop(450, Phase.Approach), [null, "settle"]);
+});
+
 for (const seed of [1, 2]) {
-  Deno.test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
+  test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
     const sim = await buildRing(1000, { seed });
     assert.deepEqual(ringViolations(sim), []);
     const { hops, wrong, lost } = lookups(sim, 3000);
@@ -77,7 +102,7 @@ for (const seed of [1, 2]) {
   });
 }
 
-Deno.test("routing under each finger policy reaches the responsible node; Tango takes fewer hops than Chord", async () => {
+test("routing under each finger policy reaches the responsible node; Tango takes fewer hops than Chord", async () => {
   const result: Record<string, number> = {};
   for (const fingers of ["tango", "chord", "dks:4", "fullmesh"] as const) {
     const sim = await buildRing(400, { seed: 9, node: { net: { fingers } } });

@@ -7,6 +7,7 @@ import { createNet, joinNet, type Message, type P2PNode, type Statistics } from 
 import { serveGateway } from "../gateway/mod.ts";
 import { buildRing, flush, responsibleFor } from "./_ring.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 const KINDS = ["send", "multicast", "broadcast", "succ"] as const;
 const EVENTS = ["sent", "forwarded", "received", "dropped"] as const;
@@ -40,7 +41,7 @@ function assertAddsUp(s: Statistics, who: string): void {
   assert.equal(s.data.received, s.hops.count, `${who}: received = delivered`);
 }
 
-Deno.test("after a mix of every kind of message, per-kind counters sum to the totals and match the deliveries", async () => {
+test("after a mix of every kind of message, per-kind counters sum to the totals and match the deliveries", async () => {
   const sim = await buildRing(24, { seed: 7, node: { net: { maxKey: 4096 } } });
   const nodes = sim.live.sort((a, b) => a.id - b.id);
   const N = nodes.length;
@@ -140,7 +141,7 @@ async function promtool(text: string): Promise<{ code: number; output: string } 
   return { code: out.code, output: d.decode(out.stdout) + d.decode(out.stderr) };
 }
 
-Deno.test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, received is delivered", async () => {
+test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, received is delivered", async () => {
   const nodes: P2PNode[] = [await createNet({ node: { id: 100 }, net: { maxKey: 1024 } })];
   for (const id of [300, 520, 760, 900]) nodes.push(await joinNet(nodes[0].ap, { node: { id } }));
   await using server = serveGateway(nodes[2], { port: 0 });

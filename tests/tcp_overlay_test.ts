@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
 import { createNet, joinNet } from "../lib/node/net.ts";
 import type { P2PNode } from "../lib/node/node.ts";
-import { ConnectError, HandshakeError, JoinError } from "../lib/errors.ts";
-import { nextWithin, until } from "./_wait.ts";
+import { ConnectError, HandshakeError, InvalidArgumentError, JoinError } from "../lib/errors.ts";
+import { fingerPolicy } from "../lib/core/fingers.ts";
+import { CLOSED_PORT } from "./_values.ts";
+import { nextWithin, until, within } from "./_wait.ts";
+import { test } from "./_test.ts";
+import { exactly } from "./_assert.ts";
 import { cbor } from "./_rogue.ts";
 
 function ringOk(nodes: P2PNode[]): boolean {
@@ -14,12 +18,19 @@ function ringOk(nodes: P2PNode[]): boolean {
   });
 }
 
+/** `n` distinct ids in `[0, maxKey)` drawn from `random`. */
+function distinctIds(n: number, maxKey: number, random: () => number): number[] {
+  const ids = new Set<number>();
+  while (ids.size < n) ids.add(Math.floor(random() * maxKey));
+  return [...ids];
+}
+
 function responsible(nodes: P2PNode[], key: number): number {
   const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
   return ids.find((id) => id >= key) ?? ids[0];
 }
 
-Deno.test("the seed talk's three nodes over TCP: create, join, join, send to key 42 and to node 16", async () => {
+test("the seed talk's three nodes over TCP: create, join, join, send to key 42 and to node 16", async () => {
   await using n1 = await createNet({ node: { id: 1 }, ap: { hostname: "127.0.0.1", port: 0 } });
   await using n2 = await joinNet(`127.0.0.1:${n1.ap.port}`, { node: { id: 16 }, ap: { port: 0 } });
   await using n3 = await joinNet(n2.ap);
@@ -37,24 +48,35 @@ Deno.test("the seed talk's three nodes over TCP: create, join, join, send to key
   await n3.send(16, "hello");
   const h = await nextWithin(inboxes.get(16)!, "hello at node 16");
   assert.equal(h.msg, "hello");
-  assert.ok(h.hops >= 1);
+  assert.equal(h.hops, 1, "in a ring of three every node knows the others");
   const stats = n3.statistics();
   assert.equal(stats.data.sent, 2);
-  assert.ok(stats.bytes.out > 0 && stats.links.out + stats.links.in > 0);
+  assert.equal(stats.links.out + stats.links.in, 2, "linked to its two neighbours");
+  assert.ok(stats.bytes.out > 0);
   const info = n3.info();
   assert.equal(info.id, n3.id);
-  assert.ok(info.fingers.length > 0 && info.succList.length > 0);
+  const clockwise = [1, 16, n3.id].sort((a, b) => a - b);
+  const at = clockwise.indexOf(n3.id);
+  assert.deepEqual(
+    info.succList.map((n) => n.id),
+    [clockwise[(at + 1) % 3], clockwise[(at + 2) % 3]],
+    `the successors of node ${n3.id}`,
+  );
+  assert.equal(info.fingers.length, fingerPolicy("tango", 2 ** 52).offsets.length);
   for (const it of inboxes.values()) await it.return?.();
 });
 
-Deno.test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async () => {
-  const nodes: P2PNode[] = [await createNet({ net: { maxKey: 2 ** 32 } })];
+test("16 nodes over TCP: sends to random keys reach the responsible node; leaves keep the ring correct", async (ctx) => {
+  const ids = distinctIds(16, 2 ** 32, ctx.random);
+  const nodes: P2PNode[] = [await createNet({ node: { id: ids[0] }, net: { maxKey: 2 ** 32 } })];
   try {
-    for (let i = 1; i < 16; i++) nodes.push(await joinNet(nodes[i - 1].ap));
+    for (let i = 1; i < 16; i++) {
+      nodes.push(await joinNet(nodes[i - 1].ap, { node: { id: ids[i] } }));
+    }
     await until(() => ringOk(nodes), "a 16-node ring");
     const inbox = new Map(nodes.map((n) => [n.id, n.messages()]));
     for (let i = 0; i < 40; i++) {
-      const key = Math.floor(Math.random() * 2 ** 32);
+      const key = ctx.int(2 ** 32);
       const src = nodes[i % nodes.length];
       await src.send(key, { key }, { toResp: true });
       const m = await nextWithin(inbox.get(responsible(nodes, key))!, `key ${key}`);
@@ -74,31 +96,34 @@ Deno.test("16 nodes over TCP: sends to random keys reach the responsible node; l
   }
 });
 
-Deno.test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
+test("bad access points and handshakes are refused with typed errors naming the problem", async () => {
   await using n1 = await createNet({ node: { id: 5 }, net: { name: "alpha" } });
-  // Nothing listens there.
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const closedPort = (probe.addr as Deno.NetAddr).port;
-  probe.close();
   await assert.rejects(
-    joinNet(`127.0.0.1:${closedPort}`),
-    (e) => e instanceof ConnectError && e.message.includes(`127.0.0.1:${closedPort}`),
+    joinNet(`127.0.0.1:${CLOSED_PORT}`),
+    exactly(ConnectError, `Cannot connect to 127.0.0.1:${CLOSED_PORT}: Connection refused`),
   );
   await assert.rejects(
     joinNet(n1.ap, { node: { id: 5 } }),
-    (e) => e instanceof HandshakeError || e instanceof JoinError,
+    exactly(JoinError, "Node id 5 is already in use"),
   );
-  await assert.rejects(joinNet(n1.ap, { net: { name: "beta" } }), /network "alpha", not "beta"/);
-  await assert.rejects(joinNet("nonsense"), /host:port/);
+  await assert.rejects(
+    joinNet(n1.ap, { net: { name: "beta" } }),
+    exactly(JoinError, 'Access point belongs to network "alpha", not "beta"'),
+  );
+  await assert.rejects(
+    joinNet("nonsense"),
+    exactly(InvalidArgumentError, 'Access point must look like "host:port", got "nonsense"'),
+  );
   await using n2 = await joinNet(n1.ap, { node: { id: 99 } });
   await assert.rejects(
     joinNet(n2.ap, { node: { id: 99 } }),
-    /99 is already in use|Duplicate node id 99/,
+    exactly(JoinError, "Node id 99 is already in use"),
   );
   assert.equal(n1.status, "connected");
+  assert.equal(n1.statistics().badLinks + n2.statistics().badLinks, 0, "none was a violation");
 });
 
-Deno.test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
+test("garbage, truncated and oversize frames from a raw socket close that link only; the node keeps working", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 }, maxFrameSize: 4096 });
   await using b = await joinNet(a.ap, { node: { id: 500 } });
   const inbox = b.messages();
@@ -115,26 +140,36 @@ Deno.test("garbage, truncated and oversize frames from a raw socket close that l
       return f;
     })(),
   ];
-  for (const bytes of attacks) {
+  for (const [i, bytes] of attacks.entries()) {
     const conn = await Deno.connect(a.ap);
+    // The node may hang up before all of it is written (an oversize length condemns at once).
     await conn.write(bytes).catch(() => 0);
     // Half-close so a truncated frame really is truncated; then wait for the node to hang up.
     await conn.closeWrite().catch(() => {});
-    const buf = new Uint8Array(4096);
-    while ((await conn.read(buf).catch(() => null)) !== null) { /* drain until closed */ }
+    await within(
+      (async () => {
+        const buf = new Uint8Array(4096);
+        while ((await conn.read(buf).catch(() => null)) !== null) { /* drain until closed */ }
+      })(),
+      `the node to close the connection of attack ${i}`,
+    );
     conn.close();
+    await until(() => a.statistics().badLinks === i + 1, `attack ${i} counted as a bad link`);
   }
-  await until(() => a.statistics().badLinks >= attacks.length, "bad links counted");
+  assert.equal(a.statistics().badLinks, attacks.length);
   await a.send(500, "still fine");
   assert.equal((await nextWithin(inbox, "a message after the attacks")).msg, "still fine");
   assert.equal(a.status, "connected");
   await inbox.return?.();
 });
 
-Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with Nâˆ’1 messages; multicast reaches exactly its targets", async () => {
-  const nodes: P2PNode[] = [await createNet()];
+test("32 nodes over TCP: broadcast reaches every node exactly once with Nâˆ’1 messages; multicast reaches exactly its targets", async (ctx) => {
+  const ids = distinctIds(32, 2 ** 52, ctx.random);
+  const nodes: P2PNode[] = [await createNet({ node: { id: ids[0] } })];
   try {
-    for (let i = 1; i < 32; i++) nodes.push(await joinNet(nodes[Math.floor(Math.random() * i)].ap));
+    for (let i = 1; i < 32; i++) {
+      nodes.push(await joinNet(nodes[ctx.int(i)].ap, { node: { id: ids[i] } }));
+    }
     await until(() => ringOk(nodes), "a 32-node ring");
     const got = new Map<number, unknown[]>(nodes.map((n) => [n.id, []]));
     const readers = nodes.map((n) => {
@@ -148,7 +183,8 @@ Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with Nâˆ
       nodes.reduce((a, n) => a + n.statistics().data.sent + n.statistics().data.forwarded, 0);
     const before = sent();
     const report = await nodes[5].broadcast("everyone", { ack: true });
-    assert.equal(report.reached.length, 31);
+    const others = nodes.filter((n) => n !== nodes[5]).map((n) => n.id);
+    assert.deepEqual(report.reached.toSorted((a, b) => a - b), others.sort((a, b) => a - b));
     await until(() => [...got.values()].filter((v) => v.length > 0).length === 31, "31 deliveries");
     for (const n of nodes) assert.deepEqual(got.get(n.id), n === nodes[5] ? [] : ["everyone"]);
     // Nâˆ’1 data messages.
@@ -156,7 +192,7 @@ Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with Nâˆ
     for (const v of got.values()) v.length = 0;
     const targets = nodes.filter((_, i) => i % 4 === 1).map((n) => n.id);
     const mreport = await nodes[0].multicast(targets, "some", { ack: true });
-    assert.deepEqual([...mreport.reached].sort(), [...targets].sort());
+    assert.deepEqual(mreport.reached.toSorted((a, b) => a - b), targets.toSorted((a, b) => a - b));
     await until(() => targets.every((t) => got.get(t)!.length === 1), "multicast deliveries");
     for (const n of nodes) assert.equal(got.get(n.id)!.length, targets.includes(n.id) ? 1 : 0);
     for (const r of readers) await r.return?.();
@@ -165,28 +201,41 @@ Deno.test("32 nodes over TCP: broadcast reaches every node exactly once with Nâˆ
   }
 });
 
-Deno.test("a private network: members share the secret; a joiner without it or with another is refused", async () => {
+test("a private network: members share the secret; a joiner without it or with another is refused", async () => {
   await using a = await createNet({ net: { secret: "s3cret", maxKey: 1000 }, node: { id: 1 } });
   await using b = await joinNet(a.ap, { net: { secret: "s3cret" }, node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node private ring");
+  assert.deepEqual([a.statistics().badLinks, b.statistics().badLinks], [0, 0]);
+  // Each side checks the other: the joiner refuses a member that asks for a secret it lacks,
+  // and the member refuses a joiner that proves none (tests/secret_test.ts checks each alone).
   await assert.rejects(
     joinNet(a.ap),
-    (e) =>
-      e instanceof ConnectError || e instanceof HandshakeError
-        ? /requires a secret \(net.secret\), and this node has none/.test(e.message)
-        : false,
+    exactly(
+      HandshakeError,
+      `Handshake with 127.0.0.1:${a.ap.port} failed: The peer's network requires a secret ` +
+        "(net.secret), and this node has none",
+    ),
   );
+  await until(() => a.statistics().badLinks === 1, "the member to refuse the joiner too");
   await assert.rejects(
     joinNet(b.ap, { net: { secret: "guess" } }),
-    /the peer closed the connection \(it holds another network secret, or refused us\)/,
+    exactly(
+      HandshakeError,
+      `Handshake with 127.0.0.1:${b.ap.port} failed: the peer closed the connection (it holds ` +
+        "another network secret, or refused us)",
+    ),
   );
-  await assert.rejects(createNet({ net: { secret: "" } }), /net.secret must be a non-empty string/);
-  assert.ok(a.statistics().badLinks + b.statistics().badLinks >= 2, "refusals are counted");
+  await until(() => b.statistics().badLinks === 1, "the member to refuse the wrong secret too");
+  await assert.rejects(
+    createNet({ net: { secret: "" } }),
+    exactly(InvalidArgumentError, "net.secret must be a non-empty string"),
+  );
   const receipt = await b.send(1, "inside", { ack: true });
   assert.equal(receipt.node, 1);
+  assert.deepEqual([a.statistics().badLinks, b.statistics().badLinks], [1, 1]);
 });
 
-Deno.test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
+test("streams over TCP travel as runs of messages per frame, through relays, in order and complete", async () => {
   // Fixed ids and short successor lists, so that some node is two hops from node 7.
   const net = { maxKey: 2 ** 16, succListSize: 2 };
   const nodes: P2PNode[] = [await createNet({ node: { id: 7 }, net })];
@@ -216,25 +265,28 @@ Deno.test("streams over TCP travel as runs of messages per frame, through relays
     const count = 2000;
     for (let i = 0; i < count; i++) src.send(dst.id, { i, pad: new Uint8Array(i % 200) });
     let previous = -1;
+    let relayed = 0;
     for (let i = 0; i < count; i++) {
       const m = await nextWithin(inbox, `message ${i}`);
       assert.deepEqual(m.msg, { i, pad: new Uint8Array(i % 200) });
       assert.equal(m.src, src.id);
-      assert.ok(m.id > previous, "ids increase");
+      assert.equal(m.id, previous < 0 ? m.id : previous + 1, "ids follow each other");
+      assert.ok(m.hops >= 2, `message ${i} went through a relay (${m.hops} hops)`);
       previous = m.id;
+      relayed += m.hops - 1;
     }
     await inbox.return?.();
-    assert.ok(forwarded() - forwardedBefore >= count, "every message went through a relay");
+    assert.equal(forwarded() - forwardedBefore, relayed, "each relay hop counted once");
     // Far fewer frames than messages arrived (control traffic included).
     const frames = dst.statistics().frames.in - framesBefore;
     assert.ok(frames < count / 4, `${frames} frames for ${count} messages`);
-    assert.ok(dst.statistics().kinds.send.received >= count);
+    assert.equal(dst.statistics().kinds.send.received, count + 1, "the probe and the stream");
   } finally {
     await Promise.all(nodes.map((n) => n.leave()));
   }
 });
 
-Deno.test("runs respect the receiver's smaller frame limit; a run to a missing node comes back as one report per run", async () => {
+test("runs respect the receiver's smaller frame limit; a run to a missing node comes back as one report per run", async () => {
   const small = await createNet({ node: { id: 100 }, maxFrameSize: 4096, net: { maxKey: 1000 } });
   const big = await joinNet(small.ap, { node: { id: 200 } });
   try {

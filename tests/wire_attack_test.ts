@@ -10,6 +10,7 @@ import { type FieldSpec, type FrameName, HOP_LIMIT, SCHEMA, T } from "../lib/wir
 import type { NodeRef } from "../lib/wire/types.ts";
 import { cbor, message, rogue } from "./_rogue.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 const MAX_KEY = 1000;
 const codec = new Codec();
@@ -235,7 +236,7 @@ function steady(s: Statistics) {
   };
 }
 
-Deno.test("every field of every frame type out of range, of the wrong type or missing, and every broken rule, is dropped and counted over a live link", async () => {
+test("every field of every frame type out of range, of the wrong type or missing, and every broken rule, is dropped and counted over a live link", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: MAX_KEY } });
   await using b = await joinNet(a.ap, { node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node ring");
@@ -279,7 +280,7 @@ Deno.test("every field of every frame type out of range, of the wrong type or mi
   }
 });
 
-Deno.test("a forged Undeliverable report and out-of-range joins raise no event and change no routing state", async () => {
+test("a forged Undeliverable report and out-of-range joins raise no event and change no routing state", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: MAX_KEY } });
   await using b = await joinNet(a.ap, { node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node ring");

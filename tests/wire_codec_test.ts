@@ -9,6 +9,7 @@ import type { NodeRef } from "../lib/wire/types.ts";
 import { FRAME_NAMES, randomFrame } from "./_frames.ts";
 import { cbor, message } from "./_rogue.ts";
 import { seeded } from "./_values.ts";
+import { test } from "./_test.ts";
 
 const codec = new Codec();
 const peer: NodeRef = { id: 42, ap: { hostname: "127.0.0.1", port: 4000 } };
@@ -47,7 +48,7 @@ function normal(x: unknown): unknown {
   return x;
 }
 
-Deno.test("every frame type round-trips through the codec and reads the same in cbor-x", () => {
+test("every frame type round-trips through the codec and reads the same in cbor-x", () => {
   const rng = seeded(11);
   for (const name of FRAME_NAMES) {
     for (let i = 0; i < 300; i++) {
@@ -65,7 +66,7 @@ Deno.test("every frame type round-trips through the codec and reads the same in 
   }
 });
 
-Deno.test("every truncation of every frame type is a WireError", () => {
+test("every truncation of every frame type is a WireError", () => {
   const rng = seeded(12);
   for (const name of FRAME_NAMES) {
     for (let i = 0; i < 20; i++) {
@@ -77,7 +78,7 @@ Deno.test("every truncation of every frame type is a WireError", () => {
   }
 });
 
-Deno.test("any byte substituted anywhere yields a valid frame or a WireError, nothing else", () => {
+test("any byte substituted anywhere yields a valid frame or a WireError, nothing else", () => {
   const rng = seeded(13);
   let refused = 0;
   let cases = 0;
@@ -104,7 +105,7 @@ Deno.test("any byte substituted anywhere yields a valid frame or a WireError, no
   assert.ok(refused > cases / 4, `${refused} of ${cases} refused`);
 });
 
-Deno.test("each reason is named: unknown type, malformed, out of range, broken rule, spoofed sender", () => {
+test("each reason is named: unknown type, malformed, out of range, broken rule, spoofed sender", () => {
   const reason = (body: Uint8Array, c = ctx()) => {
     try {
       read(body, c);
@@ -139,7 +140,7 @@ Deno.test("each reason is named: unknown type, malformed, out of range, broken r
   assert.deepEqual(reason(cbor([T.Notify])), null, "a valid frame has no reason");
 });
 
-Deno.test("integers at every CBOR width and text in every script travel exactly", () => {
+test("integers at every CBOR width and text in every script travel exactly", () => {
   for (const n of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 52 - 1]) {
     const f: FrameOf<"Found"> = {
       t: T.Found,
@@ -158,7 +159,7 @@ Deno.test("integers at every CBOR width and text in every script travel exactly"
   assert.throws(() => read(badUtf8), /valid UTF-8/);
 });
 
-Deno.test("consecutive messages merge into one frame only when the schema allows", () => {
+test("consecutive messages merge into one frame only when the schema allows", () => {
   const base: FrameOf<"Data"> = {
     t: T.Data,
     k: 9,

@@ -10,6 +10,7 @@ import type { NodeRef } from "../lib/wire/types.ts";
 import { FRAME_NAMES, randomFrame } from "./_frames.ts";
 import { message } from "./_rogue.ts";
 import { seeded } from "./_values.ts";
+import { test } from "./_test.ts";
 
 const codec = new Codec();
 const peer: NodeRef = { id: 42, ap: { hostname: "127.0.0.1", port: 4000 } };
@@ -35,7 +36,7 @@ function data(id: number, text: string, extra: Partial<FrameOf<"Data">> = {}): F
   };
 }
 
-Deno.test("frames cut at every byte position come out whole and in order", () => {
+test("frames cut at every byte position come out whole and in order", () => {
   const rng = seeded(21);
   const frames = FRAME_NAMES.map((n) => randomFrame(n, rng, 2 ** 52, peer));
   const w = new FrameWriter(codec);
@@ -57,7 +58,7 @@ Deno.test("frames cut at every byte position come out whole and in order", () =>
   assert.deepEqual(got, frames);
 });
 
-Deno.test("a bad frame between good ones is skipped and reported; the stream goes on", () => {
+test("a bad frame between good ones is skipped and reported; the stream goes on", () => {
   const w = new FrameWriter(codec);
   w.append({ t: T.Ping, ts: 1 }, 1024);
   w.append({ t: T.Fix, i: 0, n: { id: 5000, ap: { hostname: "h", port: 1 } } }, 1024);
@@ -70,7 +71,7 @@ Deno.test("a bad frame between good ones is skipped and reported; the stream goe
   assert.deepEqual(bad, ["range: Fix.n is 5000, outside [0, 1000)"]);
 });
 
-Deno.test("a length over the limit ends the stream at once, before any body arrives", () => {
+test("a length over the limit ends the stream at once, before any body arrives", () => {
   const d = decoder(1024);
   const header = new Uint8Array([0, 0, 4, 1]); // 1025 bytes declared
   assert.throws(() => d.push(header, () => {}), FrameError);
@@ -83,7 +84,7 @@ Deno.test("a length over the limit ends the stream at once, before any body arri
   );
 });
 
-Deno.test("a stream that ends inside a frame is a truncated frame", () => {
+test("a stream that ends inside a frame is a truncated frame", () => {
   const w = new FrameWriter(codec);
   w.append({ t: T.Ping, ts: 1 }, 1024);
   const bytes = w.bytes().slice();
@@ -94,7 +95,7 @@ Deno.test("a stream that ends inside a frame is a truncated frame", () => {
   }
 });
 
-Deno.test("a frame over the limit is refused by the writer, which keeps what it had", () => {
+test("a frame over the limit is refused by the writer, which keeps what it had", () => {
   const w = new FrameWriter(codec);
   w.append({ t: T.Ping, ts: 1 }, 64);
   const before = w.bytes().slice();
@@ -108,7 +109,7 @@ Deno.test("a frame over the limit is refused by the writer, which keeps what it 
   assert.equal(w.count, 1);
 });
 
-Deno.test("the writer joins consecutive messages into runs within the run limit, and the reader splits nothing", () => {
+test("the writer joins consecutive messages into runs within the run limit, and the reader splits nothing", () => {
   const w = new FrameWriter(codec);
   for (let i = 0; i < 100; i++) w.append(data(1 + i, `m${i}`), 1 << 20, 256);
   const got: Frame[] = [];

@@ -62,6 +62,12 @@ export class Liveness {
     }
   }
 
+  /** Forgets `id` as a contact (it left, or is taken for dead). */
+  forgetContact(id: number): void {
+    const i = this.#contacts.findIndex((n) => n.id === id);
+    if (i >= 0) this.#contacts.splice(i, 1);
+  }
+
   /** Nodes heard from lately that are not suspected or taken for crashed, newest first. */
   contacts(): NodeRef[] {
     return this.#contacts.filter((n) => !this.#graveyard.has(n.id)).reverse();
@@ -191,6 +197,7 @@ export class Liveness {
     const ring = this.#ring;
     const tb = ring.table!;
     this.#detector.drop(peer.id);
+    this.forgetContact(peer.id);
     const lost = tb.forget(peer.id);
     if (lost.wasSucc) {
       const next = tb.succList[0];

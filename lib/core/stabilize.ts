@@ -152,6 +152,7 @@ export class Stabilizer {
     const ring = this.#ring;
     const tb = ring.table!;
     ring.liveness.expectLeave(from.id);
+    ring.liveness.forgetContact(from.id);
     const wasPred = tb.pred?.id === from.id;
     const wasSucc = !tb.alone && tb.succ.id === from.id;
     tb.forget(from.id);

@@ -319,7 +319,7 @@ function cryptoRandom(): number {
  * const sim = new Simulator({ seed: 1 });
  * const a = sim.createNet({ node: { id: 10 }, net: { maxKey: 100 } });
  * const b = await sim.settle(sim.joinNet(a, { node: { id: 60 } }));
- * const inbox = b.messages();
+ * const inbox = b.messages({ signal: AbortSignal.timeout(10_000) }); // ends after 10 s at most
  * await a.send(42, "for key 42", { toResp: true });
  * sim.run(100);
  * const { value } = await inbox.next();

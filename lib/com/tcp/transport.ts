@@ -41,6 +41,7 @@ import {
   refuse,
   startHandshake,
 } from "./handshake.ts";
+import { EncryptionMismatchError } from "./channel.ts";
 import { type DialCallback, Link } from "./link.ts";
 import { keeps, type Slot, Slots } from "./slots.ts";
 
@@ -592,7 +593,7 @@ export class TcpTransport implements Transport {
           e.constructor as ErrorClass,
         );
       } else if (e instanceof HandshakeError) {
-        if (!(e.name === "EncryptionMismatchError" && link.outbound)) this.stats.badLinks++;
+        if (!(e instanceof EncryptionMismatchError && link.outbound)) this.stats.badLinks++;
         this.#failWith(link, e);
       } else {
         this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, LinkLostError);
@@ -600,19 +601,16 @@ export class TcpTransport implements Transport {
     }
   }
 
-  /** Closes `link` after `error` and reports it as is (its class and fields intact). */
+  /** Closes `link` after the handshake failed with `error` (a mismatch keeps its class). */
   #failWith(link: Link, error: Error): void {
     if (link.state === "closed") return;
     const unsent = link.queue.takeUnsent();
     this.#destroy(link);
-    this.#lost(
-      link,
-      `Handshake with ${link.where} failed: ${error.message}`,
-      HandshakeError,
-      unsent,
-      false,
-      error,
-    );
+    const reason = `Handshake with ${link.where} failed: ${error.message}`;
+    const typed = error instanceof EncryptionMismatchError
+      ? new EncryptionMismatchError(reason, error.peerEncryption)
+      : new HandshakeError(reason, { cause: error });
+    this.#lost(link, reason, HandshakeError, unsent, false, typed);
   }
 
   #onFrame(link: Link, frame: Frame): void {

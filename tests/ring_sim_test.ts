@@ -1,0 +1,181 @@
+// Ring rules tested one at a time in the simulator, with rogue peers forging the frames a real
+// node would only send by mistake: the hop limit, finger correction on use, and delivery while a
+// predecessor is falsely suspected.
+import assert from "node:assert/strict";
+import { Simulator } from "../lib/node/simulator.ts";
+import { type NodeEvent, type NodeOptions, type P2PNode, ringOf } from "../lib/node/node.ts";
+import { encodeValue } from "../lib/wire/values.ts";
+import { type FrameOf, T } from "../lib/wire/schema.ts";
+import { fingerPolicy } from "../lib/core/fingers.ts";
+import { collect, flush, queued, ringViolations } from "./_ring.ts";
+import { simRogue } from "./_sim_rogue.ts";
+import { test } from "./_test.ts";
+import { exactly } from "./_assert.ts";
+import { NodeAbsentError } from "../lib/errors.ts";
+
+/** A settled ring with exactly these ids (maxKey 1000). */
+async function ringOfIds(ids: number[], options: NodeOptions = {}, seed = 1): Promise<Simulator> {
+  const sim = new Simulator({ seed });
+  const first = sim.createNet({
+    ...options,
+    node: { id: ids[0] },
+    net: { maxKey: 1000, ...options.net },
+  });
+  for (const id of ids.slice(1)) {
+    await sim.settle(sim.joinNet(first, { ...options, node: { id } }));
+  }
+  sim.run(20_000);
+  assert.deepEqual(ringViolations(sim), []);
+  return sim;
+}
+
+function node(sim: Simulator, id: number): P2PNode {
+  return sim.nodes.find((n) => n.id === id)!;
+}
+
+/** A data frame from the rogue, already `hops` hops old, used as finger `finger` of its sender. */
+function forged(dst: number, hops: number, finger = -1): FrameOf<"Data"> {
+  // The first hop's receiver knows the sender from the link: no sender field.
+  return {
+    t: T.Data,
+    k: dst,
+    h: hops,
+    ph: 0,
+    f: finger,
+    s: undefined,
+    r: false,
+    id: 9,
+    q: undefined,
+    lo: undefined,
+    ps: [encodeValue("forged")],
+  };
+}
+
+test("a routed message that reaches the hop limit is dropped and reported undeliverable to its sender", async () => {
+  const sim = await ringOfIds([100, 200, 300, 400, 500]);
+  const rogue = simRogue(sim, 7);
+  const c = collect(sim.live);
+  const relay = node(sim, 100);
+  rogue.send(relay, forged(400, 255));
+  sim.run(1000);
+  await flush();
+  assert.deepEqual(rogue.frames.filter((f) => f.frame.t === T.Undeliverable), [{
+    from: 100,
+    frame: {
+      t: T.Undeliverable,
+      id: 9,
+      n: 1,
+      d: 400,
+      why: "hop limit reached",
+      kd: "send",
+    },
+  }]);
+  assert.equal(relay.statistics().data.dropped, 1);
+  assert.equal(relay.statistics().data.forwarded, 0);
+  assert.equal(c.got.size, 0, "nobody got it");
+  // One hop younger, it is forwarded and arrives with 255 hops.
+  rogue.send(relay, forged(400, 254));
+  sim.run(1000);
+  await flush();
+  assert.deepEqual(c.got.get(400), ["forged"]);
+  assert.deepEqual(c.hops, [255]);
+  assert.equal(relay.statistics().data.forwarded, 1);
+  await c.stop();
+  for (const n of sim.live) n.crash();
+});
+
+test("a node used as a finger it is not the right node for answers with a better one (correction on use)", async () => {
+  const sim = await ringOfIds([100, 200, 300, 400, 500]);
+  const rogue = simRogue(sim, 7);
+  // Tango offsets at maxKey 1000: 1, -1, 4, -4, 12, -12, 36, -36, 108, ...; finger 8 of node 7
+  // targets 7 + 108 = 115, whose responsible node is 200.
+  assert.equal(fingerPolicy("tango", 1000).offsets[8], 108);
+  rogue.send(node(sim, 300), forged(300, 0, 8));
+  rogue.send(node(sim, 200), forged(200, 0, 8));
+  sim.run(1000);
+  await flush();
+  assert.deepEqual(rogue.frames.filter((f) => f.frame.t === T.Fix), [{
+    from: 300,
+    frame: {
+      t: T.Fix,
+      i: 8,
+      n: node(sim, 200).info().ap ? { id: 200, ap: node(sim, 200).ap } : null,
+    },
+  }], "only node 300 corrects it, and names node 200");
+  for (const n of sim.live) n.crash();
+});
+
+test("a wrong finger is corrected the first time it is used", async () => {
+  // Short successor lists, and no finger maintenance but correction on use.
+  const quiet: NodeOptions = {
+    net: { succListSize: 1 },
+    timing: { fingersOnJoin: false, fingerRefreshMs: 10_000_000 },
+  };
+  const ids = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900];
+  const sim = await ringOfIds(ids, quiet);
+  const a = node(sim, 0);
+  const table = ringOf(a).table!;
+  // Finger 8 targets 0 + 108: node 200 is right; point it at node 300 instead.
+  table.setFinger(8, { id: 300, ap: node(sim, 300).ap });
+  const events = a.events();
+  sim.run(50);
+  assert.equal(table.fingers[8]?.id, 300, "nothing else corrects it meanwhile");
+  // A message to node 300 goes straight through that finger; node 300 answers with node 200.
+  await a.send(300, "through finger 8");
+  sim.run(50);
+  await flush();
+  assert.equal(table.fingers[8]?.id, 200);
+  const changes = (await queued(events)).filter((e: NodeEvent) => e.type === "fingers");
+  await events.return?.();
+  assert.deepEqual(
+    changes.map((e) =>
+      (e as Extract<NodeEvent, { type: "fingers" }>).changed.map((c) => [c.index, c.node!.id])
+    ),
+    [[[8, 200]]],
+  );
+  for (const n of sim.live) n.crash();
+});
+
+test("while a node falsely suspects its predecessor, its own keys are delivered to it and the predecessor counts as absent; healed, the predecessor is back", async () => {
+  const sim = await ringOfIds([100, 200, 300, 400, 500, 600, 700, 800]);
+  const [p, x, sender] = [node(sim, 400), node(sim, 500), node(sim, 800)];
+  const events = x.events();
+  const c = collect(sim.live);
+  // Node 400 is cut off: it is alive, but node 500 hears nothing from it.
+  sim.partition([[p], sim.live.filter((n) => n !== p)]);
+  // A heartbeat of silence, a ping, and the failure detector's timeout.
+  sim.run(8_000);
+  await flush();
+  assert.equal(x.info().pred?.id, 300, "node 500 suspects node 400 and the ring closes around it");
+  // Keys of node 500's own range, acknowledged, during the suspicion: delivered to it, once.
+  const receipts = await sim.settle(Promise.all(
+    [450, 499, 500].map((k) => sender.send(k, { k }, { toResp: true, ack: true })),
+  ));
+  assert.deepEqual(receipts.map((r) => r.node), [500, 500, 500]);
+  // Node 400 itself counts as absent meanwhile: its id now lies in node 500's range.
+  await assert.rejects(
+    sim.settle(sender.send(400, "while suspected", { ack: true })),
+    exactly(NodeAbsentError, "No node has id 400: message 4 was not delivered there"),
+  );
+  sim.heal();
+  sim.run(20_000);
+  await flush();
+  assert.deepEqual(ringViolations(sim), []);
+  assert.equal(x.info().pred?.id, 400, "node 400 is back as node 500's predecessor");
+  const back = await sim.settle(sender.send(400, "back", { ack: true }));
+  assert.equal(back.node, 400);
+  await flush();
+  assert.deepEqual(c.got.get(500), [{ k: 450 }, { k: 499 }, { k: 500 }], "each once");
+  assert.deepEqual(c.got.get(400), ["back"]);
+  const story = (await queued(events))
+    .filter((e) =>
+      ["suspect", "crash", "alive"].includes(e.type) &&
+      (e as { peer: { id: number } }).peer.id === 400
+    )
+    .map((e) => e.type);
+  await events.return?.();
+  assert.equal(story[0], "suspect");
+  assert.equal(story.at(-1), "alive");
+  await c.stop();
+  for (const n of sim.live) n.crash();
+});

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import {
   ConnectError,
   DecryptError,
@@ -87,6 +88,12 @@ export const DEFAULT_HIGH_WATER_BYTES: number = 1024 * 1024;
  * and a peer's frames, heartbeats among them, are never held back for long.
  */
 const MAX_PAUSE_MS = 200;
+/**
+ * A sender that awaits `send()` in a loop runs on microtasks alone while the queues have room:
+ * past this many ms without the event loop turning, `ready()` lets it turn (reads, writes,
+ * timers, heartbeats among them), so that a busy sender never starves its own links.
+ */
+const MAX_HOLD_MS = 5;
 
 const READY: Promise<void> = Promise.resolve();
 /** Bytes read per `read` call; one buffer per link, reused. */
@@ -128,6 +135,9 @@ export class TcpTransport implements Transport {
   readonly #congested = new Set<Link>();
   /** The link whose frames are being handed to the node now (it feeds what they cause). */
   #reading: Link | null = null;
+  /** When the event loop was last seen turning (a read or a yield), and calls since a check. */
+  #turned = performance.now();
+  #calls = 0;
   readonly #slots = new Slots();
   /** Every loop and pending operation; `close()` waits for all of them. */
   readonly #tasks = new Set<Promise<void>>();
@@ -284,7 +294,15 @@ export class TcpTransport implements Transport {
   }
 
   ready(): Promise<void> {
-    if (this.#stopped || this.#congested.size === 0) return READY;
+    if (this.#stopped) return READY;
+    if (this.#congested.size === 0) {
+      if ((++this.#calls & 63) !== 0) return READY;
+      const now = performance.now();
+      if (now - this.#turned < MAX_HOLD_MS) return READY;
+      this.#turned = now;
+      // setImmediate: after pending I/O, without the clamping a zero timeout gets.
+      return new Promise((resolve) => setImmediate(resolve));
+    }
     const { promise, resolve } = Promise.withResolvers<void>();
     this.#readyWaiters.push(resolve);
     return promise;
@@ -569,7 +587,7 @@ export class TcpTransport implements Transport {
         }
         this.stats.bytesIn += n;
         // Idleness is tracked per read and per write, not per frame (clock reads cost).
-        link.used = link.readAt = performance.now();
+        link.used = link.readAt = this.#turned = performance.now();
         // Received frames keep views of the bytes they arrived in (one copy of the read instead
         // of one per byte string): each read gets a buffer of its own, of its exact size.
         this.#reading = link;

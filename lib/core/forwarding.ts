@@ -89,6 +89,13 @@ export class Forwarder {
           h: f.h,
         });
       case T.Data:
+        if (f.r && !ring.table!.responsible(f.k)) {
+          // The ring is repairing and this node cannot prove the key is its own: an
+          // acknowledged message is sent again by its sender; the others are dropped, counted.
+          ring.kinds.send.dropped += f.ps.length;
+          ring.rejectFrame("repairing");
+          return;
+        }
         if (!f.r && f.k !== ring.id) {
           ring.kinds.send.dropped += f.ps.length;
           return this.#undeliverable(f, `no node has id ${f.k}`);

@@ -44,6 +44,12 @@ export class RoutingTable {
   /** Successor-list length (fault-tolerance degree). */
   readonly succListSize: number;
   #pred: NodeRef | null;
+  /**
+   * While the predecessor is lost (suspected or crashed, not yet replaced), its id: the lower
+   * bound of this node's range. Keys before it may belong to a live node this node does not
+   * know; it does not claim them (see `responsible`).
+   */
+  #predBound: number | null = null;
   #succList: NodeRef[] = [];
   /** Finger per policy offset; `null` when the position falls on this node. */
   readonly fingers: readonly (NodeRef | null)[];
@@ -75,6 +81,9 @@ export class RoutingTable {
   }
 
   set pred(p: NodeRef | null) {
+    const old = this.#pred;
+    if (p !== null) this.#predBound = null;
+    else if (old !== null && old !== this.self) this.#predBound = old.id;
     this.#pred = p;
     this.#known = null;
   }
@@ -137,11 +146,18 @@ export class RoutingTable {
 
   /**
    * Whether this node is responsible for `key`, i.e. `key ∈ (pred, self]`. With the predecessor
-   * lost, the nearest known node counter-clockwise stands in for it.
+   * lost, the lost one's id bounds the range until a new predecessor is known: the keys below it
+   * may belong to a live node between, which this node cannot rule out.
    */
   responsible(key: number): boolean {
-    const p = this.pred ?? this.closestBefore(this.self.id);
-    return inOC(key, p ? p.id : this.self.id, this.self.id, this.maxKey);
+    if (this.#pred !== null) return inOC(key, this.#pred.id, this.self.id, this.maxKey);
+    const bound = this.#predBound ?? this.closestBefore(this.self.id)?.id ?? this.self.id;
+    return inOC(key, bound, this.self.id, this.maxKey);
+  }
+
+  /** Whether the predecessor is lost and not replaced yet (the range is bounded by the lost one). */
+  get repairing(): boolean {
+    return this.#pred === null && this.#predBound !== null;
   }
 
   /** The known node nearest counter-clockwise from `pos` (excluding `pos` itself). */
@@ -227,7 +243,22 @@ export class RoutingTable {
         best = i;
       }
     }
-    return best >= 0 ? { node: known[best], phase: Phase.Settle, finger: slots[best] } : LOCAL;
+    if (best >= 0) return { node: known[best], phase: Phase.Settle, finger: slots[best] };
+    if (this.repairing) {
+      // No node known above the key, and the key is below the lost predecessor: it belongs to
+      // a node counter-clockwise, perhaps one this node has not heard of. Approach it from the
+      // nearest known node either way round (the hop limit guards what the repair leaves open).
+      let rd = ringDistance(me, key, M);
+      for (let i = 0; i < known.length; i++) {
+        const d = ringDistance(known[i].id, key, M);
+        if (d < rd) {
+          rd = d;
+          best = i;
+        }
+      }
+      if (best >= 0) return { node: known[best], phase: Phase.Approach, finger: slots[best] };
+    }
+    return LOCAL;
   }
 
   /**

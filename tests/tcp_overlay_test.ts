@@ -324,3 +324,28 @@ test("runs respect the receiver's smaller frame limit; a run to a missing node c
     await Promise.all([big.leave(), small.leave()]);
   }
 });
+
+test("a node that left or crashed rejoins at once under its id, with a fresh key, through the same access point", async () => {
+  // Node 111112 sits between 500000 and 300000: both learn of its joins through the access
+  // point before it links with them, and both remembered its first key.
+  const net = { maxKey: 1_000_000 };
+  await using a = await createNet({ node: { id: 500_000 }, net });
+  await using b = await joinNet(a.ap, { node: { id: 300_000 } });
+  await until(() => ringOk([a, b]), "a two-node ring");
+  for (const end of ["leave", "crash"] as const) {
+    const c = await joinNet(a.ap, { node: { id: 111_112 }, timing: { joinTimeoutMs: 5000 } });
+    await until(() => ringOk([a, b, c]), `a three-node ring before the ${end}`);
+    if (end === "leave") await c.leave();
+    else c.crash();
+    await until(() => ringOk([a, b]), `the ring closed after the ${end}`);
+    await using again = await joinNet(a.ap, {
+      node: { id: 111_112 },
+      timing: { joinTimeoutMs: 5000 },
+    });
+    await until(() => ringOk([a, b, again]), `111112 back on the ring after its ${end}`);
+    assert.equal((await again.send(300_000, "back", { ack: true })).node, 300_000);
+    await again.leave();
+    await until(() => ringOk([a, b]), `the ring closed after the second ${end}`);
+  }
+  assert.equal(a.statistics().badLinks + b.statistics().badLinks, 0, "no link was refused");
+});

@@ -55,6 +55,8 @@ const MAX_KEYS = 16384;
  * assert.equal(book.check(7, a, () => true), null); // first seen: remembered
  * assert.match(book.check(7, b, () => true)!, /Node id 7 is live with another key/);
  * assert.equal(book.check(7, b, () => false), null); // 7 is gone: its id may come back with a new key
+ * book.forget(7); // 7 left the ring
+ * assert.equal(book.check(7, a, () => true), null);
  * ```
  */
 export class KeyBook {
@@ -74,6 +76,15 @@ export class KeyBook {
     this.#keys.set(id, key);
     if (this.#keys.size > MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
     return null;
+  }
+
+  /**
+   * Forgets the key of `id`: the node holding it left the ring (said so over its own link, or
+   * was declared crashed), so the id is free and may come back with another key. A key only
+   * protects an id while its node lives.
+   */
+  forget(id: number): void {
+    this.#keys.delete(id);
   }
 
   /** The key remembered for `id`, if any. */

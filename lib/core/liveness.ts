@@ -134,6 +134,7 @@ export class Liveness {
       const g = this.#graveyard.get(peer.id);
       if (g && !g.crashed && g.since === now && ring.running) {
         g.crashed = true;
+        ring.keys.forget(peer.id);
         ring.emit({ type: "crash", peer, reason: "silent past the failure detector's timeout" });
       }
     });
@@ -182,7 +183,10 @@ export class Liveness {
     if (!ring.running || !ring.table) return;
     const graceful = this.#leavers?.delete(peer.id) ?? false;
     const { wasPred, wasSucc, fingers } = this.#repair(peer);
-    if (!graceful && (wasPred || wasSucc || fingers.length)) {
+    const crashed = !graceful && (wasPred || wasSucc || fingers.length > 0);
+    // Its id is free again: a node that rejoins under it may bring another key.
+    if (graceful || crashed) ring.keys.forget(peer.id);
+    if (crashed) {
       ring.emit({ type: "crash", peer, reason: why });
       this.#graveyard.set(peer.id, { ref: peer, since: ring.clock.now(), crashed: true });
     }

@@ -153,6 +153,7 @@ export class Stabilizer {
     const tb = ring.table!;
     ring.liveness.expectLeave(from.id);
     ring.liveness.forgetContact(from.id);
+    ring.keys.forget(from.id);
     const wasPred = tb.pred?.id === from.id;
     const wasSucc = !tb.alone && tb.succ.id === from.id;
     tb.forget(from.id);

@@ -7,12 +7,15 @@
 // child processes) is not waited for, so the run carries on, and Deno still exits at its end.
 import { readEnv, SEED_VARIABLE, seeded, testSeed } from "./_values.ts";
 
-/** The time limit of every test, ms: P2PS_TEST_LIMIT_MS when set. @default 120000 */
-export const TEST_LIMIT_MS: number = limitFromEnv();
+/**
+ * The time limit of a test that sets none, ms, and when P2PS_TEST_LIMIT_MS is set, the limit of
+ * every test (no test's own limit can exceed it then). @default 120000
+ */
+export const TEST_LIMIT_MS: number = limitFromEnv() ?? 120_000;
 
-function limitFromEnv(): number {
+function limitFromEnv(): number | undefined {
   const raw = readEnv("P2PS_TEST_LIMIT_MS");
-  if (raw === undefined) return 120_000;
+  if (raw === undefined) return undefined;
   const ms = Number(raw);
   if (!Number.isSafeInteger(ms) || ms <= 0) {
     throw new Error(`P2PS_TEST_LIMIT_MS must be a positive integer, got "${raw}"`);
@@ -50,7 +53,8 @@ export function test(
   fn: (ctx: TestContext) => void | Promise<void>,
   options: TestOptions = {},
 ): void {
-  const limitMs = Math.min(options.limitMs ?? TEST_LIMIT_MS, TEST_LIMIT_MS);
+  const cap = limitFromEnv() ?? Infinity;
+  const limitMs = Math.min(options.limitMs ?? TEST_LIMIT_MS, cap);
   Deno.test({
     name,
     ignore: options.ignore ?? false,

@@ -1,10 +1,16 @@
-// The suite under load: busy loops on every core, and the whole suite N times in a row.
+// The suite under load: busy loops on every core, and the whole suite (or some test files) N
+// times in a row; then, optionally, the demo network under the same load, counting suspicions.
 //
-//   deno task stress        10 runs
-//   deno task stress 3      3 runs
+//   deno task stress                               10 runs of the whole suite
+//   deno task stress 3                             3 runs
+//   deno task stress 50 tests/processes_test.ts    50 runs of one file
+//   deno task stress 0 --demo 60                   no runs; the demo for 60 s
 //
 // Prints each run's result and "K of N runs passed"; the output of failed runs is kept in a
-// temporary directory, named at the end. The busy loops stop when the script ends (or on Ctrl-C).
+// temporary directory, named at the end. With --demo S, the demo runs for S seconds once its
+// ring has formed; every node in it stays alive, so every `suspect` it prints is a false one:
+// the script prints them and their count, and fails when there is any. The busy loops stop when
+// the script ends (or on Ctrl-C).
 import { failures } from "./_deno.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -31,11 +37,28 @@ function stop(loops: Deno.ChildProcess[]): void {
   }
 }
 
-/** One run of `deno task test`, in its own process group (killed whole at the limit). */
-async function runSuite(): Promise<{ ok: boolean; output: string; seconds: number }> {
+/** The permissions of `deno task test`, for runs of single files. */
+const TEST_PERMISSIONS = [
+  "--allow-net=127.0.0.1",
+  "--allow-run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+];
+
+/**
+ * One run of `deno task test` (or of `deno test` on `files`), in its own process group (killed
+ * whole at the limit).
+ */
+async function runSuite(
+  files: string[],
+): Promise<{ ok: boolean; output: string; seconds: number }> {
   const started = performance.now();
+  const args = files.length === 0
+    ? [Deno.execPath(), "task", "test"]
+    : [Deno.execPath(), "test", ...TEST_PERMISSIONS, ...files];
   const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "task", "test"],
+    args,
     cwd: ROOT,
     env: { NO_COLOR: "1" },
     stdin: "null",
@@ -61,12 +84,94 @@ async function runSuite(): Promise<{ ok: boolean; output: string; seconds: numbe
   return { ok: status.success && !timedOut, output, seconds: (performance.now() - started) / 1000 };
 }
 
+const USAGE = "Usage: deno task stress [N] [TEST_FILE...] [--demo SECONDS]";
+
+/** The arguments: runs, test files, demo seconds (0: no demo); or why they are wrong. */
+function parseArgs(args: string[]): { runs: number; files: string[]; demoS: number } | string {
+  const rest = [...args];
+  let demoS = 0;
+  const at = rest.indexOf("--demo");
+  if (at >= 0) {
+    demoS = Number(rest[at + 1]);
+    if (!Number.isInteger(demoS) || demoS < 1) {
+      return `--demo takes a positive number of seconds, got "${rest[at + 1]}"`;
+    }
+    rest.splice(at, 2);
+  }
+  const runs = rest.length > 0 && /^\d+$/.test(rest[0]) ? Number(rest.shift()) : 10;
+  if (runs === 0 && demoS === 0) return "0 runs and no demo: nothing to do";
+  const unknown = rest.find((f) => f.startsWith("-"));
+  if (unknown !== undefined) return `unknown option "${unknown}"`;
+  return { runs, files: rest, demoS };
+}
+
+/**
+ * The demo network (`cli.ts demo`, a routed message every second) for `seconds` after its ring
+ * formed; returns the `suspect` lines it printed (all false: no node stops) and its successor
+ * changes after the ring formed (flapping, when there are any).
+ */
+async function runDemo(seconds: number): Promise<{ suspects: string[]; succChanges: string[] }> {
+  const child = new Deno.Command("setsid", {
+    args: [
+      Deno.execPath(),
+      "run",
+      "--allow-net=127.0.0.1",
+      "cli.ts",
+      "demo",
+      "--http-port",
+      "0",
+      "--traffic-ms",
+      "1000",
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const suspects: string[] = [];
+  const succChanges: string[] = [];
+  let formed = false;
+  let stopAt = Infinity;
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buffered = "";
+  const giveUp = setTimeout(() => {
+    if (!formed) Deno.kill(-child.pid, "SIGKILL");
+  }, 120_000);
+  const stopper = setInterval(() => {
+    if (performance.now() >= stopAt) {
+      clearInterval(stopper);
+      Deno.kill(-child.pid, "SIGINT");
+    }
+  }, 200);
+  for (;;) {
+    const { done, value } = await lines.read();
+    if (done) break;
+    buffered += value;
+    const parts = buffered.split("\n");
+    buffered = parts.pop()!;
+    for (const line of parts) {
+      if (!formed && line.startsWith("Ctrl-C to stop")) {
+        formed = true;
+        stopAt = performance.now() + seconds * 1000;
+      } else if (/\] suspect /.test(line)) suspects.push(line);
+      else if (formed && /\] new successor /.test(line)) succChanges.push(line);
+    }
+  }
+  clearTimeout(giveUp);
+  clearInterval(stopper);
+  await child.status;
+  if (!formed) throw new Error("the demo's ring did not form within 120 s");
+  return { suspects, succChanges };
+}
+
 async function main(): Promise<number> {
-  const runs = Number(Deno.args[0] ?? 10);
-  if (!Number.isInteger(runs) || runs < 1) {
-    console.error(`Usage: deno task stress [N] (N a positive integer, got "${Deno.args[0]}")`);
+  const parsed = parseArgs(Deno.args);
+  if (typeof parsed === "string") {
+    console.error(`${USAGE}\n${parsed}`);
     return 2;
   }
+  const { runs, files, demoS } = parsed;
   const cores = navigator.hardwareConcurrency;
   const loops = busyLoops(cores);
   const onSignal = () => {
@@ -75,12 +180,14 @@ async function main(): Promise<number> {
   };
   Deno.addSignalListener("SIGINT", onSignal);
   const logs = await Deno.makeTempDir({ prefix: "p2ps-stress-" });
-  console.log(`${cores} busy loops started (one per core); ${runs} runs of the whole suite.`);
+  const what = files.length === 0 ? "the whole suite" : files.join(" ");
+  console.log(`${cores} busy loops started (one per core); ${runs} runs of ${what}.`);
   let passed = 0;
+  let demo: { suspects: string[]; succChanges: string[] } | undefined;
   const failedTests = new Map<string, number>();
   try {
     for (let i = 1; i <= runs; i++) {
-      const run = await runSuite();
+      const run = await runSuite(files);
       const summary = /^(ok|FAILED) \| (\d+) passed \| (\d+) failed.*$/m.exec(run.output)?.[0] ??
         "no summary line";
       if (run.ok) passed++;
@@ -96,17 +203,30 @@ async function main(): Promise<number> {
         for (const f of failures(run.output)) console.log(`    ${f}`);
       }
     }
+    if (demoS > 0) {
+      console.log(`The demo for ${demoS} s under the same load...`);
+      demo = await runDemo(demoS);
+    }
   } finally {
     stop(loops);
     Deno.removeSignalListener("SIGINT", onSignal);
   }
+  if (demo) {
+    for (const line of [...demo.suspects, ...demo.succChanges]) console.log(`    ${line}`);
+    console.log(
+      `demo: ${demo.suspects.length} false suspicions and ${demo.succChanges.length} successor ` +
+        `changes in ${demoS} s of steady state (6 nodes, all alive, ${cores} busy loops)`,
+    );
+  }
+  const demoOk = !demo || demo.suspects.length === 0;
+  if (runs === 0) return demoOk ? 0 : 1;
   console.log(`\n${passed} of ${runs} runs passed (with ${cores} busy loops)`);
   if (failedTests.size > 0) {
     console.log("Tests that failed:");
     for (const [name, n] of failedTests) console.log(`  ${n}× ${name}`);
     console.log(`Logs of the failed runs: ${logs}`);
   } else await Deno.remove(logs, { recursive: true });
-  return passed === runs ? 0 : 1;
+  return passed === runs && demoOk ? 0 : 1;
 }
 
 if (import.meta.main) Deno.exit(await main());

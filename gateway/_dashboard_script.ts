@@ -7,6 +7,8 @@
  * @module
  */
 
+import { EVENT_TYPES } from "../lib/core/events.ts";
+
 /**
  * The script, as JavaScript text.
  *
@@ -16,6 +18,7 @@
  * import assert from "node:assert/strict";
  *
  * assert.match(DASHBOARD_SCRIPT, /replay=all/);
+ * assert.match(DASHBOARD_SCRIPT, /"suspect"/); // every event type the node emits is listened to
  * ```
  */
 export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
@@ -285,8 +288,7 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
   });
   var evs = connect("/events", "events");
   // EventSource dispatches named events only to listeners of that name: list the node's types.
-  var EVENT_TYPES = ["connected", "alone", "newpred", "newsucc", "fingers", "suspect", "crash",
-    "alive", "undeliverable", "left"];
+  var EVENT_TYPES = ${JSON.stringify(EVENT_TYPES)};
   // Node references ({ id, ap }) read best as their id.
   function ids(v) {
     if (Array.isArray(v)) return v.map(ids);
@@ -309,6 +311,8 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
         }).join(", ");
       case "alone": return "the only node" + (e.last !== undefined ? " (last peer " + e.last + " gone)" : "");
       case "crash": return "peer " + e.peer + " crashed" + (e.reason ? ": " + e.reason : "");
+      case "suspect": return "suspect " + e.peer + " (silent " + Math.round(e.silentMs) + " ms)";
+      case "alive": return "peer " + e.peer + " alive again" + (e.wasCrashed ? " (was taken for crashed)" : "");
       case "undeliverable": return "message " + e.id + " to " + e.dst + ": " + e.reason;
       default:
         var rest = Object.assign({}, e);

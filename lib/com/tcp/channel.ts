@@ -283,6 +283,13 @@ export class Channel {
         { cause: e },
       );
     }
+    if (this.#initiator && this.#security.psk !== null && payload.length > 0) {
+      // Message 2 is written before the psk is mixed in: whoever wrote it has proved nothing,
+      // so a hello there must not reach the node's checks (and its key book).
+      throw new HandshakeError(
+        "The peer sent a hello in message 2, before proving it holds the network secret",
+      );
+    }
     let reply: Uint8Array | null = null;
     if (turnOf(noise) === "write") {
       // Our reply carries our hello where the pattern lets it be secret from outsiders: the

@@ -19,6 +19,7 @@ import type { NetInfo } from "../lib/core/ring.ts";
 import { pskFromSecret } from "../lib/com/noise/mod.ts";
 import { T } from "../lib/wire/schema.ts";
 import { helloBody, rogue, rogueResponder } from "./_rogue.ts";
+import { proxiedNode } from "./_proxy.ts";
 import { until } from "./_wait.ts";
 
 /** Events that say an honest node took a live neighbour for dead. */
@@ -122,6 +123,38 @@ Deno.test("a process claiming a live member's id with another key is refused, an
     for (const w of watchers) await w.stop();
   }
   for (const w of watchers) assert.deepEqual(w.events.filter((e) => ALARMS.has(e.type)), []);
+});
+
+Deno.test("a claim of an id whose first link is still in its handshake is refused and keeps the first key", async () => {
+  await using a = await proxiedNode({ node: { id: 1 }, net: { maxKey: 1000 } });
+  const net = a.node.info().net!;
+  // The honest process's Accept of a's hello is held back: a's link with it stays in its
+  // handshake, a knows its key, and 500 is neither linked nor in a's routing table.
+  const { promise: released, resolve: release } = Promise.withResolvers<void>();
+  let holding = false;
+  a.proxy.tamper = (u) => {
+    if (u.conn !== 0 || u.dir !== "up" || u.kind !== "transport") return;
+    holding = true;
+    return released;
+  };
+  const honestKey = generateStaticKeyPair();
+  const honest = await impostor(net, 500, honestKey);
+  try {
+    const first = honest.dial(a.node.ap);
+    await until(() => holding, "the honest hello to reach a");
+    assert.deepEqual(ringOf(a.node).keys.get(500), honestKey.publicKey);
+    await assert.rejects(
+      rogue(a.tcp.ap, 500, { net }),
+      /refused the rogue: Node id 500 is being linked with another key/,
+    );
+    release();
+    assert.equal((await first).id, 1);
+    assert.deepEqual(ringOf(a.node).keys.get(500), honestKey.publicKey);
+    await until(() => a.node.statistics().links.in === 1, "the honest link up at a");
+  } finally {
+    release();
+    await honest.t.close();
+  }
 });
 
 Deno.test("with idFromKey, a hello whose id is not its key's is refused, and one whose id is its key's is let in", async () => {

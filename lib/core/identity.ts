@@ -9,6 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { sameKey } from "../com/noise/mod.ts";
 
 /**
  * The id a key derives in an identifier space of `maxKey`: the first 8 bytes of SHA-256 of the
@@ -29,13 +30,6 @@ export function idOfKey(publicKey: Uint8Array, maxKey: number): number {
   let n = 0n;
   for (let i = 0; i < 8; i++) n = (n << 8n) | BigInt(digest[i]);
   return Number(n % BigInt(maxKey));
-}
-
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 /** How many keys a node remembers (the least recently seen are forgotten first). */

@@ -10,7 +10,7 @@ import {
   type NodeRef,
   PROTOCOL_VERSION,
 } from "../lib/com/transport.ts";
-import { idOfKey } from "../lib/core/identity.ts";
+import { idOfKey, KeyBook } from "../lib/core/identity.ts";
 import type { NodeEvent } from "../lib/core/events.ts";
 import { HandshakeError } from "../lib/errors.ts";
 import { createNet, joinNet } from "../lib/node/net.ts";
@@ -208,4 +208,24 @@ Deno.test("a responder that sends a hello in message 2 of a private network's ha
     await responder.close();
     assert.equal(ringOf(a).keys.get(500), undefined, "no key is kept for the claimed id");
   }
+});
+
+Deno.test("claims under thousands of fresh ids do not push a live id's key out of a full key book", () => {
+  const book = new KeyBook(64);
+  const live = new Set([7, 9]);
+  const isLive = (id: number) => live.has(id);
+  const seven = generateStaticKeyPair().publicKey;
+  const nine = generateStaticKeyPair().publicKey;
+  assert.equal(book.check(7, seven, isLive), null);
+  assert.equal(book.check(9, nine, isLive), null);
+  const attacker = generateStaticKeyPair().publicKey;
+  for (let id = 1000; id < 6000; id++) assert.equal(book.check(id, attacker, isLive), null);
+  assert.match(book.check(7, attacker, isLive)!, /Node id 7 is live with another key/);
+  assert.match(book.check(9, attacker, isLive)!, /Node id 9 is live with another key/);
+  assert.deepEqual(book.get(7), seven);
+  // Once 7 is gone its key may be forgotten, and its id taken by another key.
+  live.delete(7);
+  for (let id = 6000; id < 6100; id++) book.check(id, attacker, isLive);
+  assert.equal(book.get(7), undefined);
+  assert.equal(book.check(7, attacker, isLive), null);
 });

@@ -14,7 +14,7 @@ import { PROTOCOL_VERSION } from "../lib/com/transport.ts";
 import type { NodeEvent } from "../lib/core/events.ts";
 import { HandshakeError } from "../lib/errors.ts";
 import { createNet, joinNet } from "../lib/node/net.ts";
-import type { P2PNode } from "../lib/node/node.ts";
+import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import { Codec } from "../lib/wire/codec.ts";
 import { T } from "../lib/wire/schema.ts";
 import { encodeFrame, helloBody, message } from "./_rogue.ts";
@@ -255,5 +255,53 @@ Deno.test("joiners with no secret or a wrong one are refused, and an outsider's 
   } finally {
     await b.leave();
     await a.leave();
+  }
+});
+
+Deno.test("ephemeral keys that give no shared secret (zero, of low order) are refused and counted, as responder and as initiator", async () => {
+  await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 } });
+  // 0, 1 and a point of order 8: X25519 with them yields all zeros.
+  const bad = [
+    new Uint8Array(32),
+    Uint8Array.from([1, ...new Uint8Array(31)]),
+    Uint8Array.fromHex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+  ];
+  for (const e of bad) {
+    const before = a.statistics().badLinks;
+    const conn = await raw(a.ap);
+    await conn.write(preamble("noise"));
+    await conn.write(framed(e));
+    await until(() => conn.ended, "a to hang up");
+    await conn.close();
+    assert.equal(conn.bytes.length, PREAMBLE_SIZE, "no message 2");
+    await until(() => a.statistics().badLinks === before + 1, "the bad key counted");
+  }
+  // As initiator: a responder whose message 2 starts with such a key.
+  for (const e of bad) {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const answering = (async () => {
+      const conn = await listener.accept();
+      await conn.write(
+        new Uint8Array([
+          ...preamble("noise"),
+          ...framed(new Uint8Array([...e, ...new Uint8Array(64)])),
+        ]),
+      );
+      const buf = new Uint8Array(4096);
+      while (await conn.read(buf).catch(() => null) !== null);
+      conn.close();
+    })();
+    const before = a.statistics().badLinks;
+    const err = await new Promise<Error | null>((resolve) =>
+      ringOf(a).transport.dial(
+        { hostname: "127.0.0.1", port: listener.addr.port },
+        (err) => resolve(err),
+      )
+    );
+    assert.ok(err instanceof HandshakeError, String(err));
+    assert.match(err.message, /gives no shared secret/);
+    assert.equal(a.statistics().badLinks, before + 1);
+    await answering;
+    listener.close();
   }
 });

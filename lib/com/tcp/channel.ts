@@ -21,7 +21,7 @@
  * @module
  */
 
-import { FrameError, HandshakeError } from "../../errors.ts";
+import { FrameError, HandshakeError, NoiseError } from "../../errors.ts";
 import {
   HandshakeState,
   type HandshakeState as NoiseHandshake,
@@ -295,7 +295,14 @@ export class Channel {
       // Our reply carries our hello where the pattern lets it be secret from outsiders: the
       // initiator's message 3 always, the responder's message 2 in an open network only.
       const carry = this.#initiator || this.#security.psk === null;
-      reply = this.#frameHandshake(carry ? this.#helloBody() : EMPTY);
+      try {
+        reply = this.#frameHandshake(carry ? this.#helloBody() : EMPTY);
+      } catch (e) {
+        // Our answer mixes DH with the peer's keys: a key that gives no shared secret (zero, or
+        // of low order) is the peer's fault, and a protocol violation like any other.
+        if (!(e instanceof NoiseError)) throw e;
+        throw new HandshakeError(`The peer's handshake failed: ${e.message}`, { cause: e });
+      }
       this.helloSent = carry;
     }
     let sealer: TransportSealer | null = null;

@@ -8,8 +8,14 @@
 //   {c: n}            credit for n delivered stream messages
 //   {pi: i}           ping; answered with {po: i}
 //   {b: 1}            broadcast probe; the receiver notes the wall-clock time it arrived
+//
+// Networks are created with `encryption` "noise" (the default) or "none"; joiners adopt it. The
+// `links` and `dials` operations time link setup on bare transports (no node above them).
 import { createNet, joinNet } from "../mod.ts";
 import type { P2PNode } from "../lib/node/node.ts";
+import { generateStaticKeyPair } from "../lib/com/noise/mod.ts";
+import { TcpTransport } from "../lib/com/tcp/transport.ts";
+import { type Encryption, type NodeRef, PROTOCOL_VERSION } from "../lib/com/transport.ts";
 import { serveLines } from "./_lib.ts";
 
 const CREDIT = 256;
@@ -20,6 +26,52 @@ const bcastAt = new Map<number, number>();
 /** Stream messages received by each node (read by `stats`). */
 const received: number[] = [];
 const payload = (size: number) => new Uint8Array(size).fill(1);
+/** Bare transports opened by `links`, closed on `quit`. */
+const bare: TcpTransport[] = [];
+
+/** A transport with no node above it: it presents id `id` and accepts every hello. */
+async function bareTransport(id: number, encryption: Encryption): Promise<TcpTransport> {
+  const t = await TcpTransport.listen({});
+  t.bind({
+    hello: () => ({
+      v: PROTOCOL_VERSION,
+      name: "bench",
+      net: "bench",
+      id,
+      host: t.ap.hostname,
+      port: t.ap.port,
+    }),
+    checkHello: () => null,
+    limits: { maxKey: 2 ** 52 },
+    security: {
+      encryption,
+      keyPair: encryption === "none" ? null : generateStaticKeyPair(),
+      psk: null,
+    },
+    frame: () => {},
+    badFrame: () => {},
+    peerDown: () => {},
+  });
+  bare.push(t);
+  return t;
+}
+
+/** `count` link setups from a bare transport to `ap`, one at a time: µs from dial to up. */
+async function dials(ap: { hostname: string; port: number }, count: number, e: Encryption) {
+  const t = await bareTransport(2, e);
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const peer = await new Promise<NodeRef>((resolve, reject) =>
+      t.dial(ap, (err, p) => (err ? reject(err) : resolve(p!)))
+    );
+    times.push((performance.now() - t0) * 1000);
+    t.disconnect(peer.id);
+  }
+  await t.close();
+  bare.splice(bare.indexOf(t), 1);
+  return times;
+}
 
 /** Wall-clock time comparable across processes of this machine, in ms. */
 function wall(): number {
@@ -102,7 +154,10 @@ await serveLines(async (cmd) => {
     case "create": {
       const n = await createNet({
         node: cmd.id === undefined ? {} : { id: cmd.id as number },
-        net: { fingers: (cmd.fingers as "tango") ?? "tango" },
+        net: {
+          fingers: (cmd.fingers as "tango") ?? "tango",
+          encryption: (cmd.encryption as Encryption | undefined) ?? "noise",
+        },
       });
       serve(n);
       return { id: n.id, ap: n.ap };
@@ -163,12 +218,25 @@ await serveLines(async (cmd) => {
       const r = await node(cmd.from).broadcast({ b: 1 }, { ack: true, timeoutMs: 60_000 });
       return { t0, reached: r.reached.length, rttMs: r.rtt, before };
     }
+    case "links": {
+      // A bare transport to dial (see `dials`).
+      const t = await bareTransport(1, (cmd.encryption as Encryption) ?? "noise");
+      return { ap: t.ap };
+    }
+    case "dials":
+      return {
+        times: await dials(
+          cmd.ap as { hostname: string; port: number },
+          cmd.count as number,
+          (cmd.encryption as Encryption) ?? "noise",
+        ),
+      };
     case "stats":
       return { totals: totals(), bcastAt: [...bcastAt.values()], received: [...received] };
     case "info":
       return { nodes: nodes.map((n) => ({ id: n.id, ap: n.ap, status: n.status })) };
     case "quit":
-      await Promise.allSettled(nodes.map((n) => n.leave()));
+      await Promise.allSettled([...nodes.map((n) => n.leave()), ...bare.map((t) => t.close())]);
       setTimeout(() => Deno.exit(0), 50);
       return { ok: true };
     default:

@@ -160,7 +160,13 @@ async function runNode(command: "create" | "join", positionals: string[], values
   } catch (e) {
     signals.dispose();
     const space = /identifier space \[0, (\d+)\)/.exec((e as Error).message);
-    throw named && e instanceof JoinError && space ? wrongSpace(Number(space[1])) : e;
+    if (named && e instanceof JoinError && space) throw wrongSpace(Number(space[1]));
+    if (security.secret !== undefined && /another network secret/.test((e as Error).message)) {
+      // The key is the secret's and the network name's: a forgotten --name looks the same.
+      (e as Error).message += `; the key comes from the secret and the network name ` +
+        `("${options.net!.name ?? "p2ps"}"): check both`;
+    }
+    throw e;
   }
   let server: GatewayServer | undefined;
   try {

@@ -136,6 +136,10 @@ Deno.test("a private network from --secret-file and P2PS_SECRET: members join, o
       const wrong = await run(dir, ["join", a.at], { P2PS_SECRET: `${secret}!` });
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /HandshakeError: .*holds another network secret/);
+      // The right secret under another network name is another key: the error says to check.
+      const named = await run(dir, ["join", a.at, "--name", "lab"], { P2PS_SECRET: secret });
+      assert.equal(named.code, 1);
+      assert.match(named.stderr, /the key comes from the secret and the network name \("lab"\)/);
       for (const n of [c, b]) assert.equal((await n.proc.stop("SIGTERM")).code, 0);
     } finally {
       await a.proc.stop("SIGTERM");

@@ -33,7 +33,7 @@ export function idOfKey(publicKey: Uint8Array, maxKey: number): number {
 }
 
 /** How many keys a node remembers by default (see {@linkcode KeyBook}). */
-export const DEFAULT_KEY_CAPACITY = 16384;
+const DEFAULT_KEY_CAPACITY = 16384;
 
 /**
  * The static keys of the ids a node has linked with.

@@ -136,9 +136,9 @@ function refused(host: HandshakeHost, link: Link, why: string): void {
 }
 
 /**
- * Why a hello for id `id` proven by `key` must be refused while another link to that id, whose
- * hello was accepted, is still in its handshake with another key: the node's key book does not
- * count it as live yet, and the link that completes first would take the frames queued for it.
+ * Why `link`'s hello for id `id` must be refused while another link to that id, whose hello was
+ * accepted, is still in its handshake with another key: the node's key book does not count that
+ * id as live yet, and the link that completed first would take the frames queued for it.
  */
 function rivalProblem(host: HandshakeHost, link: Link, id: number): string | null {
   const rival = host.active(id);

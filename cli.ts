@@ -39,6 +39,8 @@ import {
   UsageError,
   type Values,
 } from "./lib/cli/options.ts";
+import { securityChoice } from "./lib/cli/security.ts";
+import { ringOf } from "./lib/node/node.ts";
 
 /** This release, as published (`deno.json`). */
 const VERSION: string = denoJson.version;
@@ -91,10 +93,29 @@ function gatewayOptions(values: Values) {
 }
 
 async function runNode(command: "create" | "join", positionals: string[], values: Values) {
-  const common = ["id", "port", "hostname", "name", "http", "http-hostname", "token", "origin"];
+  const common = [
+    "id",
+    "port",
+    "hostname",
+    "name",
+    "http",
+    "http-hostname",
+    "token",
+    "origin",
+    "secret-file",
+    "key",
+    "encryption",
+  ];
   const named = values.id !== undefined && !/^\d+$/.test(values.id);
   if (command === "create") {
-    only(values, command, [...common, "max-key", "fingers", "succ-list", "quiet"]);
+    only(values, command, [
+      ...common,
+      "max-key",
+      "fingers",
+      "succ-list",
+      "quiet",
+      "id-from-key",
+    ]);
     if (positionals.length > 0) throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   } else {
     only(values, command, [...common, "quiet", ...(named ? ["max-key"] : [])]);
@@ -107,14 +128,19 @@ async function runNode(command: "create" | "join", positionals: string[], values
     throw new UsageError("--http-hostname, --token and --origin need --http PORT");
   }
   const maxKey = int(values, "max-key", 2, MAX_KEY_LIMIT);
+  const security = securityChoice(command, values);
   const options: NodeOptions = {
     node: { id: nodeId(values, maxKey ?? MAX_KEY_LIMIT) },
     ap: { hostname: values.hostname ?? "127.0.0.1", port: int(values, "port", 0, 65535) ?? 0 },
+    identity: security.identity,
     net: {
       name: values.name,
       maxKey: command === "create" ? maxKey : undefined,
       fingers: values.fingers as NonNullable<NodeOptions["net"]>["fingers"],
       succListSize: int(values, "succ-list", 1, 64),
+      secret: security.secret,
+      encryption: security.encryption,
+      idFromKey: security.idFromKey,
     },
   };
   const served = httpPort === undefined ? null : { ...gatewayOptions(values), port: httpPort };
@@ -134,7 +160,13 @@ async function runNode(command: "create" | "join", positionals: string[], values
   } catch (e) {
     signals.dispose();
     const space = /identifier space \[0, (\d+)\)/.exec((e as Error).message);
-    throw named && e instanceof JoinError && space ? wrongSpace(Number(space[1])) : e;
+    if (named && e instanceof JoinError && space) throw wrongSpace(Number(space[1]));
+    if (security.secret !== undefined && /another network secret/.test((e as Error).message)) {
+      // The key is the secret's and the network name's: a forgotten --name looks the same.
+      (e as Error).message += `; the key comes from the secret and the network name ` +
+        `("${options.net!.name ?? "p2ps"}"): check both`;
+    }
+    throw e;
   }
   let server: GatewayServer | undefined;
   try {
@@ -158,6 +190,7 @@ async function runNode(command: "create" | "join", positionals: string[], values
       for await (const e of events) emit({ stream: "event", ...e });
     })());
   }
+  const net = node.info().net!;
   emit({
     stream: "ready",
     id: node.id,
@@ -165,6 +198,10 @@ async function runNode(command: "create" | "join", positionals: string[], values
     status: node.status,
     maxKey: node.maxKey,
     gateway: server?.url ?? null,
+    publicKey: ringOf(node).security.keyPair?.publicKey.toHex() ?? null,
+    encryption: net.encryption,
+    private: security.secret !== undefined,
+    idFromKey: net.idFromKey,
   });
   const left = printing.length ? Promise.all(printing) : new Promise<never>(() => {});
   const why = await Promise.race([signals.stopped, left.then(() => "left")]);

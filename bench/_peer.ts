@@ -9,8 +9,14 @@
 //   {pi: i}           ping; answered with {po: i}
 //   {b: 1}            broadcast probe; the receiver notes the wall-clock time it arrived
 //   {f: seq}          flood data (no credits: the sender is paced by send() alone)
+//
+// Networks are created with `encryption` "noise" (the default) or "none"; joiners adopt it. The
+// `links` and `dials` operations time link setup on bare transports (no node above them).
 import { createNet, joinNet } from "../mod.ts";
 import type { P2PNode } from "../lib/node/node.ts";
+import { generateStaticKeyPair } from "../lib/com/noise/mod.ts";
+import { TcpTransport } from "../lib/com/tcp/transport.ts";
+import { type Encryption, type NodeRef, PROTOCOL_VERSION } from "../lib/com/transport.ts";
 import { serveLines } from "./_lib.ts";
 
 const CREDIT = 256;
@@ -24,6 +30,52 @@ const received: number[] = [];
 const flooded: Map<number, number>[] = [];
 const suspicions: number[] = [];
 const payload = (size: number) => new Uint8Array(size).fill(1);
+/** Bare transports opened by `links`, closed on `quit`. */
+const bare: TcpTransport[] = [];
+
+/** A transport with no node above it: it presents id `id` and accepts every hello. */
+async function bareTransport(id: number, encryption: Encryption): Promise<TcpTransport> {
+  const t = await TcpTransport.listen({});
+  t.bind({
+    hello: () => ({
+      v: PROTOCOL_VERSION,
+      name: "bench",
+      net: "bench",
+      id,
+      host: t.ap.hostname,
+      port: t.ap.port,
+    }),
+    checkHello: () => null,
+    limits: { maxKey: 2 ** 52 },
+    security: {
+      encryption,
+      keyPair: encryption === "none" ? null : generateStaticKeyPair(),
+      psk: null,
+    },
+    frame: () => {},
+    badFrame: () => {},
+    peerDown: () => {},
+  });
+  bare.push(t);
+  return t;
+}
+
+/** `count` link setups from a bare transport to `ap`, one at a time: µs from dial to up. */
+async function dials(ap: { hostname: string; port: number }, count: number, e: Encryption) {
+  const t = await bareTransport(2, e);
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const t0 = performance.now();
+    const peer = await new Promise<NodeRef>((resolve, reject) =>
+      t.dial(ap, (err, p) => (err ? reject(err) : resolve(p!)))
+    );
+    times.push((performance.now() - t0) * 1000);
+    t.disconnect(peer.id);
+  }
+  await t.close();
+  bare.splice(bare.indexOf(t), 1);
+  return times;
+}
 
 /** Wall-clock time comparable across processes of this machine, in ms. */
 function wall(): number {
@@ -124,7 +176,7 @@ await serveLines(async (cmd) => {
           fingers: (cmd.fingers as "tango") ?? "tango",
           maxKey: cmd.maxKey as number | undefined,
           succListSize: cmd.succListSize as number | undefined,
-          encryption: cmd.encryption as "noise" | "none" | undefined,
+          encryption: (cmd.encryption as Encryption | undefined) ?? "noise",
         },
       });
       serve(n);
@@ -207,12 +259,25 @@ await serveLines(async (cmd) => {
           stats: n.statistics(),
         })),
       };
+    case "links": {
+      // A bare transport to dial (see `dials`).
+      const t = await bareTransport(1, (cmd.encryption as Encryption) ?? "noise");
+      return { ap: t.ap };
+    }
+    case "dials":
+      return {
+        times: await dials(
+          cmd.ap as { hostname: string; port: number },
+          cmd.count as number,
+          (cmd.encryption as Encryption) ?? "noise",
+        ),
+      };
     case "stats":
       return { totals: totals(), bcastAt: [...bcastAt.values()], received: [...received] };
     case "info":
       return { nodes: nodes.map((n) => ({ id: n.id, ap: n.ap, status: n.status })) };
     case "quit":
-      await Promise.allSettled(nodes.map((n) => n.leave()));
+      await Promise.allSettled([...nodes.map((n) => n.leave()), ...bare.map((t) => t.close())]);
       setTimeout(() => Deno.exit(0), 50);
       return { ok: true };
     default:

@@ -3,7 +3,7 @@
 //   deno run --allow-run --allow-read --allow-write=bench bench/run.ts --quick   (≤ 2 minutes)
 //   deno run --allow-run --allow-read --allow-write=bench bench/run.ts --full
 //
-// Options: --only=micro,routing,scale,tcp,bcast (sections to run), --no-write (do not rewrite
+// Options: --only=micro,routing,scale,tcp,bcast,secure (sections to run), --no-write (do not rewrite
 // bench/README.md and the charts). Every figure is printed with its target and a verdict, and
 // bench/README.md is rewritten with this run's tables, the machine and the command. The
 // experiments run in child processes (deno bench, bench/_sim.ts, bench/_peer.ts, bench/_raw.ts),
@@ -36,7 +36,7 @@ const { values: args } = parseArgs({
 });
 const FULL = args.full === true;
 const MODE = FULL ? "full" : "quick";
-const ONLY = new Set((args.only ?? "micro,routing,scale,tcp,bcast").split(","));
+const ONLY = new Set((args.only ?? "micro,routing,scale,tcp,bcast,secure").split(","));
 const HERE = new URL(".", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
@@ -968,6 +968,162 @@ async function bcast(): Promise<void> {
   );
 }
 
+// ---- 6. secure links ---------------------------------------------------------------------
+
+async function secure(): Promise<void> {
+  section("6. Secure links: Noise against plaintext over TCP on 127.0.0.1 (separate processes)");
+  // More rounds than the TCP section: on a shared machine the speed drifts from one second to
+  // the next, and the median of many alternating pairs follows the code more than the drift.
+  const COUNT = FULL ? 300_000 : 200_000;
+  const ROUNDS = FULL ? 21 : 9;
+  const DIALS = FULL ? 2000 : 400;
+  const SIZE = 100;
+  const WINDOW = 2048;
+  type Mode = "noise" | "none";
+  const MODES: Mode[] = ["noise", "none"];
+  interface Pair {
+    a: Driven;
+    b: Driven;
+    dst: number;
+    rates: number[];
+    /** CPU µs of sender and receiver, and messages, summed over the measured rounds. */
+    cpu: [number, number, number];
+    setup: number[];
+  }
+  const pairs = {} as Record<Mode, Pair>;
+  const loadNow = () => readProc("loadavg").split(" ").slice(0, 3).join(" ");
+  const loadBefore = loadNow();
+  progress("secure: two networks of two processes each, one encrypted, one in the clear");
+  for (const e of MODES) {
+    const [a, b] = [peer(), peer()];
+    const first = await a.request({ op: "create", encryption: e }) as { ap: unknown };
+    const second = (await b.request({ op: "join", aps: [first.ap] })) as {
+      nodes: { id: number }[];
+    };
+    pairs[e] = { a, b, dst: second.nodes[0].id, rates: [], cpu: [0, 0, 0], setup: [] };
+  }
+  // Same measure as the TCP section: one-hop streams, CPU time of both processes from /proc.
+  const stream = async (e: Mode, count: number) => {
+    const p = pairs[e];
+    const pids = [p.a.child.pid, p.b.child.pid];
+    const c0 = pids.map(cpuMicros);
+    const r = await p.a.request(
+      { op: "stream", from: 0, dst: p.dst, count, size: SIZE, window: WINDOW },
+      180_000,
+    ) as { perSec: number; count: number };
+    const c1 = pids.map(cpuMicros);
+    // Summed, then divided: /proc counts in 10 ms ticks, too coarse for one short round.
+    p.cpu[0] += c1[0] - c0[0];
+    p.cpu[1] += c1[1] - c0[1];
+    p.cpu[2] += r.count;
+    p.rates.push(r.perSec);
+  };
+  for (let i = 0; i < 2; i++) for (const e of MODES) await stream(e, COUNT);
+  for (const e of MODES) {
+    // Forget the warm-up.
+    pairs[e].rates.length = 0;
+    pairs[e].cpu = [0, 0, 0];
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    progress(`secure: round ${r + 1}/${ROUNDS} of encrypted and plaintext one-hop streams`);
+    // Alternate which goes first, so that neither always runs in the other's wake.
+    for (const e of r % 2 === 0 ? MODES : [...MODES].reverse()) await stream(e, COUNT);
+  }
+  // Link setup, dial to up: alternating batches, each against a fresh bare transport.
+  progress(`secure: ${DIALS} link setups of each kind`);
+  const BATCHES = 4;
+  for (let i = 0; i < BATCHES; i++) {
+    for (const e of i % 2 === 0 ? MODES : [...MODES].reverse()) {
+      const p = pairs[e];
+      const { ap } = await p.b.request({ op: "links", encryption: e }) as { ap: unknown };
+      const { times } = await p.a.request(
+        { op: "dials", ap, count: DIALS / BATCHES, encryption: e },
+        180_000,
+      ) as { times: number[] };
+      p.setup.push(...times);
+    }
+  }
+  await stopPeers(MODES.flatMap((e) => [pairs[e].a, pairs[e].b]));
+
+  const median = (xs: number[]) => quantile(xs, 0.5);
+  const noise = pairs.noise;
+  const none = pairs.none;
+  const ratio = median(noise.rates) / median(none.rates);
+  const ratios = noise.rates.map((v, i) => v / none.rates[i]);
+  const perMessage = (p: Pair, i: number) => p.cpu[i] / p.cpu[2];
+  const cpu = (p: Pair, i: number) => `${perMessage(p, i).toFixed(2)} µs`;
+  const us = (x: number) => `${fmt(x, 0)} µs`;
+  emit(
+    `${ROUNDS} alternating rounds of ${fmt(COUNT, 0)} one-hop messages each way of securing ` +
+      `(after two warm-up rounds of each), 100-byte payload, at most ${WINDOW} in flight, each ` +
+      `network in two processes of its own; medians and the range over the rounds (CPU per ` +
+      "message: summed over the rounds, whole process, user + system, from /proc). Per-round " +
+      `ratios (Noise / plaintext): ${ratios.map((x) => `${(100 * x).toFixed(0)} %`).join(", ")}. ` +
+      `Link setup: ${DIALS} dials of each kind from one process to another, one at a time, in ` +
+      "alternating batches, each timed from `dial` to the link being up (TCP connect, preambles, " +
+      "the handshake, hello and accept both ways), on bare transports.\n",
+  );
+  emit(mdTable(
+    [
+      "links",
+      "msgs/s (median)",
+      "range",
+      "CPU/msg sender",
+      "CPU/msg receiver",
+      "link setup p50",
+      "p99",
+      "target",
+      "verdict",
+    ],
+    [
+      [
+        'plaintext (`encryption: "none"`) *(baseline)*',
+        fmt(median(none.rates), 0),
+        `${fmt(Math.min(...none.rates), 0)}–${fmt(Math.max(...none.rates), 0)}`,
+        cpu(none, 0),
+        cpu(none, 1),
+        us(quantile(none.setup, 0.5)),
+        us(quantile(none.setup, 0.99)),
+        "",
+        "",
+      ],
+      [
+        "Noise XX, ChaCha20-Poly1305 (default)",
+        `${fmt(median(noise.rates), 0)} (${(ratio * 100).toFixed(0)} %)`,
+        `${fmt(Math.min(...noise.rates), 0)}–${fmt(Math.max(...noise.rates), 0)}`,
+        cpu(noise, 0),
+        cpu(noise, 1),
+        us(quantile(noise.setup, 0.5)),
+        us(quantile(noise.setup, 0.99)),
+        "≥ 85 % of plaintext msgs/s",
+        verdict(
+          "encrypted one-hop ≥ 85 % of plaintext",
+          `${(ratio * 100).toFixed(0)} %`,
+          ratio >= 0.85,
+        ),
+      ],
+    ],
+  ));
+  // The busier end of a pair limits its rate: compared by CPU time, the ratio a machine with
+  // cores to spare would see.
+  const busier = (p: Pair) => Math.max(perMessage(p, 0), perMessage(p, 1));
+  const cpuRatio = busier(none) / busier(noise);
+  emit(
+    `\nBy CPU time per message of the busier end (steadier than the rate on a busy machine), ` +
+      `Noise runs at ${(cpuRatio * 100).toFixed(0)} % of plaintext. ` +
+      `Load average (1, 5, 15 min) when the section began: ${loadBefore}; when it ended: ` +
+      `${loadNow()} (${m.cpus} cores).`,
+  );
+  results.secure = {
+    noise: median(noise.rates),
+    none: median(none.rates),
+    ratio,
+    cpuRatio,
+    setupNoise: [quantile(noise.setup, 0.5), quantile(noise.setup, 0.99)],
+    setupNone: [quantile(none.setup, 0.5), quantile(none.setup, 0.99)],
+  };
+}
+
 // ---- main -------------------------------------------------------------------------------
 
 /** One section's output as kept in bench/results/<section>.json. */
@@ -1014,6 +1170,7 @@ const SECTIONS: [string, () => Promise<void>][] = [
   ["scale", scale],
   ["tcp", tcp],
   ["bcast", bcast],
+  ["secure", secure],
 ];
 const started = new Date().toISOString();
 for (const [key, run] of SECTIONS) {

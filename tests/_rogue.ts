@@ -95,9 +95,30 @@ function lengthPrefixed(bytes: Uint8Array, size: 2 | 4): Uint8Array {
  * would, over Noise (or in the clear in a network of encryption "none").
  */
 export async function rogue(ap: AccessPoint, id: number, options: RogueOptions): Promise<Rogue> {
+  const conn = await Deno.connect({ hostname: ap.hostname, port: ap.port });
+  const loops: Promise<void>[] = [];
+  try {
+    return await handshake(conn, id, options, loops);
+  } catch (e) {
+    // Refused or failed: leave nothing open behind.
+    try {
+      conn.close();
+    } catch {
+      // Closed by the node.
+    }
+    await Promise.allSettled(loops);
+    throw e;
+  }
+}
+
+async function handshake(
+  conn: Deno.TcpConn,
+  id: number,
+  options: RogueOptions,
+  loops: Promise<void>[],
+): Promise<Rogue> {
   const encryption = options.net.encryption ?? "noise";
   const keyPair = options.keyPair ?? generateStaticKeyPair();
-  const conn = await Deno.connect({ hostname: ap.hostname, port: ap.port });
   conn.setNoDelay(true);
   const write = async (bytes: Uint8Array) => {
     for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
@@ -136,6 +157,7 @@ export async function rogue(ap: AccessPoint, id: number, options: RogueOptions):
     ended = true;
     waiter.wake?.();
   })();
+  loops.push(reading);
   const deadline = Date.now() + 10_000;
   const take = async (n: number): Promise<Uint8Array> => {
     while (inbox.length < n) {
@@ -205,8 +227,14 @@ export async function rogue(ap: AccessPoint, id: number, options: RogueOptions):
     }
     pump();
   })();
+  loops.push(pumping);
   while (!accepted) {
-    if (ended) throw new Error("The node refused the rogue");
+    if (ended) {
+      const refusal = received.find((f) => f.t === T.Refuse);
+      throw new Error(
+        `The node refused the rogue${refusal?.t === T.Refuse ? `: ${refusal.why}` : ""}`,
+      );
+    }
     if (Date.now() > deadline) throw new Error("The node did not accept the rogue's hello");
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -236,3 +264,92 @@ export async function rogue(ap: AccessPoint, id: number, options: RogueOptions):
 }
 
 export { encodeFrame };
+
+/** A listening rogue that answers the first connection as a Noise responder, by hand. */
+export interface RogueResponder {
+  ap: AccessPoint;
+  /** Resolves once the dialer closed the connection, with every byte it sent after message 1. */
+  done: Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on 127.0.0.1 and answers the first connection as a responder would: preamble, then a
+ * Noise message 2 carrying `payload` (e.g. a hello body), in a network with `psk` or without.
+ */
+export function rogueResponder(options: {
+  keyPair?: KeyPair;
+  psk?: Uint8Array;
+  payload: Uint8Array;
+}): RogueResponder {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let conn: Deno.TcpConn | null = null;
+  const done = (async () => {
+    conn = await listener.accept();
+    const c = conn;
+    const write = async (bytes: Uint8Array) => {
+      for (let at = 0; at < bytes.length;) at += await c.write(bytes.subarray(at));
+    };
+    const psk = options.psk;
+    const hs = new HandshakeState({
+      protocol: psk ? "Noise_XXpsk3_25519_ChaChaPoly_SHA256" : "Noise_XX_25519_ChaChaPoly_SHA256",
+      initiator: false,
+      prologue: new TextEncoder().encode(`p2ps/${PROTOCOL_VERSION}`),
+      s: options.keyPair ?? generateStaticKeyPair(),
+      psks: psk ? [psk] : [],
+    });
+    let inbox = new Uint8Array(0);
+    const buf = new Uint8Array(65536);
+    const fill = async (n: number) => {
+      while (inbox.length < n) {
+        const got = await c.read(buf);
+        if (got === null) return false;
+        const next = new Uint8Array(inbox.length + got);
+        next.set(inbox);
+        next.set(buf.subarray(0, got), inbox.length);
+        inbox = next;
+      }
+      return true;
+    };
+    await write(preamble("noise", psk !== undefined));
+    if (!await fill(PREAMBLE_SIZE + 2)) return inbox;
+    const n = (inbox[PREAMBLE_SIZE] << 8) | inbox[PREAMBLE_SIZE + 1];
+    if (!await fill(PREAMBLE_SIZE + 2 + n)) return inbox;
+    hs.readMessage(inbox.subarray(PREAMBLE_SIZE + 2, PREAMBLE_SIZE + 2 + n));
+    inbox = inbox.slice(PREAMBLE_SIZE + 2 + n);
+    await write(lengthPrefixed(hs.writeMessage(options.payload), 2));
+    try {
+      while (await fill(inbox.length + 1));
+    } catch {
+      // Reset by the dialer.
+    }
+    return inbox;
+  })();
+  return {
+    ap: { hostname: "127.0.0.1", port: listener.addr.port },
+    done,
+    async close() {
+      listener.close();
+      try {
+        (conn as Deno.TcpConn | null)?.close();
+      } catch {
+        // Closed already.
+      }
+      await done.catch(() => {});
+    },
+  };
+}
+
+/** The body of a hello frame as a node of network `net` with id `id` would send it. */
+export function helloBody(net: { name: string; netId: string }, id: number): Uint8Array {
+  return codec.encode({
+    t: T.Hello,
+    v: PROTOCOL_VERSION,
+    name: net.name,
+    net: net.netId,
+    id,
+    host: "127.0.0.1",
+    port: 1,
+    mf: 1 << 20,
+  } as Frame);
+}

@@ -43,6 +43,16 @@ Node options (create, join):
   --origin URL           allow browser pages of this origin (CORS); repeatable
   --quiet                print only the ready line, no messages or events
 
+Security options (create, join):
+  --secret-file FILE     the network secret, from a file only its owner may read (a private
+                         network: members must all hold it); or set P2PS_SECRET. Never on the
+                         command line: every user of the machine can read command lines
+  --key FILE             this node's static key (32 bytes): read, or made with mode 0600 if
+                         FILE does not exist; keeps the node's identity across restarts
+  --encryption E         noise (default) | none: create sets it for the network; join refuses
+                         a network that differs (without it, a joiner adopts the network's)
+  --id-from-key          create only: every node's id is derived from its key
+
 Demo options:
   --nodes N              number of nodes (default: 6)
   --http-port N          gateway of the first node; the others follow (default: 8080; 0: free)
@@ -52,7 +62,8 @@ Demo options:
 
 Output of create/join: one JSON object per line on stdout — first
   {"stream":"ready","id":..,"ap":{..},"status":..,"gateway":"http://.."}
-then {"stream":"message",..} and {"stream":"event","type":..,..} as they happen.
+then {"stream":"message",..} and {"stream":"event","type":..,..} as they happen. The ready
+line also gives the node's public key and the network's encryption, "private" and "idFromKey".
 SIGINT or SIGTERM leaves the network gracefully.
 `;
 
@@ -110,6 +121,10 @@ const OPTIONS = {
   token: { type: "string" },
   origin: { type: "string", multiple: true },
   quiet: { type: "boolean" },
+  "secret-file": { type: "string" },
+  key: { type: "string" },
+  encryption: { type: "string" },
+  "id-from-key": { type: "boolean" },
   nodes: { type: "string" },
   "traffic-ms": { type: "string" },
 } as const;
@@ -142,6 +157,12 @@ export function parse(args: string[]) {
 function parseError(e: Error & { code?: string }): UsageError {
   const option = /'(-[^' ]+)/.exec(e.message)?.[1] ?? "";
   if (e.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    if (/^--secret(=|$)/.test(option)) {
+      return new UsageError(
+        "--secret is not an option: a secret on the command line is visible to every user " +
+          "of the machine; use --secret-file FILE or the P2PS_SECRET environment variable",
+      );
+    }
     const guess = closestOption(option.replace(/^-+/, ""));
     return new UsageError(
       `Unknown option ${option}${guess ? `; did you mean --${guess}?` : ""}`,

@@ -9,6 +9,7 @@
  */
 
 import { createHash } from "node:crypto";
+import { sameKey } from "../com/noise/mod.ts";
 
 /**
  * The id a key derives in an identifier space of `maxKey`: the first 8 bytes of SHA-256 of the
@@ -31,18 +32,16 @@ export function idOfKey(publicKey: Uint8Array, maxKey: number): number {
   return Number(n % BigInt(maxKey));
 }
 
-function sameKey(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
-}
-
-/** How many keys a node remembers (the least recently seen are forgotten first). */
-const MAX_KEYS = 16384;
+/** How many keys a node remembers by default (see {@linkcode KeyBook}). */
+const DEFAULT_KEY_CAPACITY = 16384;
 
 /**
  * The static keys of the ids a node has linked with.
+ *
+ * Past its capacity the book forgets the least recently checked key of an id that is not live:
+ * a key only matters while its id is live, and forgetting a live one would let anybody claim
+ * that id again (a peer that opens links under thousands of fresh ids must not push a live
+ * neighbour's key out).
  *
  * @example
  * ```ts
@@ -58,9 +57,28 @@ const MAX_KEYS = 16384;
  * book.forget(7); // 7 left the ring
  * assert.equal(book.check(7, a, () => true), null);
  * ```
+ *
+ * @example A full book keeps the keys of live ids
+ * ```ts
+ * import { KeyBook } from "./identity.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const book = new KeyBook(2);
+ * const live = (id: number) => id === 1;
+ * book.check(1, new Uint8Array(32).fill(1), live);
+ * for (let id = 2; id < 100; id++) book.check(id, new Uint8Array(32).fill(id), live);
+ * assert.deepEqual(book.get(1), new Uint8Array(32).fill(1));
+ * assert.equal(book.get(2), undefined);
+ * ```
  */
 export class KeyBook {
   readonly #keys = new Map<number, Uint8Array>();
+  readonly #capacity: number;
+
+  /** An empty book that remembers up to `capacity` keys of ids that are not live. */
+  constructor(capacity: number = DEFAULT_KEY_CAPACITY) {
+    this.#capacity = capacity;
+  }
 
   /**
    * Whether a peer presenting id `id` with `key` may be accepted: `null` (and the key is
@@ -74,7 +92,7 @@ export class KeyBook {
     }
     this.#keys.delete(id);
     this.#keys.set(id, key);
-    if (this.#keys.size > MAX_KEYS) this.#keys.delete(this.#keys.keys().next().value!);
+    if (this.#keys.size > this.#capacity) this.#forgetOne(id, live);
     return null;
   }
 
@@ -85,6 +103,19 @@ export class KeyBook {
    */
   forget(id: number): void {
     this.#keys.delete(id);
+  }
+
+  /**
+   * Forgets the least recently checked key of an id that is not live (and not `keep`). Live
+   * ones met on the way move to the back, so the next search does not meet them again.
+   */
+  #forgetOne(keep: number, live: (id: number) => boolean): void {
+    for (let n = this.#keys.size; n > 0; n--) {
+      const [id, key] = this.#keys.entries().next().value!;
+      this.#keys.delete(id);
+      if (id !== keep && !live(id)) return;
+      this.#keys.set(id, key);
+    }
   }
 
   /** The key remembered for `id`, if any. */

@@ -66,6 +66,26 @@ export function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
 }
 
 /**
+ * Whether two keys are the same bytes (static public keys: no secret, but compared in full).
+ *
+ * @example
+ * ```ts
+ * import { generateStaticKeyPair, sameKey } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const a = generateStaticKeyPair().publicKey;
+ * assert.equal(sameKey(a, a.slice()), true);
+ * assert.equal(sameKey(a, generateStaticKeyPair().publicKey), false);
+ * ```
+ */
+export function sameKey(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/**
  * The 32-byte Noise pre-shared key of a network secret. To reproduce it elsewhere:
  *
  *     psk = HKDF-SHA256(ikm = UTF-8(secret), salt = UTF-8("p2ps/v1 psk"),

@@ -68,7 +68,13 @@ export {
   MAX_MESSAGE_LENGTH,
   type TransportCipherStates,
 } from "./handshake_state.ts";
-export { generateStaticKeyPair, keyPairFromPrivate, PSK_SALT, pskFromSecret } from "./keys.ts";
+export {
+  generateStaticKeyPair,
+  keyPairFromPrivate,
+  PSK_SALT,
+  pskFromSecret,
+  sameKey,
+} from "./keys.ts";
 export {
   findPattern,
   HANDSHAKE_PATTERNS,

@@ -21,7 +21,7 @@
  * @module
  */
 
-import { FrameError, HandshakeError } from "../../errors.ts";
+import { FrameError, HandshakeError, NoiseError } from "../../errors.ts";
 import {
   HandshakeState,
   type HandshakeState as NoiseHandshake,
@@ -283,12 +283,26 @@ export class Channel {
         { cause: e },
       );
     }
+    if (this.#initiator && this.#security.psk !== null && payload.length > 0) {
+      // Message 2 is written before the psk is mixed in: whoever wrote it has proved nothing,
+      // so a hello there must not reach the node's checks (and its key book).
+      throw new HandshakeError(
+        "The peer sent a hello in message 2, before proving it holds the network secret",
+      );
+    }
     let reply: Uint8Array | null = null;
     if (turnOf(noise) === "write") {
       // Our reply carries our hello where the pattern lets it be secret from outsiders: the
       // initiator's message 3 always, the responder's message 2 in an open network only.
       const carry = this.#initiator || this.#security.psk === null;
-      reply = this.#frameHandshake(carry ? this.#helloBody() : EMPTY);
+      try {
+        reply = this.#frameHandshake(carry ? this.#helloBody() : EMPTY);
+      } catch (e) {
+        // Our answer mixes DH with the peer's keys: a key that gives no shared secret (zero, or
+        // of low order) is the peer's fault, and a protocol violation like any other.
+        if (!(e instanceof NoiseError)) throw e;
+        throw new HandshakeError(`The peer's handshake failed: ${e.message}`, { cause: e });
+      }
       this.helloSent = carry;
     }
     let sealer: TransportSealer | null = null;

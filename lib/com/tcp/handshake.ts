@@ -19,6 +19,7 @@ import type { Codec } from "../../wire/codec.ts";
 import { encodeFrame } from "../../wire/frame_writer.ts";
 import { type Frame, type FrameOf, T } from "../../wire/schema.ts";
 import { type Hello, helloProblem, type NodeRef, type TransportEvents } from "../transport.ts";
+import { sameKey } from "../noise/mod.ts";
 import { Channel } from "./channel.ts";
 import { type Link, LinkContext } from "./link.ts";
 import type { Slot } from "./slots.ts";
@@ -34,6 +35,8 @@ export interface HandshakeHost {
   /** Counts a connection closed for breaking the protocol. */
   badLink(): void;
   slot(id: number): Slot;
+  /** The link frames for `id` go to now, if any (no slot is made). */
+  active(id: number): Link | null;
   /** Starts the writer if there is something to write. */
   kick(link: Link): void;
   /** Closes `link` at once and reports it. */
@@ -132,11 +135,24 @@ function refused(host: HandshakeHost, link: Link, why: string): void {
   host.lost(link, `Handshake with ${link.where} refused: ${why}`, HandshakeError, unsent);
 }
 
+/**
+ * Why `link`'s hello for id `id` must be refused while another link to that id, whose hello was
+ * accepted, is still in its handshake with another key: the node's key book does not count that
+ * id as live yet, and the link that completed first would take the frames queued for it.
+ */
+function rivalProblem(host: HandshakeHost, link: Link, id: number): string | null {
+  const rival = host.active(id);
+  if (!rival || rival === link || rival.up || rival.peer?.id !== id) return null;
+  if (!rival.peerKey || !link.peerKey || sameKey(rival.peerKey, link.peerKey)) return null;
+  return `Node id ${id} is being linked with another key: refused`;
+}
+
 function onHello(host: HandshakeHost, link: Link, frame: FrameOf<"Hello">): void {
   const { t: _, ...h } = frame;
   let why: string | null;
   try {
-    why = helloProblem(h, link.localId, host.events, link.peerKey);
+    why = rivalProblem(host, link, h.id) ??
+      helloProblem(h, link.localId, host.events, link.peerKey);
   } catch (e) {
     why = `Hello check failed: ${describeError(e)}`;
   }

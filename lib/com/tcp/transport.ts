@@ -720,6 +720,7 @@ export class TcpTransport implements Transport {
       events,
       badLink: () => this.stats.badLinks++,
       slot: (id) => this.#slots.slot(id),
+      active: (id) => this.#slots.get(id)?.active ?? null,
       kick: (link) => this.#kick(link),
       fail: (link, reason, type) => this.#fail(link, reason, type),
       lost: (link, reason, type, unsent) => this.#lost(link, reason, type, unsent),

@@ -210,6 +210,14 @@ export class Channel {
   }
 
   /**
+   * Whether {@linkcode Channel.push} keeps no reference to the chunks it is given (the link is
+   * up and encrypted: plaintexts are new buffers), so a reader may reuse its buffer.
+   */
+  get copiesInput(): boolean {
+    return this.#stage === "open" && this.#opener !== null;
+  }
+
+  /**
    * Declares the end of the stream.
    *
    * @throws {HandshakeError} when it ended during the handshake;

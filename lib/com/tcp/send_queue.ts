@@ -24,8 +24,12 @@ import {
   type TransportSealer,
 } from "../noise/mod.ts";
 
-/** A chunk is closed once it holds this many bytes; the writer takes one chunk per write. */
-const CHUNK = 64 * 1024;
+/**
+ * A chunk is closed once it holds this many bytes; the writer takes one chunk per write. A KiB
+ * under the most one Noise transport message carries, so that a chunk closed by a small frame is
+ * sealed as one message (one cipher call, and the receiver's frames do not straddle messages).
+ */
+const CHUNK = MAX_TRANSPORT_PLAINTEXT - 1024;
 /** A send buffer that grew past this is not kept for reuse once written. */
 const KEEP_BUFFER = 256 * 1024;
 

@@ -589,10 +589,12 @@ export class TcpTransport implements Transport {
         // Idleness is tracked per read and per write, not per frame (clock reads cost).
         link.used = link.readAt = this.#turned = performance.now();
         // Received frames keep views of the bytes they arrived in (one copy of the read instead
-        // of one per byte string): each read gets a buffer of its own, of its exact size.
+        // of one per byte string): each read gets a buffer of its own, of its exact size —
+        // except on an encrypted link, whose plaintexts are new buffers already.
         this.#reading = link;
+        const channel = link.channel!;
         try {
-          link.channel!.push(buf.slice(0, n));
+          channel.push(channel.copiesInput ? buf.subarray(0, n) : buf.slice(0, n));
         } finally {
           this.#reading = null;
         }

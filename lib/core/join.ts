@@ -93,6 +93,19 @@ export class Joining {
     });
   }
 
+  /**
+   * A link went down: a join in progress whose access point it led to fails at once, with the
+   * reason (a refusal of the join's own link, or a lost connection), rather than at its timeout.
+   */
+  onPeerDown(peer: NodeRef, why: string): void {
+    const bootstrap = this.#bootstrap;
+    if (!this.#done || bootstrap === null || peer.id !== bootstrap.id) return;
+    const { hostname, port } = bootstrap.ap;
+    this.#done(
+      new JoinError(`Lost the link to the access point ${hostname}:${port} while joining: ${why}`),
+    );
+  }
+
   /** Fails a join in progress (the node stopped). */
   stop(): void {
     this.#done?.(new JoinError("Node stopped while joining"));

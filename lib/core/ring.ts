@@ -191,7 +191,10 @@ export class Ring implements RingPort {
       security: this.security,
       frame: (from, f) => this.receive(from, f),
       badFrame: (_from, e) => this.rejectFrame(e.reason),
-      peerDown: (peer, why, unsent) => this.liveness.onPeerDown(peer, why, unsent ?? []),
+      peerDown: (peer, why, unsent) => {
+        this.joining.onPeerDown(peer, why);
+        this.liveness.onPeerDown(peer, why, unsent ?? []);
+      },
     });
   }
 

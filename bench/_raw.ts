@@ -9,7 +9,7 @@
 //     and {"op":"ping","count":n,"rid":i})
 //
 // `blast` is the tuned baseline, as fast as plain Deno TCP with cbor-x goes here: no credits and
-// no window — the sender encodes each message straight into reused 64 KiB buffers, filling one
+// no window — the sender encodes each message straight into two reused 256 KiB buffers, filling one
 // while the other is written, and awaits each write (the socket's own backpressure); the receiver
 // decodes every message and answers once it has them all.
 //
@@ -91,12 +91,15 @@ class Wire {
   }
 }
 
+/** Bytes of each of the tuned sender's two buffers (one write each). */
+const BLAST_BUFFER = 256 * 1024;
+
 /**
- * Writes `count` messages `{d, p}`, encoded into two reused 64 KiB buffers in turn: one is filled
+ * Writes `count` messages `{d, p}`, encoded into two reused buffers in turn: one is filled
  * while the other is being written, and every write is awaited before its buffer is reused.
  */
 async function blast(conn: Deno.TcpConn, count: number, p: Uint8Array): Promise<void> {
-  const bufs = [new Uint8Array(64 * 1024), new Uint8Array(64 * 1024)];
+  const bufs = [new Uint8Array(BLAST_BUFFER), new Uint8Array(BLAST_BUFFER)];
   const writeAll = async (b: Uint8Array) => {
     for (let w = 0; w < b.length;) w += await conn.write(b.subarray(w));
   };

@@ -1,8 +1,13 @@
 /**
  * The TCP transport: one connection per neighbour (`slots.ts`), a secured handshake on every
- * connection (`channel.ts`, `handshake.ts`), and a writer that coalesces everything queued for a
- * link into one write (`send_queue.ts`). This file runs the sockets: listening, connecting,
- * reading, writing, and what happens when links go.
+ * connection (`channel.ts`, `handshake.ts`), a reader (`reader.ts`) and a writer (`writer.ts`)
+ * per link — the writer coalesces everything queued for a link into one write (`send_queue.ts`)
+ * — and backpressure across links (`flow.ts`). This file runs the links' lives: listening,
+ * connecting, and what happens when links come up and go.
+ *
+ * It stays one file of about 680 lines because what it holds is one state machine, a link's life
+ * (dialed or accepted, handshaking, up, replaced by a duplicate, retiring, lost, destroyed): every
+ * transition touches the slot table, the counters and the node's callbacks together.
  *
  * Closing. Links are always half-closed and read to the end before the socket is closed: closing a
  * socket with unread input makes the kernel send a reset, which can destroy frames the peer has
@@ -11,18 +16,13 @@
  * @module
  */
 
-import { setImmediate } from "node:timers";
 import {
   ConnectError,
-  DecryptError,
-  FrameError,
   HandshakeError,
   InvalidArgumentError,
-  LinkLostError,
   P2PSError,
   SendQueueFullError,
 } from "../../errors.ts";
-import { WireError } from "../../wire/cbor.ts";
 import { Codec } from "../../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../../wire/frame_decoder.ts";
 import { type Frame, T } from "../../wire/schema.ts";
@@ -34,17 +34,12 @@ import {
   type Transport,
   type TransportEvents,
 } from "../transport.ts";
-import {
-  describeError,
-  type ErrorClass,
-  type HandshakeHost,
-  onLinkFrame,
-  refuse,
-  startHandshake,
-} from "./handshake.ts";
-import { EncryptionMismatchError } from "./channel.ts";
+import { Backpressure, DEFAULT_HIGH_WATER_BYTES } from "./flow.ts";
+import { describeError, type ErrorClass, refuse, startHandshake } from "./handshake.ts";
 import { type DialCallback, Link } from "./link.ts";
+import { onBad, onFrame, type ReaderHost, readLoop } from "./reader.ts";
 import { keeps, type Slot, Slots } from "./slots.ts";
+import { kick } from "./writer.ts";
 
 /** Options of {@linkcode TcpTransport.listen}. */
 export interface TcpTransportOptions {
@@ -80,25 +75,6 @@ export interface TcpTransportOptions {
 export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 /** Default handshake (and closing) timeout in ms. */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
-/** Default congestion mark of a link's send queue (1 MiB). */
-export const DEFAULT_HIGH_WATER_BYTES: number = 1024 * 1024;
-/**
- * Longest a link stays unread for congestion elsewhere, ms: then one more read goes through.
- * Two nodes that forward heavily into each other would otherwise wait for each other forever,
- * and a peer's frames, heartbeats among them, are never held back for long.
- */
-const MAX_PAUSE_MS = 200;
-/**
- * A sender that awaits `send()` in a loop runs on microtasks alone while the queues have room:
- * past this many ms without the event loop turning, `ready()` lets it turn (reads, writes,
- * timers, heartbeats among them), so that a busy sender never starves its own links.
- */
-const MAX_HOLD_MS = 5;
-
-const READY: Promise<void> = Promise.resolve();
-/** Bytes read per `read` call; one buffer per link, reused. */
-const READ_SIZE = 64 * 1024;
-
 function where(ap: AccessPoint): string {
   return `${ap.hostname}:${ap.port}`;
 }
@@ -127,23 +103,13 @@ export class TcpTransport implements Transport {
   readonly #maxQueued: number;
   #events: TransportEvents | null = null;
   readonly #links = new Set<Link>();
-  #readyWaiters: (() => void)[] = [];
-  /** Queued bytes past which a link is congested, and below which it is not any more. */
-  readonly #high: number;
-  readonly #low: number;
-  /** Links congested now. */
-  readonly #congested = new Set<Link>();
-  /** The link whose frames are being handed to the node now (it feeds what they cause). */
-  #reading: Link | null = null;
-  /** When the event loop was last seen turning (a read or a yield), and calls since a check. */
-  #turned = performance.now();
-  #calls = 0;
+  readonly #flow: Backpressure;
   readonly #slots = new Slots();
   /** Every loop and pending operation; `close()` waits for all of them. */
   readonly #tasks = new Set<Promise<void>>();
   #stopped = false;
   #closing: Promise<void> | null = null;
-  #host: HandshakeHost | null = null;
+  #host: ReaderHost | null = null;
 
   /**
    * Listens on `options.hostname:options.port` (default 127.0.0.1, any free port).
@@ -175,12 +141,14 @@ export class TcpTransport implements Transport {
       options.maxQueuedBytes,
       DEFAULT_MAX_QUEUED_BYTES,
     );
-    this.#high = checkPositive(
-      "highWaterBytes",
-      options.highWaterBytes,
-      Math.max(1, Math.min(DEFAULT_HIGH_WATER_BYTES, Math.floor(this.#maxQueued / 4))),
+    this.#flow = new Backpressure(
+      checkPositive(
+        "highWaterBytes",
+        options.highWaterBytes,
+        Math.max(1, Math.min(DEFAULT_HIGH_WATER_BYTES, Math.floor(this.#maxQueued / 4))),
+      ),
+      this.stats,
     );
-    this.#low = Math.floor(this.#high / 2);
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
     try {
@@ -197,7 +165,7 @@ export class TcpTransport implements Transport {
   bind(events: TransportEvents): void {
     if (this.#events) throw new InvalidArgumentError("TcpTransport.bind() called twice");
     this.#events = events;
-    this.#host = this.#handshakeHost(events);
+    this.#host = this.#linkHost(events);
     if (!this.#stopped) this.#track(this.#acceptLoop());
   }
 
@@ -232,54 +200,12 @@ export class TcpTransport implements Transport {
       this.#lost(link, reason, SendQueueFullError, unsent, true);
       return;
     }
-    if (link.queue.queued > this.#high) this.#congest(link);
+    this.#flow.queued(link);
     if (link.state === "open") this.#kick(link);
   }
 
   #append(link: Link, frame: Frame): void {
     link.queue.append(frame, this.#maxFrame, link.runLimit);
-  }
-
-  // ---- backpressure ----------------------------------------------------------------------
-
-  /**
-   * `link` is over its high-water mark: local senders wait, and the link being read now (whose
-   * frames are forwarded into it) is read no further until it drains.
-   */
-  #congest(link: Link): void {
-    this.#congested.add(link);
-    const feeder = this.#reading;
-    if (feeder === null || feeder === link) return;
-    (feeder.blockedBy ??= new Set()).add(link);
-    (link.blocking ??= new Set()).add(feeder);
-  }
-
-  /** `link` drained below its low-water mark (or is gone): release what waited for it. */
-  #decongest(link: Link): void {
-    if (!this.#congested.delete(link)) return;
-    const fed = link.blocking;
-    link.blocking = null;
-    if (fed) {
-      for (const feeder of fed) {
-        feeder.blockedBy?.delete(link);
-        if (feeder.blockedBy?.size === 0) feeder.resume?.();
-      }
-    }
-    this.#wakeReady();
-  }
-
-  /** Waits until the links `link` feeds have drained, for at most `MAX_PAUSE_MS`. */
-  #pause(link: Link): Promise<void> {
-    this.stats.pauses++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, MAX_PAUSE_MS);
-      function done() {
-        clearTimeout(timer);
-        link.resume = null;
-        resolve();
-      }
-      link.resume = done;
-    });
   }
 
   /** Opens a link to `ap` whose node id is unknown; `done` gets the peer or the failure. */
@@ -294,27 +220,7 @@ export class TcpTransport implements Transport {
   }
 
   ready(): Promise<void> {
-    if (this.#stopped) return READY;
-    if (this.#congested.size === 0) {
-      if ((++this.#calls & 63) !== 0) return READY;
-      const now = performance.now();
-      if (now - this.#turned < MAX_HOLD_MS) return READY;
-      this.#turned = now;
-      // setImmediate: after pending I/O, without the clamping a zero timeout gets.
-      return new Promise((resolve) => setImmediate(resolve));
-    }
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#readyWaiters.push(resolve);
-    return promise;
-  }
-
-  /** Wakes senders waiting in ready() once no link is congested (or we stopped). */
-  #wakeReady(): void {
-    if (this.#readyWaiters.length === 0) return;
-    if (!this.#stopped && this.#congested.size > 0) return;
-    const waiters = this.#readyWaiters;
-    this.#readyWaiters = [];
-    for (const w of waiters) w();
+    return this.#flow.ready();
   }
 
   idle(ms: number): number[] {
@@ -417,7 +323,7 @@ export class TcpTransport implements Transport {
   #stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    queueMicrotask(() => this.#wakeReady());
+    this.#flow.stop();
     try {
       this.#listener.close();
     } catch {
@@ -530,8 +436,9 @@ export class TcpTransport implements Transport {
     } catch {
       // The socket already failed; the read loop will report it.
     }
-    link.onFrame = (frame) => this.#onFrame(link, frame);
-    link.onBad = (error) => this.#onBad(link, error);
+    const host = this.#host!;
+    link.onFrame = (frame) => onFrame(host, link, frame);
+    link.onBad = (error) => onBad(host, link, error);
     try {
       startHandshake(this.#host!, link);
     } catch (e) {
@@ -542,7 +449,7 @@ export class TcpTransport implements Transport {
       );
       return;
     }
-    this.#track(this.#readLoop(link, conn));
+    this.#track(readLoop(this.#host!, link, conn));
   }
 
   #timedOut(link: Link): void {
@@ -571,162 +478,32 @@ export class TcpTransport implements Transport {
     }
   }
 
-  // ---- reading ---------------------------------------------------------------------------
+  // ---- the view of the transport its handshake, reader and writer get ---------------------
 
-  async #readLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
-    const buf = new Uint8Array(READ_SIZE);
-    try {
-      while (true) {
-        const n = await conn.read(buf);
-        if (link.state === "closed") return;
-        if (n === null) {
-          link.channel!.end();
-          link.decoder.end();
-          this.#ended(link);
-          return;
-        }
-        this.stats.bytesIn += n;
-        // Idleness is tracked per read and per write, not per frame (clock reads cost).
-        link.used = link.readAt = this.#turned = performance.now();
-        // Received frames keep views of the bytes they arrived in (one copy of the read instead
-        // of one per byte string): each read gets a buffer of its own, of its exact size —
-        // except on an encrypted link, whose plaintexts are new buffers already.
-        this.#reading = link;
-        const channel = link.channel!;
-        try {
-          channel.push(channel.copiesInput ? buf.subarray(0, n) : buf.slice(0, n));
-        } finally {
-          this.#reading = null;
-        }
-        if (link.isClosed()) return;
-        // Forwarding what it sent congested another link: stop reading until that drains.
-        if (link.blockedBy?.size) await this.#pause(link);
-        if (link.isClosed()) return;
-      }
-    } catch (e) {
-      if (link.state === "closed") return;
-      if (e instanceof DecryptError || e instanceof FrameError) {
-        this.stats.badLinks++;
-        this.#fail(
-          link,
-          `Protocol violation by ${link.where}: ${e.message}`,
-          e.constructor as ErrorClass,
-        );
-      } else if (e instanceof HandshakeError) {
-        if (!(e instanceof EncryptionMismatchError && link.outbound)) this.stats.badLinks++;
-        this.#failWith(link, e);
-      } else {
-        this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, LinkLostError);
-      }
-    }
-  }
-
-  /** Closes `link` after the handshake failed with `error` (a mismatch keeps its class). */
-  #failWith(link: Link, error: Error): void {
-    if (link.state === "closed") return;
-    const unsent = link.queue.takeUnsent();
-    this.#destroy(link);
-    const reason = `Handshake with ${link.where} failed: ${error.message}`;
-    const typed = error instanceof EncryptionMismatchError
-      ? new EncryptionMismatchError(reason, error.peerEncryption)
-      : new HandshakeError(reason, { cause: error });
-    this.#lost(link, reason, HandshakeError, unsent, false, typed);
-  }
-
-  #onFrame(link: Link, frame: Frame): void {
-    if (frame.t === T.Bye && link.up) {
-      link.orderly = true;
-      return;
-    }
-    switch (link.state) {
-      case "open":
-      case "closing":
-        if (this.#codec.isLinkFrame(frame.t)) {
-          // Handshake frames are over once the link is up; on a link refused during its
-          // handshake they are the peer's last words, and go unread.
-          if (link.up) {
-            this.#onBad(link, new WireError("type", `Frame type ${frame.t} after the handshake`));
-          }
-        } else if (link.state === "open" || link.deliver) this.#deliver(link, frame);
-        return;
-      case "hello":
-      case "confirm":
-        if (this.#codec.isLinkFrame(frame.t)) return onLinkFrame(this.#host!, link, frame);
-        this.stats.badLinks++;
-        return this.#fail(
-          link,
-          `Handshake with ${link.where} failed: got a frame of type ${frame.t} before the ` +
-            "peer accepted our hello",
-          HandshakeError,
-        );
-    }
-  }
-
-  /** A frame on `link` broke the schema: during the handshake the link fails, after it is dropped. */
-  #onBad(link: Link, error: WireError): void {
-    if (link.up) {
-      if (link.state === "open" || link.deliver) {
-        this.#call(() => this.#events!.badFrame(link.peer!, error));
-      }
-      return;
-    }
-    if (link.state === "closed" || link.state === "closing") return;
-    this.stats.badLinks++;
-    this.#fail(link, `Protocol violation by ${link.where}: ${error.message}`, HandshakeError);
-  }
-
-  #deliver(link: Link, frame: Frame): void {
-    this.stats.framesIn++;
-    const from = link.peer!;
-    if (this.#slots.hold(link, from, frame)) return;
-    if (this.#stopped) return;
-    this.#call(() => this.#events!.frame(from, frame));
-  }
-
-  /** The peer finished sending on `link`. */
-  #ended(link: Link): void {
-    link.readEnded = true;
-    switch (link.state) {
-      case "hello":
-      case "confirm": {
-        // In a private network, a responder that finds the wrong secret in our last handshake
-        // message can only hang up: that is what it means here.
-        const secret = link.outbound && link.secure && this.#events!.security.psk !== null;
-        this.#fail(
-          link,
-          `Handshake with ${link.where} failed: the peer closed the connection` +
-            (secret ? " (it holds another network secret, or refused us)" : ""),
-          HandshakeError,
-        );
-        return;
-      }
-      case "open":
-        // The peer closed the link (it disconnected, closed, or dropped this duplicate): flush
-        // what we have for it, since it reads until our end, then close.
-        this.#retire(link, false);
-        this.#lost(link, "connection closed by peer", LinkLostError, []);
-        return;
-      case "closing":
-        this.#undrain(link);
-        if (link.writeEnded) this.#destroy(link);
-        return;
-    }
-  }
-
-  // ---- the handshake's view of the transport ----------------------------------------------
-
-  #handshakeHost(events: TransportEvents): HandshakeHost {
+  #linkHost(events: TransportEvents): ReaderHost {
+    // deno-lint-ignore no-this-alias
+    const transport = this;
     return {
       codec: this.#codec,
       maxFrame: this.#maxFrame,
       events,
+      stats: this.stats,
+      flow: this.#flow,
+      get stopped() {
+        return transport.#stopped;
+      },
       badLink: () => this.stats.badLinks++,
       slot: (id) => this.#slots.slot(id),
       active: (id) => this.#slots.get(id)?.active ?? null,
       kick: (link) => this.#kick(link),
+      track: (task) => this.#track(task),
+      destroy: (link) => this.#destroy(link),
       fail: (link, reason, type) => this.#fail(link, reason, type),
-      lost: (link, reason, type, unsent) => this.#lost(link, reason, type, unsent),
+      lost: (link, reason, type, unsent, defer, error) =>
+        this.#lost(link, reason, type, unsent, defer, error),
       retire: (link, deliver, duplicate) => this.#retire(link, deliver, duplicate),
+      undrain: (link) => this.#undrain(link),
+      hold: (link, from, frame) => this.#slots.hold(link, from, frame),
       complete: (link) => this.#complete(link),
       call: (fn) => this.#call(fn),
     };
@@ -901,101 +678,11 @@ export class TcpTransport implements Transport {
     this.#links.delete(link);
     this.#uncount(link);
     this.#undrain(link);
-    this.#decongest(link);
-    for (const fed of link.blockedBy ?? []) fed.blocking?.delete(link);
-    link.blockedBy = null;
-    link.resume?.();
-    this.#wakeReady();
+    this.#flow.release(link);
   }
-
-  // ---- writing ---------------------------------------------------------------------------
 
   /** Starts the writer if there is something to write, or finishes a close when there is not. */
   #kick(link: Link): void {
-    if (link.writing || !link.conn) return;
-    const state = link.state;
-    if (state === "closed") return;
-    const data = link.up && link.queue.pending;
-    if (link.raw.length > 0 || (link.secure && link.ctl.length > 0) || data) {
-      link.writing = true;
-      this.#track(this.#writeLoop(link, link.conn));
-    } else if (state === "closing" && !link.shutting) {
-      link.shutting = true;
-      this.#track(this.#shutWrite(link, link.conn));
-    }
-  }
-
-  async #shutWrite(link: Link, conn: Deno.TcpConn): Promise<void> {
-    try {
-      await conn.closeWrite();
-    } catch {
-      // The peer is gone already; closing below is all that is left to do.
-    }
-    link.writeEnded = true;
-    if (link.readEnded) this.#destroy(link);
-  }
-
-  /**
-   * Writes the raw bytes (preamble, handshake messages) and, once the channel is ready, the link
-   * frames, in one write: link frames sealed when the link is encrypted.
-   */
-  async #writeControl(link: Link, conn: Deno.TcpConn): Promise<void> {
-    const raw = link.raw;
-    const ctl = link.secure ? link.ctl : [];
-    link.raw = [];
-    if (link.secure) link.ctl = [];
-    const join = (parts: Uint8Array[]) => {
-      let size = 0;
-      for (const c of parts) size += c.length;
-      const buf = new Uint8Array(size);
-      let at = 0;
-      for (const c of parts) {
-        buf.set(c, at);
-        at += c.length;
-      }
-      return buf;
-    };
-    let frames: Uint8Array = join(ctl);
-    if (link.sealer && frames.length > 0) frames = link.sealer.seal(frames);
-    const buf = join([...raw, frames]);
-    for (let w = 0; w < buf.length;) w += await conn.write(buf.subarray(w));
-    this.stats.bytesOut += buf.length;
-    link.wroteAt = performance.now();
-  }
-
-  async #writeLoop(link: Link, conn: Deno.TcpConn): Promise<void> {
-    // Let the rest of the current synchronous burst of send() calls join this write.
-    await null;
-    try {
-      while (true) {
-        if (link.state === "closed") return;
-        if (link.raw.length > 0 || (link.secure && link.ctl.length > 0)) {
-          // Preamble, handshake messages and link frames, before anything queued.
-          await this.#writeControl(link, conn);
-          continue;
-        }
-        if (!link.up || link.queue.waiting === 0) break;
-        // The next chunk of what is queued (the urgent lane first) goes out in one write.
-        link.used = performance.now();
-        const { frames, bytes } = await link.queue.flush(
-          (b) => conn.write(b),
-          link.sealer,
-          () => {
-            if (link.queue.queued < this.#low) this.#decongest(link);
-          },
-        );
-        this.stats.bytesOut += bytes;
-        link.wroteAt = performance.now();
-        if (frames >= 0) this.stats.framesOut += frames;
-        if (link.queue.queued < this.#low) this.#decongest(link);
-      }
-    } catch (e) {
-      link.writing = false;
-      if (link.state === "closed") return;
-      this.#fail(link, `Connection to ${link.where} lost: ${describeError(e)}`, LinkLostError);
-      return;
-    }
-    link.writing = false;
-    this.#kick(link);
+    kick(this.#host!, link);
   }
 }

@@ -147,68 +147,87 @@ export async function rogue(ap: AccessPoint, id: number, options: RogueOptions):
     inbox = inbox.slice(n);
     return out;
   };
-  await write(preamble(encryption, options.psk !== undefined));
-  const theirs = await take(PREAMBLE_SIZE);
-  if (theirs[5] !== (encryption === "none" ? 0 : options.psk ? 2 : 1)) {
-    throw new Error(`The node's preamble announces security ${theirs[5]}`);
-  }
+  let pumping: Promise<void> = Promise.resolve();
   let sealer: TransportSealer | null = null;
   let opener: TransportOpener | null = null;
-  if (encryption === "noise") {
-    const psk = options.psk;
-    const hs = new HandshakeState({
-      protocol: psk ? "Noise_XXpsk3_25519_ChaChaPoly_SHA256" : "Noise_XX_25519_ChaChaPoly_SHA256",
-      initiator: true,
-      prologue: new TextEncoder().encode(`p2ps/${PROTOCOL_VERSION}`),
-      s: keyPair,
-      psks: psk ? [psk] : [],
-    });
-    await write(lengthPrefixed(hs.writeMessage(), 2));
-    const len = await take(2);
-    hs.readMessage(await take((len[0] << 8) | len[1]));
-    await write(lengthPrefixed(hs.writeMessage(helloBody), 2));
-    const { send, receive } = hs.split();
-    sealer = new TransportSealer(send);
-    opener = new TransportOpener(receive);
-  } else {
-    await write(lengthPrefixed(helloBody, 4));
-  }
   const received: Frame[] = [];
-  const decoder = new FrameDecoder(codec.reader(), { maxKey: 2 ** 52, peer: null });
-  let accepted = false;
   const writeFrame = (body: Uint8Array) => {
     const framed = lengthPrefixed(body, 4);
     return write(sealer ? sealer.seal(framed) : framed);
   };
-  const onBytes = (bytes: Uint8Array) =>
-    decoder.push(bytes, (f) => {
-      if (f.t === T.Accept) accepted = true;
-      else if (f.t === T.Hello) void writeFrame(codec.encode({ t: T.Accept }));
-      else received.push(f);
-    });
-  // In an open network the node's hello came in message 2: accept it at once.
-  if (encryption === "none" || !options.psk) await writeFrame(codec.encode({ t: T.Accept }));
-  let pumped = 0;
-  const pump = () => {
-    const chunk = inbox.subarray(pumped);
-    pumped = inbox.length;
-    if (chunk.length === 0) return;
-    if (opener) opener.push(chunk.slice(), onBytes);
-    else onBytes(chunk.slice());
-  };
-  // From now on the queue only grows: read it as it does.
-  inbox = inbox.slice();
-  const pumping = (async () => {
-    while (!ended) {
-      pump();
-      await nap(waiter, 20);
+  try {
+    await write(preamble(encryption, options.psk !== undefined));
+    const theirs = await take(PREAMBLE_SIZE);
+    if (theirs[5] !== (encryption === "none" ? 0 : options.psk ? 2 : 1)) {
+      throw new Error(`The node's preamble announces security ${theirs[5]}`);
     }
-    pump();
-  })();
-  while (!accepted) {
-    if (ended) throw new Error("The node refused the rogue");
-    if (Date.now() > deadline) throw new Error("The node did not accept the rogue's hello");
-    await new Promise((r) => setTimeout(r, 5));
+    if (encryption === "noise") {
+      const psk = options.psk;
+      const hs = new HandshakeState({
+        protocol: psk ? "Noise_XXpsk3_25519_ChaChaPoly_SHA256" : "Noise_XX_25519_ChaChaPoly_SHA256",
+        initiator: true,
+        prologue: new TextEncoder().encode(`p2ps/${PROTOCOL_VERSION}`),
+        s: keyPair,
+        psks: psk ? [psk] : [],
+      });
+      await write(lengthPrefixed(hs.writeMessage(), 2));
+      const len = await take(2);
+      hs.readMessage(await take((len[0] << 8) | len[1]));
+      await write(lengthPrefixed(hs.writeMessage(helloBody), 2));
+      const { send, receive } = hs.split();
+      sealer = new TransportSealer(send);
+      opener = new TransportOpener(receive);
+    } else {
+      await write(lengthPrefixed(helloBody, 4));
+    }
+    const decoder = new FrameDecoder(codec.reader(), { maxKey: 2 ** 52, peer: null });
+    let accepted = false;
+    const onBytes = (bytes: Uint8Array) =>
+      decoder.push(bytes, (f) => {
+        if (f.t === T.Accept) accepted = true;
+        else if (f.t === T.Hello) void writeFrame(codec.encode({ t: T.Accept }));
+        else received.push(f);
+      });
+    // In an open network the node's hello came in message 2: accept it at once.
+    if (encryption === "none" || !options.psk) await writeFrame(codec.encode({ t: T.Accept }));
+    let pumped = 0;
+    const pump = () => {
+      const chunk = inbox.subarray(pumped);
+      pumped = inbox.length;
+      if (chunk.length === 0) return;
+      if (opener) opener.push(chunk.slice(), onBytes);
+      else onBytes(chunk.slice());
+    };
+    // From now on the queue only grows: read it as it does.
+    inbox = inbox.slice();
+    pumping = (async () => {
+      while (!ended) {
+        pump();
+        await nap(waiter, 20);
+      }
+      pump();
+    })();
+    while (!accepted) {
+      if (ended) {
+        pump();
+        const refusal = received.find((f) => f.t === T.Refuse);
+        throw new Error(
+          "The node refused the rogue" + (refusal?.t === T.Refuse ? `: ${refusal.why}` : ""),
+        );
+      }
+      if (Date.now() > deadline) throw new Error("The node did not accept the rogue's hello");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } catch (e) {
+    // Refused or cut off during the handshake: nothing may outlive the attempt.
+    try {
+      conn.close();
+    } catch {
+      // Closed by the node already.
+    }
+    await reading;
+    await pumping;
+    throw e;
   }
   let closed = false;
   return {

@@ -361,6 +361,18 @@ export const MUTATIONS: Mutation[] = [
     limitS: 120,
   },
   {
+    name:
+      "private network, channel: links run plain XX, so a joiner with another secret is accepted",
+    file: "lib/com/tcp/channel.ts",
+    find: "      protocol: psk ? XX_PSK3 : XX,\n      initiator: this.#initiator,\n" +
+      "      prologue: PROLOGUE,\n      s: keyPair,\n      psks: psk ? [psk] : [],",
+    replace: "      protocol: XX,\n      initiator: this.#initiator,\n" +
+      "      prologue: PROLOGUE,\n      s: keyPair,\n      psks: [],",
+    tests: [OVERLAY],
+    filter: "private network",
+    limitS: 120,
+  },
+  {
     name: "private network, simulator: a joiner with another secret is accepted",
     file: "lib/com/memory.ts",
     find: "    if (!samePsk(ours.psk, their.psk)) {",
@@ -386,6 +398,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [IDENTITY],
     limitS: 120,
   },
+  {
+    name:
+      "key-derived ids, joiner: a node that asks for an id of its choosing joins with its key's",
+    file: "lib/core/join.ts",
+    find: "      if (this.#wanted >= 0 && this.#wanted !== derived) {",
+    replace: "      if (false) {",
+    tests: [IDENTITY],
+    limitS: 120,
+  },
   // ---- flow control ----
   {
     name: "urgent lane: heartbeats, acknowledgements and lookup answers wait behind queued data",
@@ -393,6 +414,7 @@ export const MUTATIONS: Mutation[] = [
     find: "    const urgent = URGENT.has(frame.t);",
     replace: "    const urgent = false;",
     tests: [FLOW],
+    filter: "overtake the data",
     limitS: 180,
   },
   {
@@ -401,6 +423,7 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (feeder === null || feeder === link) return;",
     replace: "    return;",
     tests: [FLOW],
+    filter: "a relay whose link",
     limitS: 180,
   },
   {
@@ -409,6 +432,7 @@ export const MUTATIONS: Mutation[] = [
     find: "    if (this.#stopped || this.#congested.size === 0) return READY;",
     replace: "    return READY;",
     tests: [FLOW],
+    filter: "a relay whose link",
     limitS: 180,
   },
   // ---- streams and the gateway ----

@@ -48,14 +48,14 @@ function suspicions(nodes: P2PNode[]): { seen: NodeEvent[]; stop(): Promise<void
   };
 }
 
-test("a relay whose link to a slow reader is full stops reading its feeder: 8 MiB sent, every message delivered, nothing dropped", async () => {
+test("a relay whose link to a slow reader is full stops reading its feeder: 12 MiB sent, every message delivered, nothing dropped", async () => {
   // Ring 0 → 100 → 101 → 40000 with successor lists of one: node 0 knows 100 and 40000 only, so
-  // its messages to 101 go through 100, and 101 takes its bytes at 2 MiB/s. Send queues hold at
+  // its messages to 101 go through 100, and 101 takes its bytes at 4 MiB/s. Send queues hold at
   // most 1 MiB (congested past 256 KiB), far less than what is sent.
   const net = { maxKey: MAX_KEY, succListSize: 1 };
   const small = () => TcpTransport.listen({ maxQueuedBytes: 1 << 20 });
   const slowTransport = await TcpTransport.listen();
-  const forward = slowForward(slowTransport.ap, 2 << 20);
+  const forward = slowForward(slowTransport.ap, 4 << 20);
   const nodes: P2PNode[] = [];
   try {
     const slow = await start(behind(slowTransport, forward.ap), { node: { id: 101 }, net });
@@ -76,7 +76,8 @@ test("a relay whose link to a slow reader is full stops reading its feeder: 8 Mi
     await probe.return?.();
     assert.equal(first.value?.hops, 2, "the messages to 101 go through a relay");
     const watch = suspicions(nodes);
-    const count = 1024;
+    // A few MiB of it fit in the relay's socket buffer before its send queue grows at all.
+    const count = 1536;
     const payload = new Uint8Array(8192).fill(7);
     const lost = () =>
       nodes.reduce((sum, n) => sum + n.statistics().frames.dropped + n.statistics().badLinks, 0) +

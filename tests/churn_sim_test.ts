@@ -199,3 +199,36 @@ test("all successors of a node crashing together: the ring recovers through fing
   assert.deepEqual(ringViolations(sim), []);
   assert.equal(lookups(sim, 300).wrong, 0);
 });
+
+/** Every node `node`'s routing table holds (predecessor, successors, fingers), sorted. */
+function tableOf(node: P2PNode): number[] {
+  const info = node.info();
+  const ids = new Set<number>();
+  if (info.pred) ids.add(info.pred.id);
+  for (const n of info.succList) ids.add(n.id);
+  for (const f of info.fingers) if (f.node) ids.add(f.node.id);
+  return [...ids].sort((a, b) => a - b);
+}
+
+test("a node whose every known node crashes finds its way back through a node it heard from lately", async () => {
+  // With successor lists of one, node 923 knows five nodes and only two know it (917 and 953).
+  const sim = new Simulator({ seed: 49 });
+  const ids = [113, 504, 690, 774, 788, 917, 923, 953];
+  const first = sim.createNet({ node: { id: ids[0] }, net: { maxKey: 1000, succListSize: 1 } });
+  for (const id of ids.slice(1)) await sim.settle(sim.joinNet(first, { node: { id } }));
+  sim.run(30_000);
+  assert.deepEqual(ringViolations(sim), []);
+  const byId = (id: number) => sim.live.find((n) => n.id === id)!;
+  const x = byId(923);
+  const known = tableOf(x);
+  assert.deepEqual(known, [113, 504, 690, 917, 953]);
+  for (const id of [774, 788]) assert.ok(!tableOf(byId(id)).includes(923), `${id} knows 923`);
+  // Node 774 acknowledges a message from node 923 straight to it: 923 has heard from 774.
+  assert.equal((await sim.settle(x.send(774, "hello", { ack: true }))).node, 774);
+  for (const id of known) byId(id).crash();
+  sim.run(60_000);
+  assert.equal(x.status, "connected", "not left alone");
+  assert.deepEqual(ringViolations(sim), []);
+  assert.equal((await sim.settle(x.send(788, "back", { ack: true }))).node, 788);
+  for (const n of sim.live) n.crash();
+});

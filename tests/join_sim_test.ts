@@ -6,6 +6,7 @@ import { simRogue } from "./_sim_rogue.ts";
 import { flush, lookups, ringViolations, settle } from "./_ring.ts";
 import { test } from "./_test.ts";
 import { exactly } from "./_assert.ts";
+import { T } from "../lib/wire/schema.ts";
 
 for (const seed of [1, 2, 3, 4]) {
   test(`simulator seed ${seed}: 300 nodes joining at once end in one correct ring`, async () => {
@@ -75,6 +76,30 @@ test("a join with an id already in use is refused with a JoinError naming the id
     exactly(JoinError, "Node id 5000 is outside the network's identifier space [0, 1000)"),
   );
   assert.deepEqual(ringViolations(sim), []);
+});
+
+test("a joiner with a provisional id may ask for the network and its place, and send nothing else", async () => {
+  const sim = new Simulator({ seed: 5 });
+  const first = sim.createNet({ node: { id: 7 }, net: { maxKey: 1000 } });
+  const member = await sim.settle(sim.joinNet(first, { node: { id: 300 } }));
+  sim.run(5_000);
+  // A peer that has not joined: a negative provisional id and no network.
+  const guest = simRogue(sim, -5, { hello: { net: undefined } });
+  guest.send(member, { t: T.InfoReq });
+  guest.send(member, { t: T.Find, q: 1, k: 500 });
+  sim.run(1_000);
+  assert.deepEqual(guest.frames.map((f) => [f.from, f.frame.t]), [[300, T.Info], [300, T.Found]]);
+  // Anything else would speak from a place on the ring it does not have: dropped and counted.
+  const routing = JSON.stringify([first.info(), member.info()]);
+  guest.send(member, { t: T.Notify });
+  guest.send(member, { t: T.Ping, ts: 1 });
+  guest.send(member, { t: T.Join, k: 500, h: 1, ph: 0, f: -1, j: { id: 500, ap: guest.ref.ap } });
+  sim.run(1_000);
+  assert.equal(member.statistics().badFrameReasons.guest, 3);
+  assert.equal(guest.frames.length, 2, "no answer to any of them");
+  assert.equal(JSON.stringify([first.info(), member.info()]), routing);
+  assert.deepEqual(ringViolations(sim), []);
+  for (const n of sim.live) n.crash();
 });
 
 /** A node of `sim` whose event stream is read from its very start (before it is started). */

@@ -206,8 +206,8 @@ test("a private network: members share the secret; a joiner without it or with a
   await using b = await joinNet(a.ap, { net: { secret: "s3cret" }, node: { id: 500 } });
   await until(() => ringOk([a, b]), "a two-node private ring");
   assert.deepEqual([a.statistics().badLinks, b.statistics().badLinks], [0, 0]);
-  // Each side checks the other: the joiner refuses a member that asks for a secret it lacks,
-  // and the member refuses a joiner that proves none (tests/secret_test.ts checks each alone).
+  // Each side checks the other: the preambles disagree, so the joiner refuses a member that asks
+  // for a secret it lacks, and the member refuses a joiner that has none, each on its own.
   await assert.rejects(
     joinNet(a.ap),
     exactly(

@@ -191,6 +191,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [JOIN],
     limitS: 120,
   },
+  {
+    name: "join: losing the link to the access point leaves the join waiting for its timeout",
+    file: "lib/core/join.ts",
+    find: "    if (!this.#done || bootstrap === null || peer.id !== bootstrap.id) return;",
+    replace: "    return;",
+    tests: ["tests/secure_links_tamper_test.ts"],
+    filter: "open network",
+    limitS: 150,
+  },
   // ---- the failure detector ----
   {
     name: "failure detector: a silent peer is never suspected",
@@ -217,6 +226,15 @@ export const MUTATIONS: Mutation[] = [
     limitS: 120,
   },
   // ---- routing ----
+  {
+    name: "lookup consistency: a node that lost its predecessor claims keys down to any known node",
+    file: "lib/core/routing_table.ts",
+    find: "    else if (old !== null && old !== this.self) this.#predBound = old.id;\n",
+    replace: "",
+    tests: [ROUTING],
+    filter: "lost its predecessor",
+    limitS: 60,
+  },
   {
     name: "routing: the settle phase measures clockwise from the node instead of from the key",
     file: "lib/core/routing_table.ts",
@@ -407,6 +425,15 @@ export const MUTATIONS: Mutation[] = [
     tests: [IDENTITY],
     limitS: 120,
   },
+  {
+    name: "key book: the key of an id that left is kept, so the id cannot come back with a new key",
+    file: "lib/core/identity.ts",
+    find: "  forget(id: number): void {\n    this.#keys.delete(id);",
+    replace: "  forget(_id: number): void {",
+    tests: [OVERLAY],
+    filter: "rejoins",
+    limitS: 120,
+  },
   // ---- flow control ----
   {
     name: "urgent lane: heartbeats, acknowledgements and lookup answers wait behind queued data",
@@ -419,7 +446,7 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "backpressure: a congested link never pauses the links feeding it",
-    file: "lib/com/tcp/transport.ts",
+    file: "lib/com/tcp/flow.ts",
     find: "    if (feeder === null || feeder === link) return;",
     replace: "    return;",
     tests: [FLOW],
@@ -428,9 +455,9 @@ export const MUTATIONS: Mutation[] = [
   },
   {
     name: "backpressure: ready() never makes a local sender wait for a congested link",
-    file: "lib/com/tcp/transport.ts",
-    find: "    if (this.#stopped || this.#congested.size === 0) return READY;",
-    replace: "    return READY;",
+    file: "lib/com/tcp/flow.ts",
+    find: "    this.#waiters.push(resolve);\n    return promise;",
+    replace: "    resolve();\n    return promise;",
     tests: [FLOW],
     filter: "a relay whose link",
     limitS: 180,

@@ -86,6 +86,35 @@ test("next hop on a hand-made table: approach ties go past the key, a jump past 
   assert.deepEqual(hop(450, Phase.Approach), [null, "settle"]);
 });
 
+test("a node that lost its predecessor answers only for the keys above the lost one until a new one is known", () => {
+  const M = 1000;
+  const n = (id: number) => ({ id, ap });
+  // Node 500 had predecessor 400 and knows node 200 further back, and its successor 510.
+  const tb = new RoutingTable(n(500), M, fingerPolicy("tango", M), 4);
+  tb.pred = n(400);
+  tb.setSuccList(n(510), []);
+  tb.considerFinger(n(200));
+  assert.equal(tb.repairing, false);
+  tb.pred = null; // suspected, dropped
+  assert.equal(tb.repairing, true);
+  // Keys in (400, 500] are still its own; keys at or below 400 may belong to 400, or to a node
+  // between 200 and 400 this node never heard of.
+  assert.deepEqual([450, 401, 500].map((k) => tb.responsible(k)), [true, true, true]);
+  assert.deepEqual([400, 399, 300, 201].map((k) => tb.responsible(k)), [
+    false,
+    false,
+    false,
+    false,
+  ]);
+  // Such a key is approached through the nearest known node, not delivered here.
+  const h = tb.nextHop(300, Phase.Settle);
+  assert.equal(h.node?.id, 200);
+  // A new predecessor ends the repair: the range is (pred, self] again.
+  tb.pred = n(350);
+  assert.equal(tb.repairing, false);
+  assert.deepEqual([351, 349].map((k) => tb.responsible(k)), [true, false]);
+});
+
 for (const seed of [1, 2]) {
   test(`simulator seed ${seed}: in a 1,000-node ring every key routes to its responsible node`, async () => {
     const sim = await buildRing(1000, { seed });

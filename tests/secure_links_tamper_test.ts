@@ -91,7 +91,7 @@ async function flipEveryByte(net: NonNullable<NodeOptions["net"]>): Promise<void
     node: { id: 500 },
   };
   // The join timeout is long: a join fails when its link to the access point is lost, at once.
-  const tampered: NodeOptions = { ...joinOptions, timing: { joinTimeoutMs: 60_000 } };
+  const tampered: NodeOptions = { ...joinOptions, timing: { joinTimeoutMs: 20_000 } };
   // One honest join, recorded, to find where each message lies.
   {
     await using b = await proxiedNode(joinOptions, a.node.ap);

@@ -27,7 +27,14 @@ import {
   type RingStatus,
   type RingTiming,
 } from "../core/ring.ts";
-import { type DataFrame, type FrameOf, HOP_LIMIT, MAX_SUCC_LIST, T } from "../wire/schema.ts";
+import {
+  type DataFrame,
+  type FrameOf,
+  HOP_LIMIT,
+  MAX_REPLICATION,
+  MAX_SUCC_LIST,
+  T,
+} from "../wire/schema.ts";
 import { decodeMessage, encodeValue } from "../wire/values.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
 import { SentWindow } from "./sent_window.ts";
@@ -62,6 +69,12 @@ export interface NetOptions {
   fingers?: FingerPolicyName;
   /** Successor-list length: the ring survives `succListSize − 1` adjacent crashes. @default 4 */
   succListSize?: number;
+  /**
+   * The DHT's replication factor `f`, 1 to 16: each key is stored on the nodes responsible for
+   * `f` positions spread evenly round the ring, and reads and writes need a majority of them.
+   * @default 4
+   */
+  replication?: number;
   /**
    * Shared secret of a private network. Every member must be given it (with the network's name:
    * both go into the key every link's Noise handshake mixes in, `XXpsk3`; the secret is never
@@ -394,6 +407,14 @@ export class P2PNode implements AsyncDisposable {
         `net.succListSize must be an integer in [1, ${MAX_SUCC_LIST}], got ${net.succListSize}`,
       );
     }
+    const replication = net.replication ?? 4;
+    if (
+      !(Number.isInteger(replication) && replication >= 1 && replication <= MAX_REPLICATION)
+    ) {
+      throw new InvalidArgumentError(
+        `net.replication must be an integer in [1, ${MAX_REPLICATION}], got ${net.replication}`,
+      );
+    }
     const name = net.name ?? "p2ps";
     if (typeof name !== "string" || new TextEncoder().encode(name).length > 64) {
       throw new InvalidArgumentError(`net.name must be a string of at most 64 bytes`);
@@ -415,6 +436,7 @@ export class P2PNode implements AsyncDisposable {
       succListSize,
       encryption: r.security.encryption,
       idFromKey: net.idFromKey ?? false,
+      replication,
     });
   }
 

@@ -65,7 +65,7 @@ test("hashKey maps strings into the identifier space deterministically", () => {
   assert.notEqual(hashKey("a", 2 ** 52), hashKey("b", 2 ** 52));
 });
 
-Deno.test("hashKey spreads keys that differ only in their last characters over the whole ring", () => {
+test("hashKey spreads keys that differ only in their last characters over the whole ring", () => {
   const M = 2 ** 52;
   const arcs = new Set<number>();
   for (let k = 0; k < 3000; k++) arcs.add(Math.floor(hashKey(`key-${k}`, M) / (M / 200)));

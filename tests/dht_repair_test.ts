@@ -131,9 +131,21 @@ test("bad keys, values and options are refused with typed errors before anything
   assert.throws(() => sim.createNet({ net: { replication: 0 } }), InvalidArgumentError);
   assert.throws(() => sim.createNet({ net: { replication: 17 } }), InvalidArgumentError);
   assert.throws(
-    () => sim.createNet({ maxFrameSize: 64 * 1024, dht: { maxValueBytes: 60 * 1024 } }),
+    () => sim.createNet({ maxFrameSize: 64 * 1024, dht: { maxValueBytes: 64 * 1024 } }),
     /at most the frame limit/,
   );
+  assert.throws(
+    () => sim.createNet({ dht: { maxitems: 5 } as object }),
+    /dht.maxitems is not an option/,
+  );
+  // A node with small frames stores what they can carry.
+  const small = sim.createNet({ maxFrameSize: 4096 });
+  await assert.rejects(
+    small.insert(1, new Uint8Array(3100)),
+    (e) => e instanceof MessageTooLargeError && /the DHT's limit is 3072 bytes/.test(e.message),
+  );
+  assert.equal((await sim.settle(small.insert(1, new Uint8Array(3000)))).version, 1);
+  small.crash();
   assert.equal(a.statistics().dht.items, 0);
   const pending = a.insert(5, "x");
   a.crash();

@@ -56,8 +56,11 @@ export interface Entry {
 /** Default deadline of a DHT call, ms. */
 export const DHT_TIMEOUT_MS = 10_000;
 
-/** Bytes a frame needs besides one value (key, ballots, writer ids, routing, sender). */
-export const DHT_FRAME_OVERHEAD = 16 * 1024;
+/**
+ * Bytes a DHT frame needs besides its value, or besides its items' bytes: routing fields, the
+ * sender (a host name is at most 255 bytes), key, ballots, 32 writer ids (at most 9 bytes each).
+ */
+export const DHT_FRAME_OVERHEAD = 1024;
 
 /**
  * A DHT key in the identifier space: an integer in `[0, maxKey)`, or a string hashed with
@@ -121,6 +124,8 @@ function encodeDhtValue(value: unknown, maxValueBytes: number): Uint8Array {
 
 /**
  * Checks a node's DHT options against its frame limit; returns them with defaults filled in.
+ * Unless given, the value limit is the default or, for a node with small frames, what its frame
+ * limit leaves (0 for frames too small to carry any: every insert is then too large).
  *
  * @example
  * ```ts
@@ -128,23 +133,25 @@ function encodeDhtValue(value: unknown, maxValueBytes: number): Uint8Array {
  * import assert from "node:assert/strict";
  *
  * assert.equal(checkDhtOptions({}, 1 << 20).maxValueBytes, 65536);
- * assert.equal(checkDhtOptions({}, 40_000).maxValueBytes, 40_000 - 16 * 1024);
+ * assert.equal(checkDhtOptions({}, 40_000).maxValueBytes, 40_000 - 1024);
  * assert.throws(() => checkDhtOptions({ syncMs: 0 }, 1 << 20), /dht.syncMs must be/);
+ * assert.throws(() => checkDhtOptions({ maxValueBytes: 4000 }, 4096), /at most the frame limit/);
  * ```
  */
 export function checkDhtOptions(
   options: DhtOptions | undefined,
   maxFrameSize: number,
 ): Required<DhtOptions> {
-  const o = { ...DHT_DEFAULTS, ...options };
-  for (const [name, v] of Object.entries(o)) {
+  for (const [name, v] of Object.entries(options ?? {})) {
+    if (!(name in DHT_DEFAULTS)) throw new InvalidArgumentError(`dht.${name} is not an option`);
     if (!(Number.isSafeInteger(v) && v > 0)) {
       throw new InvalidArgumentError(`dht.${name} must be a positive integer, got ${v}`);
     }
   }
-  const most = maxFrameSize - DHT_FRAME_OVERHEAD;
+  const o = { ...DHT_DEFAULTS, ...options };
+  const most = Math.max(0, maxFrameSize - DHT_FRAME_OVERHEAD);
   if (options?.maxValueBytes === undefined) o.maxValueBytes = Math.min(o.maxValueBytes, most);
-  if (!(o.maxValueBytes > 0 && o.maxValueBytes <= most)) {
+  else if (o.maxValueBytes > most) {
     throw new InvalidArgumentError(
       `dht.maxValueBytes must be at most the frame limit less ${DHT_FRAME_OVERHEAD} bytes ` +
         `(${most}), got ${o.maxValueBytes}`,

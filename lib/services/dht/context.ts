@@ -12,7 +12,8 @@ import type { Store } from "./store.ts";
 /** Node-local DHT settings (the replication factor is the network's: `net.replication`). */
 export interface DhtOptions {
   /**
-   * Largest value, as its CBOR encoding, in bytes; at most the frame limit less 16 KiB.
+   * Largest value, as its CBOR encoding, in bytes; at most the frame limit less 1 KiB (the
+   * default is cut to that on a node with small frames).
    * @default 65536
    */
   maxValueBytes?: number;

@@ -9,6 +9,7 @@ import {
   QuorumError,
 } from "../lib/errors.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
+import { portHost } from "../lib/services/dht/host.ts";
 import { Simulator } from "../lib/node/simulator.ts";
 import type { Frame } from "../lib/com/transport.ts";
 import { T } from "../lib/wire/schema.ts";
@@ -282,3 +283,55 @@ test("a node crashed during its leave's handover stops at once, and its leave re
   await leaving;
   stopAll(sim);
 });
+
+test("while a node repairs a lost predecessor its DHT claims nothing below the lost one; once the new predecessor is known it recovers the grown range and every key reads back", async () => {
+  const sim = await dhtRing(20, { seed: 31 });
+  const want = new Map<number, unknown>();
+  const ws = Array.from(
+    { length: 60 },
+    (_, k) => anyNode(sim).insert(`r${k}`, k).then((r) => want.set(r.key, k)),
+  );
+  await sim.settle(Promise.all(ws));
+  sim.run(5_000);
+  const live = sim.live.sort((x, y) => x.id - y.id);
+  const [q, p, s] = live.slice(3, 6);
+  const host = portHost(ringOf(s));
+  assert.deepEqual(host.range(), [p.id, s.id]);
+  sim.vanish(p);
+  const runUntil = (cond: () => boolean, what: string) => {
+    for (let t = 0; !cond(); t += 50) {
+      if (t > 30_000) throw new Error(`No ${what} within 30 s of virtual time`);
+      sim.run(50);
+    }
+  };
+  runUntil(() => ringOf(s).table!.repairing, "suspicion of the lost predecessor");
+  // The routing does not claim the keys below the lost node, and neither does the DHT.
+  assert.equal(s.info().pred, null);
+  assert.deepEqual(host.range(), [p.id, s.id], "the lost predecessor still bounds the range");
+  const repairedBefore = s.statistics().dht.repaired;
+  runUntil(() => s.info().pred?.id === q.id, "the new predecessor");
+  assert.deepEqual(host.range(), [q.id, s.id]);
+  sim.run(20_000);
+  assert.equal(s.statistics().dht.pendingRanges, 0, "the grown range was recovered");
+  const held = replicaPositionsOf(want, q.id, p.id, sim.live[0].maxKey);
+  assert.ok(held > 0, "the lost node held replicas");
+  assert.ok(
+    s.statistics().dht.repaired - repairedBefore >= held,
+    `${
+      s.statistics().dht.repaired - repairedBefore
+    } repaired, ${held} replicas were on the lost node`,
+  );
+  const back = await readBack(sim, want);
+  assert.deepEqual([back.wrong, back.missing, back.failed], [[], [], []]);
+  assert.equal(dhtTotal(sim, "items"), 4 * want.size, "every key 4-fold again");
+  stopAll(sim);
+});
+
+/** How many replicas of the keys of `want` lie in the position range `(lo, hi]`. */
+function replicaPositionsOf(want: Map<number, unknown>, lo: number, hi: number, maxKey: number) {
+  let n = 0;
+  for (const key of want.keys()) {
+    for (const pos of replicaPositions(key, 4, maxKey)) if (pos > lo && pos <= hi) n++;
+  }
+  return n;
+}

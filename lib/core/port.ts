@@ -7,7 +7,7 @@
  */
 
 import type { Clock, Timer } from "../com/transport.ts";
-import type { Frame, FrameOf } from "../wire/schema.ts";
+import { type Frame, type FrameOf, T } from "../wire/schema.ts";
 import type { NodeRef } from "../wire/types.ts";
 import type { RoutingTable } from "./routing_table.ts";
 
@@ -84,6 +84,20 @@ export type DhtRoutedFrame =
   | FrameOf<"DhtAccept">
   | FrameOf<"DhtRead">
   | FrameOf<"DhtSyncReq">;
+
+/** The types of the DHT's frames sent straight to a node: answers, transfers, digests. */
+export const DHT_DIRECT_TYPES: ReadonlySet<number> = new Set([
+  T.DhtPromise,
+  T.DhtAccepted,
+  T.DhtState,
+  T.DhtNack,
+  T.DhtLearn,
+  T.DhtStart,
+  T.DhtItems,
+  T.DhtItemsAck,
+  T.DhtDigest,
+  T.DhtPull,
+]);
 
 /** Frames that services originate and the ring routes by key. */
 export type RoutedFrame = FrameOf<"Data"> | DhtRoutedFrame;

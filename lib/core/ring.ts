@@ -38,6 +38,7 @@ import { Liveness } from "./liveness.ts";
 import {
   type Count,
   type Counted,
+  DHT_DIRECT_TYPES,
   type DhtRoutedFrame,
   type KindCounters,
   type NetInfo,
@@ -507,19 +508,12 @@ export class Ring implements RingPort {
       case T.Ack:
       case T.BcastDone:
         return this.sink.service(from, f);
-      case T.DhtPromise:
-      case T.DhtAccepted:
-      case T.DhtState:
-      case T.DhtNack:
-      case T.DhtLearn:
-      case T.DhtStart:
-      case T.DhtItems:
-      case T.DhtItemsAck:
-      case T.DhtDigest:
-      case T.DhtPull:
-        this.kinds.dht.received++;
-        return this.sink.service(from, f);
       default:
+        // The DHT's answers, transfers and digests (its requests are routed, above).
+        if (DHT_DIRECT_TYPES.has(f.t)) {
+          this.kinds.dht.received++;
+          return this.sink.service(from, f);
+        }
         // Link frames (hello, accept, refuse, bye) never get past the transport.
         return this.rejectFrame("type");
     }

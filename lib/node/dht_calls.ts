@@ -13,7 +13,7 @@ import { InvalidArgumentError, MessageTooLargeError } from "../errors.ts";
 import { DHT_DEFAULTS, type DhtOptions, type DhtStatistics } from "../services/dht/context.ts";
 import { Dht } from "../services/dht/dht.ts";
 import { portHost } from "../services/dht/host.ts";
-import { MAX_REPLICATION, T } from "../wire/schema.ts";
+import { MAX_REPLICATION } from "../wire/schema.ts";
 import { decodeValue, encodeValue } from "../wire/values.ts";
 
 export type { DhtOptions, DhtStatistics } from "../services/dht/context.ts";
@@ -181,20 +181,6 @@ export function checkReplication(replication: unknown): number {
   }
   return f as number;
 }
-
-/** The types of the DHT's frames sent straight to a node (its requests are routed). */
-export const DHT_FRAME_TYPES: ReadonlySet<number> = new Set([
-  T.DhtPromise,
-  T.DhtAccepted,
-  T.DhtState,
-  T.DhtNack,
-  T.DhtLearn,
-  T.DhtStart,
-  T.DhtItems,
-  T.DhtItemsAck,
-  T.DhtDigest,
-  T.DhtPull,
-]);
 
 /** Statistics of a node that holds no DHT (yet). */
 const NO_DHT: Readonly<DhtStatistics> = {

@@ -20,7 +20,7 @@ import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
 import type { NodeEvent } from "../core/events.ts";
-import type { TrafficKind } from "../core/port.ts";
+import { DHT_DIRECT_TYPES, type TrafficKind } from "../core/port.ts";
 import {
   MAX_KEY_LIMIT,
   type NetInfo,
@@ -33,7 +33,6 @@ import { decodeMessage, encodeValue } from "../wire/values.ts";
 import {
   checkDhtOptions,
   checkReplication,
-  DHT_FRAME_TYPES,
   type DhtOptions,
   type DhtStatistics,
   type Entry,
@@ -499,7 +498,7 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #service(from: NodeRef, f: Frame): void {
-    if (DHT_FRAME_TYPES.has(f.t)) return this.#dht.frame(from, f);
+    if (DHT_DIRECT_TYPES.has(f.t)) return this.#dht.frame(from, f);
     if (f.t !== T.Undeliverable) return this.#group.frame(from, f);
     // A report names messages this node sent and still tracks, each once (see SentWindow).
     if (!this.#sentWindow.claim(f.id, f.n, this.#nextId)) return this.#ring.rejectFrame("report");

@@ -11,6 +11,7 @@
  * `create` and `join` print one JSON line per received message (`"stream": "message"`) and per
  * event (`"stream": "event"`) on stdout, after a `"stream": "ready"` line, and leave the network
  * gracefully on SIGINT or SIGTERM. Values JSON cannot express use the gateway's JSON forms.
+ * `put`, `get` and `del` use the DHT through a running node's gateway (`lib/cli/kv.ts`).
  *
  * @module
  */
@@ -41,6 +42,7 @@ import {
 } from "./lib/cli/options.ts";
 import { securityChoice } from "./lib/cli/security.ts";
 import { ringOf } from "./lib/node/node.ts";
+import { GatewayError, runKv } from "./lib/cli/kv.ts";
 
 /** This release, as published (`deno.json`). */
 const VERSION: string = denoJson.version;
@@ -398,7 +400,8 @@ async function runDemo(positionals: string[], values: Values): Promise<void> {
  * Runs the command line with `args`; resolves with the exit status.
  *
  * @param args The arguments, as in `Deno.args`.
- * @returns 0 on success, 1 on a runtime failure, 2 on a usage mistake.
+ * @returns 0 on success, 1 on a runtime failure, 2 on a usage mistake, 3 for `get` of an absent
+ * key.
  *
  * @example Help
  * ```ts ignore
@@ -426,10 +429,20 @@ export async function main(args: string[]): Promise<number> {
       case "demo":
         await runDemo(rest, values);
         return 0;
+      case "put":
+      case "get":
+      case "del": {
+        const out = await runKv(command, rest, values);
+        if (out.line) console.log(JSON.stringify(out.line));
+        if (out.bytes) await Deno.stdout.write(out.bytes);
+        return out.code;
+      }
       case undefined:
-        throw new UsageError("A command is required: create, join or demo");
+        throw new UsageError("A command is required: create, join, demo, put, get or del");
       default:
-        throw new UsageError(`Unknown command "${command}"; expected create, join or demo`);
+        throw new UsageError(
+          `Unknown command "${command}"; expected create, join, demo, put, get or del`,
+        );
     }
   } catch (e) {
     if (e instanceof UsageError) {
@@ -437,7 +450,7 @@ export async function main(args: string[]): Promise<number> {
       console.error(e.showUsage ? `\n${USAGE}` : "Run with --help for usage.");
       return 2;
     }
-    if (e instanceof StartError) {
+    if (e instanceof StartError || e instanceof GatewayError) {
       console.error(`error: ${e.message}`);
       return 1;
     }

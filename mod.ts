@@ -36,7 +36,16 @@ export {
   type SendOptions,
   type Statistics,
   type SuccOptions,
+  type TrafficKind,
 } from "./lib/node/node.ts";
+export type {
+  DhtOptions,
+  DhtStatistics,
+  Entry,
+  LookupOptions,
+  WriteOptions,
+  WriteReceipt,
+} from "./lib/node/dht_calls.ts";
 export type {
   AckOptions,
   DeliveryReport,
@@ -102,6 +111,8 @@ export {
   NodeClosedError,
   NoiseError,
   P2PSError,
+  QuorumError,
   SendQueueFullError,
   TimeoutError,
+  VersionConflictError,
 } from "./lib/errors.ts";

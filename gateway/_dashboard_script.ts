@@ -215,7 +215,10 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
     return api("/stats").then(function (r) { return r.json(); }).then(function (s) {
       if (s.error) return;
       lastStats = Date.now();
-      var d = s.data, c = s.control, h = s.hops;
+      // Messages: every kind but the DHT's frames, which the DHT card counts.
+      var t = s.kinds.dht, c = s.control, h = s.hops;
+      var d = { sent: s.data.sent - t.sent, received: s.data.received - t.received,
+        forwarded: s.data.forwarded - t.forwarded, dropped: s.data.dropped - t.dropped };
       $("stats").innerHTML =
         stat("sent", d.sent, "own messages out") +
         stat("received", d.received, "delivered here") +
@@ -225,7 +228,26 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
         stat("links", s.links.in + s.links.out, s.links.in + " in · " + s.links.out + " out") +
         stat("traffic", bytes(s.bytes.in + s.bytes.out), bytes(s.bytes.in) + " in · " + bytes(s.bytes.out) + " out") +
         stat("hops", h.count ? (h.total / h.count).toFixed(2) : "–", "mean · max " + h.max);
+      showDht(s.dht, t);
     }).catch(function () {});
+  }
+  // The DHT: what this node holds, and whether it serves its whole range yet.
+  function showDht(t, traffic) {
+    var f = info && info.net ? info.net.replication : "?";
+    var health = $("dht-health");
+    if (t.pendingRanges > 0 || t.waiting > 0) {
+      health.textContent = "repairing " + t.pendingRanges + " range" + (t.pendingRanges === 1 ? "" : "s");
+      health.className = "pill repairing";
+    } else {
+      health.textContent = "serving · f = " + f;
+      health.className = "pill serving";
+    }
+    $("dht-stats").innerHTML =
+      stat("items", t.items, bytes(t.bytes) + " of values held here") +
+      stat("pending ranges", t.pendingRanges, t.waiting + " requests waiting") +
+      stat("repaired", t.repaired, t.handedOver + " handed over · " + t.refused + " refused") +
+      stat("quorum failures", t.quorumFailures,
+        (traffic.sent + traffic.forwarded) + " frames out · " + traffic.received + " in");
   }
   setInterval(function () {
     $("stats-age").textContent = lastStats ? "updated " + Math.round((Date.now() - lastStats) / 1000) + " s ago" : "";
@@ -360,7 +382,7 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
     if (op === "broadcast") body.toMyself = $("toMyself").checked;
     if (op === "succ") body.nrSucc = Number($("nrSucc").value);
     if ($("ack").checked) body.ack = true;
-    res.className = ""; res.textContent = "sending…";
+    res.className = "result"; res.textContent = "sending…";
     api("/" + op, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) })
       .then(function (r) {
         return r.text().then(function (t) {
@@ -373,11 +395,11 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
         var status = x[0], j = x[1];
         res.textContent = "";
         if (status === 200 && j) {
-          res.className = "ok";
+          res.className = "result ok";
           res.textContent = status + " " + JSON.stringify(j);
         } else {
           // An error reads as a sentence: its kind, then what went wrong.
-          res.className = "err";
+          res.className = "result err";
           text(res, "span", "", status + " ");
           if (j && j.type) text(res, "span", "type", j.type + ": ");
           text(res, "span", "", j && j.error ? j.error : x[2]);
@@ -385,8 +407,44 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
         }
         refreshStats();
       })
-      .catch(function (e) { res.className = "err"; res.textContent = "Network error: " + e.message; });
+      .catch(function (e) { res.className = "result err"; res.textContent = "Network error: " + e.message; });
   });
+
+  // ---- the DHT form: PUT, GET, DELETE /kv/:key ----
+  function kv(method) {
+    var key = $("kv-key").value.trim(), res = $("kv-result");
+    if (!key) { res.className = "result err"; res.textContent = "A key is required"; return; }
+    var init = { method: method };
+    if (method === "PUT") {
+      var raw = $("kv-value").value, v;
+      try { v = JSON.parse(raw); } catch (_) { v = raw; }
+      init.headers = { "content-type": "application/json" };
+      init.body = JSON.stringify(v);
+    }
+    res.className = "result"; res.textContent = method + " " + key + "…";
+    api("/kv/" + encodeURIComponent(key), init).then(function (r) {
+      return r.text().then(function (t) { return [r, t]; });
+    }).then(function (x) {
+      var r = x[0], t = x[1], j = null;
+      try { j = JSON.parse(t); } catch (_) { /* a raw value: shown as text */ }
+      res.textContent = "";
+      var version = r.headers.get("etag");
+      if (r.ok) {
+        res.className = "result ok";
+        res.textContent = r.status + (version ? " version " + version.replace(/"/g, "") + " " : " ") +
+          (method === "GET" ? (j !== null ? JSON.stringify(j) : t) : JSON.stringify(j));
+      } else {
+        res.className = "result err";
+        text(res, "span", "", r.status + " ");
+        if (j && j.type) text(res, "span", "type", j.type + ": ");
+        text(res, "span", "", j && j.error ? j.error : t);
+      }
+      refreshStats();
+    }).catch(function (e) { res.className = "result err"; res.textContent = "Network error: " + e.message; });
+  }
+  $("kv-form").addEventListener("submit", function (ev) { ev.preventDefault(); kv("PUT"); });
+  $("kv-get").addEventListener("click", function () { kv("GET"); });
+  $("kv-del").addEventListener("click", function () { kv("DELETE"); });
 
   refreshNode();
   refreshStats();

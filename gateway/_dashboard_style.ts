@@ -40,6 +40,8 @@ export const DASHBOARD_STYLE: string = /* css */ `
   }
   .pill.connected, .pill.alone { color: var(--succ); border-color: #2b6b55; }
   .pill.offline, .pill.left, .pill.crashed { color: var(--bad); border-color: #6b2b2b; }
+  .pill.serving { color: var(--succ); border-color: #2b6b55; }
+  .pill.repairing { color: var(--warn); border-color: #6b5a2b; }
   .meta { color: var(--muted); font-size: 13px; display: flex; gap: 14px; flex-wrap: wrap; }
   .meta b { color: var(--text); font-weight: 550; }
   .live { margin-left: auto; display: flex; gap: 8px; align-items: center; color: var(--muted); font-size: 12px; white-space: nowrap; }
@@ -105,10 +107,12 @@ export const DASHBOARD_STYLE: string = /* css */ `
     padding: 9px 18px; font-weight: 650; cursor: pointer; justify-self: start;
   }
   button.primary:hover { filter: brightness(1.1); }
-  #result { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; color: var(--muted);
+  .result { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12.5px; color: var(--muted);
     min-height: 1.4em; overflow-wrap: anywhere; }
-  #result.ok { color: var(--succ); } #result.err { color: var(--bad); font-family: inherit; font-size: 13px; }
-  #result .type { font-weight: 650; }
+  .result.ok { color: var(--succ); } .result.err { color: var(--bad); font-family: inherit; font-size: 13px; }
+  .result .type { font-weight: 650; }
+  button.plain { background: var(--panel2); color: var(--text); border: 1px solid var(--line); border-radius: 9px;
+    padding: 8px 14px; cursor: pointer; }
   .hidden { display: none !important; }
   .ring-label { font-size: 11px; fill: var(--text); font-weight: 600; paint-order: stroke; stroke: var(--bg); stroke-width: 3px; }
   .ring-tick { font-size: 9px; fill: var(--muted); }

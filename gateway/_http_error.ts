@@ -11,7 +11,9 @@ import {
   MessageTooLargeError,
   NodeAbsentError,
   NodeClosedError,
+  QuorumError,
   TimeoutError,
+  VersionConflictError,
 } from "../lib/errors.ts";
 import { JsonFormError } from "./json_value.ts";
 
@@ -22,6 +24,7 @@ const STATUS_TYPES: Record<number, string> = {
   403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
+  412: "PreconditionFailed",
   413: "PayloadTooLarge",
   503: "Unavailable",
 };
@@ -70,8 +73,10 @@ export class HttpError extends Error {
 
 /**
  * The status and JSON body for any error thrown while answering a request: the library's typed
- * errors map to 400 (invalid argument), 413 (message too large), 404 (absent node), 504
- * (timeout), 503 (node closed); anything unexpected to 502, the node being the upstream.
+ * errors map to 400 (invalid argument), 413 (message too large), 404 (absent node), 412 (a
+ * compare-and-set found another version: `current`), 504 (timeout; for want of a quorum also
+ * `answered`, `needed`, `replicas`), 503 (node closed); anything unexpected to 502, the node
+ * being the upstream.
  *
  * @param e What was thrown.
  * @returns The answer to send.
@@ -103,6 +108,12 @@ export function errorResponse(e: unknown): Response {
   } else if (err instanceof NodeAbsentError) {
     status = 404;
     details = { missing: err.missing };
+  } else if (err instanceof VersionConflictError) {
+    status = 412;
+    details = { current: err.current };
+  } else if (err instanceof QuorumError) {
+    status = 504;
+    details = { answered: err.answered, needed: err.needed, replicas: err.replicas };
   } else if (err instanceof TimeoutError) {
     status = 504;
   } else if (err instanceof NodeClosedError) {

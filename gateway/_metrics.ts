@@ -54,14 +54,44 @@ const FAMILIES: Record<string, { type: MetricType; help: string }> = {
   p2ps_delivered_hops_total: { type: "counter", help: "Overlay hops of messages delivered here." },
   p2ps_delivered_messages_total: {
     type: "counter",
-    help: 'Messages delivered here (equal to p2ps_data_messages_total{event="received"}).',
+    help: 'Messages delivered here (p2ps_data_messages_total{event="received"} less the DHT\'s ' +
+      'frames, p2ps_app_messages_total{kind="dht",event="received"}: they reach no stream).',
   },
   p2ps_delivered_hops_max: { type: "gauge", help: "Most hops a message delivered here took." },
   p2ps_stream_overflow_total: {
     type: "counter",
     help: "Values dropped from stream readers that fell behind.",
   },
+  p2ps_dht_items: { type: "gauge", help: "DHT items (replicas of keys) held here." },
+  p2ps_dht_bytes: { type: "gauge", help: "Value bytes of the DHT items held here." },
+  p2ps_dht_repaired_total: {
+    type: "counter",
+    help: "DHT replicas brought up to date here (read repair, anti-entropy, recovery).",
+  },
+  p2ps_dht_quorum_failures_total: {
+    type: "counter",
+    help: "DHT operations started here that failed for want of a quorum.",
+  },
+  p2ps_dht_handed_over_total: {
+    type: "counter",
+    help: "DHT items sent to the node that became responsible for them (join, leave).",
+  },
+  p2ps_dht_refused_total: {
+    type: "counter",
+    help: "DHT items or writes refused here (storage limits, positions outside the range).",
+  },
+  p2ps_dht_waiting: {
+    type: "gauge",
+    help: "DHT requests waiting for a range this node is still receiving or recovering.",
+  },
+  p2ps_dht_pending_ranges: {
+    type: "gauge",
+    help: "Parts of this node's range it is still receiving or recovering (0: serving it all).",
+  },
 };
+
+/** The DHT's statistics that count events (the others are gauges). */
+const DHT_COUNTERS = new Set(["repaired", "quorumFailures", "handedOver", "refused"]);
 
 /**
  * Renders statistics and gateway gauges as Prometheus text.
@@ -122,6 +152,9 @@ export function prometheusText(
         a as "total" | "count"
       ] ?? `p2ps_delivered_hops_${snake(a)}`;
       return add(name, {}, v);
+    }
+    if (top === "dht" && p.length === 2) {
+      return add(`p2ps_dht_${snake(a)}${DHT_COUNTERS.has(a) ? "_total" : ""}`, {}, v);
     }
     if (p.length === 1) {
       const name = `p2ps_${snake(top)}_total`;

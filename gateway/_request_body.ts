@@ -36,6 +36,66 @@ export async function readJsonObject(
   req: Request,
   limit: number,
 ): Promise<Record<string, unknown>> {
+  const value = parseJson(await readBody(req, limit), "a JSON object");
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
+    throw new HttpError(400, `Body must be a JSON object, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/**
+ * Parses a body as JSON text (UTF-8).
+ *
+ * @param bytes The body.
+ * @param expected What the body should hold, for the message about an empty one.
+ * @returns The parsed value.
+ * @throws {HttpError} 400 for an empty body, bad UTF-8 or malformed JSON.
+ *
+ * @example
+ * ```ts
+ * import { parseJson } from "./_request_body.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.deepEqual(parseJson(new TextEncoder().encode("[1]"), "a value"), [1]);
+ * assert.throws(() => parseJson(new Uint8Array(), "a value"), /Body is empty; expected a value/);
+ * ```
+ */
+export function parseJson(bytes: Uint8Array, expected: string): unknown {
+  if (bytes.length === 0) throw new HttpError(400, `Body is empty; expected ${expected}`);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "Body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `Body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Reads a request body of at most `limit` bytes.
+ *
+ * @param req The request.
+ * @param limit Largest body accepted, in bytes.
+ * @returns The body's bytes (empty when there is none).
+ * @throws {HttpError} 413 past the limit (declared or read), before more is read.
+ *
+ * @example
+ * ```ts
+ * import { readBody } from "./_request_body.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const req = new Request("http://localhost/kv/a", { method: "PUT", body: "abc" });
+ * assert.equal((await readBody(req, 1024)).length, 3);
+ * const big = new Request("http://localhost/kv/a", { method: "PUT", body: "abcd" });
+ * await assert.rejects(readBody(big, 3), /larger than the limit of 3 bytes/);
+ * ```
+ */
+export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
   const tooLarge = () =>
     new HttpError(413, `Body is larger than the limit of ${limit} bytes`, {
       details: { limit },
@@ -64,30 +124,13 @@ export async function readJsonObject(
       reader.releaseLock();
     }
   }
-  if (size === 0) throw new HttpError(400, "Body is empty; expected a JSON object");
   const bytes = new Uint8Array(size);
   let at = 0;
   for (const c of chunks) {
     bytes.set(c, at);
     at += c.length;
   }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "Body is not valid UTF-8");
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (e) {
-    throw new HttpError(400, `Body is not valid JSON: ${(e as Error).message}`);
-  }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
-    throw new HttpError(400, `Body must be a JSON object, got ${got}`);
-  }
-  return value as Record<string, unknown>;
+  return bytes;
 }
 
 /** A field of the body is missing or wrong: the same type as the library's own check. */

@@ -96,8 +96,9 @@ export class Guard {
       status: 204,
       headers: {
         ...this.cors(req),
-        "access-control-allow-methods": "GET, POST, OPTIONS",
-        "access-control-allow-headers": "authorization, content-type, last-event-id",
+        "access-control-allow-methods": "GET, POST, PUT, DELETE, OPTIONS",
+        "access-control-allow-headers":
+          "authorization, content-type, last-event-id, if-match, if-none-match",
         "access-control-max-age": "600",
       },
     });
@@ -142,6 +143,7 @@ export class Guard {
     if (origin === null || !this.#allowed(origin)) return {};
     return {
       "access-control-allow-origin": origin,
+      "access-control-expose-headers": "etag",
       "vary": "Origin",
     };
   }

@@ -1,8 +1,10 @@
 /**
  * The dashboard page served at `GET /`: the ring drawn as a circle with this node, its
  * predecessor, successors and fingers; live message and event feeds over `EventSource`, filled on
- * load from what the gateway kept; statistics that update every second; and a form to send,
- * multicast, broadcast and send to successors. One self-contained page (no external assets), so it
+ * load from what the gateway kept; statistics that update every second; a form to send,
+ * multicast, broadcast and send to successors; and the DHT: the items this node holds, the health
+ * of its replicas (parts of its range still received or recovered, requests waiting for them),
+ * and a form to put, get and delete a key. One self-contained page (no external assets), so it
  * works offline and under a strict Content-Security-Policy, from phone width up. A token given as
  * `/?token=...` is used for every call.
  *
@@ -81,7 +83,7 @@ export const dashboardHtml: string = /* html */ `<!doctype html>
         <span></span>
         <button class="primary" type="submit">Send</button>
         <span></span>
-        <div id="result"></div>
+        <div id="result" class="result"></div>
       </form>
     </section>
   </div>
@@ -89,6 +91,24 @@ export const dashboardHtml: string = /* html */ `<!doctype html>
     <section class="card">
       <h2>Statistics <span id="stats-age" style="text-transform:none;letter-spacing:0"></span></h2>
       <div class="stats" id="stats"></div>
+    </section>
+    <section class="card">
+      <h2>DHT <span class="pill" id="dht-health" style="text-transform:none;letter-spacing:0">…</span></h2>
+      <div class="stats" id="dht-stats"></div>
+      <form id="kv-form" style="margin-top:14px">
+        <label for="kv-key">key</label>
+        <input id="kv-key" placeholder="a string key, e.g. color">
+        <label for="kv-value">value</label>
+        <textarea id="kv-value" placeholder='"blue" or {"any": ["json", 1]}'>"blue"</textarea>
+        <span></span>
+        <div class="checks">
+          <button class="primary" type="submit" id="kv-put">Put</button>
+          <button class="plain" type="button" id="kv-get">Get</button>
+          <button class="plain" type="button" id="kv-del">Delete</button>
+        </div>
+        <span></span>
+        <div id="kv-result" class="result"></div>
+      </form>
     </section>
     <div class="feeds">
       <section class="card">

@@ -9,6 +9,7 @@ import { Hono } from "npm:hono@4.13.19";
 import type { Message, NodeEvent, P2PNode } from "../lib/node/node.ts";
 import { EventLog, type EventLogOptions } from "./_event_log.ts";
 import { errorResponse, HttpError, jsonResponse } from "./_http_error.ts";
+import { kvRoutes } from "./_kv.ts";
 import { type MetricSample, prometheusText } from "./_metrics.ts";
 import { BodyFields, MAX_NR_SUCC, MAX_TIMEOUT_MS, readJsonObject } from "./_request_body.ts";
 import { Guard } from "./_security.ts";
@@ -108,12 +109,18 @@ async function pump<T>(
  * - `GET /messages`, `GET /events`: Server-Sent Events with replay after `Last-Event-ID`, or of
  *   every event still kept with `?replay=all` (then an `event: replayed` marks where the past
  *   ends);
+ * - `PUT /kv/:key` (a JSON body, or raw bytes with their content type) →
+ *   `{ ok: true, key, id, version, replicas }`, `GET /kv/:key` → the value (JSON, or the raw
+ *   bytes with their content type) or 404, `DELETE /kv/:key` → `{ ok: true, key, id, version,
+ *   replicas }`: the DHT, a string key hashed with `hashKey` (`id`); versions are entity tags
+ *   (`ETag`, `If-Match`, `If-None-Match: *`; see `_kv.ts`);
  * - `GET /stats` (JSON), `GET /metrics` (Prometheus text), `GET /node` (`info()`), `GET /` (the
  *   dashboard).
  *
- * Errors: 400 bad input, 401 token, 403 origin or host, 404 unknown route or absent node, 405
- * wrong method, 413 body or message too large, 503 node closed, 504 acknowledgement timeout —
- * always `{ "error": "...", "type": "..." }`.
+ * Errors: 400 bad input, 401 token, 403 origin or host, 404 unknown route, absent node or key,
+ * 405 wrong method, 412 version mismatch (`current`), 413 body, message or value too large, 503
+ * node closed, 504 acknowledgement timeout or no quorum — always
+ * `{ "error": "...", "type": "..." }`.
  *
  * SSE: every event has an id `<instance>-<n>`; a reconnecting client (header `Last-Event-ID` or
  * query `?lastEventId=`) gets the events it missed from a bounded buffer, preceded by an
@@ -237,6 +244,8 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
     return jsonResponse({ ok: true });
   });
 
+  kvRoutes(app, node, maxBody);
+
   const sse = (req: Request, log: EventLog): Response => {
     const query = new URL(req.url).searchParams;
     const raw = req.headers.get("last-event-id") ?? query.get("lastEventId");
@@ -290,6 +299,7 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
     "/stats": "GET",
     "/metrics": "GET",
     "/node": "GET",
+    "/kv/:key": "GET, HEAD, PUT, DELETE",
     "/": "GET",
   };
   for (const [path, allow] of Object.entries(routes)) {

@@ -99,6 +99,77 @@ export class TimeoutError extends P2PSError {
   }
 }
 
+/**
+ * A DHT operation could not gather a majority of its key's replicas before its deadline. It is a
+ * {@linkcode TimeoutError}; `answered` says how many replicas replied in the last round (so
+ * `answered < needed` tells a network problem from contention, where replicas replied but kept
+ * refusing in favour of concurrent writers).
+ *
+ * @example
+ * ```ts
+ * import { QuorumError, TimeoutError } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const e = new QuorumError("No quorum for key 7", { answered: 1, needed: 3, replicas: 4 });
+ * assert.ok(e instanceof TimeoutError);
+ * assert.equal(e.answered, 1);
+ * ```
+ */
+export class QuorumError extends TimeoutError {
+  /** Replicas that replied in the last round. */
+  readonly answered: number;
+  /** Replies needed (a majority of `replicas`). */
+  readonly needed: number;
+  /** The replication factor. */
+  readonly replicas: number;
+  /** Creates the error. */
+  constructor(
+    message: string,
+    counts: { answered: number; needed: number; replicas: number },
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "QuorumError";
+    this.answered = counts.answered;
+    this.needed = counts.needed;
+    this.replicas = counts.replicas;
+  }
+}
+
+/**
+ * A compare-and-set write (`ifVersion`) found another version: `current` is the key's version
+ * when the write was refused (`0` when the key is absent), the one to pass as `ifVersion` to try
+ * again.
+ *
+ * @example
+ * ```ts
+ * import { Simulator, VersionConflictError } from "@p2ps/p2ps";
+ * import assert from "node:assert/strict";
+ *
+ * const sim = new Simulator();
+ * const node = sim.createNet({ net: { maxKey: 1000 } });
+ * await sim.settle(node.insert("k", "one"));
+ * await assert.rejects(
+ *   sim.settle(node.insert("k", "two", { ifVersion: 0 })),
+ *   (e) => e instanceof VersionConflictError && e.current === 1,
+ * );
+ * node.crash();
+ * ```
+ */
+export class VersionConflictError extends P2PSError {
+  /** The key (in the identifier space). */
+  readonly key: number;
+  /** The key's current version (`0`: absent). */
+  readonly current: number;
+  /** Creates the error. */
+  constructor(message: string, key: number, current: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "VersionConflictError";
+    this.key = key;
+    this.current = current;
+  }
+}
+
 /** The destination node does not exist (no node has that id). */
 export class NodeAbsentError extends P2PSError {
   /** Ids or keys that were not reached. */

@@ -47,6 +47,12 @@ function node(rng: Rng, maxKey: number): NodeRef {
   };
 }
 
+/** A short array's length within the field's bounds. */
+function length(rng: Rng, s: FieldSpec): number {
+  const min = s.min ?? 0;
+  return int(rng, min, Math.min(s.max!, Math.max(min, 5)));
+}
+
 function value(s: FieldSpec, rng: Rng, maxKey: number): unknown {
   switch (s.kind) {
     case "key":
@@ -79,9 +85,9 @@ function value(s: FieldSpec, rng: Rng, maxKey: number): unknown {
         () => node(rng, maxKey),
       );
     case "keys":
-      return Array.from({ length: int(rng, s.min ?? 0, 5) }, () => int(rng, 0, maxKey - 1));
+      return Array.from({ length: length(rng, s) }, () => int(rng, 0, maxKey - 1));
     case "seqs":
-      return Array.from({ length: int(rng, s.min ?? 0, 5) }, () => int(rng, 0, 2 ** 40));
+      return Array.from({ length: length(rng, s) }, () => int(rng, 0, 2 ** 40));
     case "payload":
       return new Uint8Array(
         encode(pick(rng, [null, 1, "msg", { a: [1, 2] }, new Uint8Array(300)])),
@@ -91,6 +97,14 @@ function value(s: FieldSpec, rng: Rng, maxKey: number): unknown {
         { length: 1 + Math.floor(rng() * 3) },
         () => new Uint8Array(encode(int(rng, 0, 1000))),
       );
+    case "rows":
+      return Array.from({ length: int(rng, s.min ?? 0, Math.min(s.max!, 4)) }, () => {
+        const row: Record<string, unknown> = {};
+        for (const [k, r] of Object.entries(s.of!)) {
+          row[k] = r.optional && rng() < 0.3 ? undefined : value(r, rng, maxKey);
+        }
+        return row;
+      });
   }
 }
 
@@ -127,6 +141,8 @@ export function randomFrame(name: FrameName, rng: Rng, maxKey: number, peer: Nod
       f.los = Array.from({ length: n }, () => 1);
     } else f.qs = f.los = undefined;
   }
+  if (name === "DhtSyncReq") f.x = (f.x as number) % 2 ** (5 * (f.lv as number));
+  if (name === "DhtPull") f.xs = (f.xs as number[]).map((x) => x % 2 ** (5 * (f.lv as number)));
   return f as Frame;
 }
 

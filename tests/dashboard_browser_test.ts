@@ -91,6 +91,34 @@ test(
       // Statistics update on their own.
       await browser.waitFor("Number(document.querySelector('#stats .stat .v').textContent) >= 1");
 
+      // The DHT form: a value put through the page reads back with its version; the DHT card
+      // shows the items this node holds and that it serves its whole range.
+      await browser.eval(`(() => {
+        document.getElementById('kv-key').value = 'color';
+        document.getElementById('kv-value').value = '{"name": "blue"}';
+        document.getElementById('kv-put').click();
+      })()`);
+      await browser.waitFor("document.getElementById('kv-result').textContent.startsWith('200')");
+      assert.equal((await nodes[3].lookup("color"))?.version, 1);
+      await browser.eval("document.getElementById('kv-get').click()");
+      await browser.waitFor(
+        "document.getElementById('kv-result').textContent === '200 version 1 {\"name\":\"blue\"}'",
+      );
+      await browser.waitFor(
+        "document.getElementById('dht-health').textContent === 'serving · f = 4'",
+      );
+      await browser.waitFor(
+        `Number(document.querySelector('#dht-stats .stat .v').textContent) === ${
+          (await nodes[0].statistics()).dht.items
+        }`,
+      );
+      await browser.eval("document.getElementById('kv-del').click()");
+      await browser.waitFor("document.getElementById('kv-result').textContent.startsWith('200')");
+      await browser.eval("document.getElementById('kv-get').click()");
+      await browser.waitFor(
+        "document.getElementById('kv-result').textContent.startsWith('404 NotFound: No value')",
+      );
+
       // Let the message pulse animation finish, then keep a screenshot.
       await new Promise((r) => setTimeout(r, 800));
       const png = await browser.screenshot();

@@ -78,7 +78,7 @@ test(
       document.getElementById('dst').value = '';
       document.querySelector('#send-form button').click();
     })()`);
-    await browser.waitFor("document.getElementById('result').className === 'err'");
+    await browser.waitFor("document.getElementById('result').className === 'result err'");
     const error = await browser.eval<string>("document.getElementById('result').textContent");
     assert.match(error, /^400 InvalidArgumentError: Field "dst" must be an integer in \[0, 1024\)/);
     assert.doesNotMatch(error, /\\"|\{"error"/);

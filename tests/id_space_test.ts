@@ -64,3 +64,11 @@ test("hashKey maps strings into the identifier space deterministically", () => {
   }
   assert.notEqual(hashKey("a", 2 ** 52), hashKey("b", 2 ** 52));
 });
+
+test("hashKey spreads keys that differ only in their last characters over the whole ring", () => {
+  const M = 2 ** 52;
+  const arcs = new Set<number>();
+  for (let k = 0; k < 3000; k++) arcs.add(Math.floor(hashKey(`key-${k}`, M) / (M / 200)));
+  // 3,000 uniform draws leave an arc of 200 empty with probability (199/200)^3000 ≈ 3e-7 each.
+  assert.ok(arcs.size >= 199, `${arcs.size} of 200 arcs hit`);
+});

@@ -9,7 +9,7 @@ import { buildRing, flush, responsibleFor } from "./_ring.ts";
 import { until } from "./_wait.ts";
 import { test } from "./_test.ts";
 
-const KINDS = ["send", "multicast", "broadcast", "succ"] as const;
+const KINDS = ["send", "multicast", "broadcast", "succ", "dht"] as const;
 const EVENTS = ["sent", "forwarded", "received", "dropped"] as const;
 
 function sum(xs: number[]): number {
@@ -38,7 +38,12 @@ function assertAddsUp(s: Statistics, who: string): void {
   for (const e of EVENTS) {
     assert.equal(s.data[e], sum(KINDS.map((k) => s.kinds[k][e])), `${who}: data.${e}`);
   }
-  assert.equal(s.data.received, s.hops.count, `${who}: received = delivered`);
+  // The DHT's frames are handled, not delivered to the stream.
+  assert.equal(
+    s.data.received - s.kinds.dht.received,
+    s.hops.count,
+    `${who}: received = delivered`,
+  );
 }
 
 test("after a mix of every kind of message, per-kind counters sum to the totals and match the deliveries", async () => {
@@ -99,12 +104,21 @@ test("after a mix of every kind of message, per-kind counters sum to the totals 
   assert.equal(total((s) => s.data.dropped), 2);
   assert.equal(total((s) => s.undeliverable), 2);
 
+  // The DHT's frames (a write and a read from two nodes, and the replicas' own recovery when
+  // their DHT starts): each one sent is handled once where it went.
+  await sim.settle(a.insert("counted", 1));
+  assert.deepEqual(await sim.settle(c.lookup("counted")), { value: 1, version: 1 });
+  await run();
+  assert.ok(total((s) => s.kinds.dht.received) > 0);
+  assert.equal(total((s) => s.kinds.dht.sent), total((s) => s.kinds.dht.received));
+  assert.equal(total((s) => s.kinds.dht.dropped), 0);
+
   // The totals add up on every node, and the received counters are the streams' deliveries.
   for (const [i, s] of stats().entries()) assertAddsUp(s, `node ${nodes[i].id}`);
-  for (const kind of KINDS) {
+  for (const kind of KINDS.filter((k) => k !== "dht")) {
     assert.equal(total((s) => s.kinds[kind].received), of(kind), `${kind} received`);
   }
-  assert.equal(total((s) => s.data.received), rec.got.length);
+  assert.equal(total((s) => s.data.received - s.kinds.dht.received), rec.got.length);
   assert.equal(total((s) => sum(KINDS.map((k) => s.kinds[k].retransmitted))), 0);
   await rec.stop();
   for (const n of nodes) n.crash();
@@ -141,7 +155,7 @@ async function promtool(text: string): Promise<{ code: number; output: string } 
   return { code: out.code, output: d.decode(out.stdout) + d.decode(out.stderr) };
 }
 
-test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, received is delivered", async () => {
+test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, received is delivered, the DHT's gauges and counters are there", async () => {
   const nodes: P2PNode[] = [await createNet({ node: { id: 100 }, net: { maxKey: 1024 } })];
   for (const id of [300, 520, 760, 900]) nodes.push(await joinNet(nodes[0].ap, { node: { id } }));
   await using server = serveGateway(nodes[2], { port: 0 });
@@ -156,11 +170,16 @@ test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, 
     await watched.send(100, "from the watched node", { ack: true });
     await until(() => inbox.got.length === 5, "five deliveries at node 520");
     await inbox.stop();
+    await nodes[0].insert("stored", "value");
+    assert.deepEqual(await watched.lookup("stored"), { value: "value", version: 1 });
 
     const stats = await (await fetch(`${server.url}/stats`)).json() as Statistics;
     assertAddsUp(stats, "node 520");
-    assert.equal(stats.data.received, 5);
-    for (const kind of KINDS) assert.equal(stats.kinds[kind].received, kind === "send" ? 2 : 1);
+    assert.equal(stats.data.received - stats.kinds.dht.received, 5);
+    for (const kind of KINDS.filter((k) => k !== "dht")) {
+      assert.equal(stats.kinds[kind].received, kind === "send" ? 2 : 1);
+    }
+    assert.ok(stats.kinds.dht.received >= 3, "a majority of replicas answered the lookup");
 
     const text = await (await fetch(`${server.url}/metrics`)).text();
     const data = samples(text, "p2ps_data_messages_total");
@@ -172,8 +191,13 @@ test("over TCP, /stats and /metrics agree: data totals are the sums over kinds, 
     }
     assert.equal(
       samples(text, "p2ps_delivered_messages_total").get(""),
-      data.get(`{event="received"}`),
+      data.get(`{event="received"}`)! - app.get(`{kind="dht",event="received"}`)!,
     );
+    for (const [name, value] of [["items", stats.dht.items], ["quorum_failures_total", 0]]) {
+      assert.equal(samples(text, `p2ps_dht_${name}`).get(""), value, name as string);
+    }
+    assert.match(text, /^# TYPE p2ps_dht_items gauge$/m);
+    assert.match(text, /^# TYPE p2ps_dht_repaired_total counter$/m);
     const checked = await promtool(text);
     if (checked === null) console.log("  promtool not installed: apt-get install -y prometheus");
     else assert.equal(checked.code, 0, checked.output);

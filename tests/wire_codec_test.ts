@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { decode } from "cbor-x/encode";
 import { WireError } from "../lib/wire/cbor.ts";
 import { Codec, type DecodeContext } from "../lib/wire/codec.ts";
-import { type Frame, type FrameOf, SCHEMA, T } from "../lib/wire/schema.ts";
+import { type FieldSpec, type Frame, type FrameOf, SCHEMA, T } from "../lib/wire/schema.ts";
 import type { NodeRef } from "../lib/wire/types.ts";
 import { FRAME_NAMES, randomFrame } from "./_frames.ts";
 import { cbor, message } from "./_rogue.ts";
@@ -26,13 +26,19 @@ function read(body: Uint8Array, c = ctx()): Frame {
 function asArray(f: Frame): unknown[] {
   const spec = SCHEMA[codec.nameOf(f.t)!];
   const out: unknown[] = [f.t];
-  for (const [k, s] of Object.entries(spec.fields)) {
+  for (const [k, s] of Object.entries(spec.fields) as [string, FieldSpec][]) {
     const v = (f as Record<string, unknown>)[k];
     const plain = (x: unknown): unknown =>
       x !== null && typeof x === "object" && "ap" in (x as object)
         ? [(x as NodeRef).id, (x as NodeRef).ap.hostname, (x as NodeRef).ap.port]
         : x;
+    const row = (r: Record<string, unknown>) =>
+      Object.entries(s.of!).map(([name, rs]) => {
+        const x = r[name];
+        return x === undefined ? null : rs.kind === "choice" ? rs.values!.indexOf(x as string) : x;
+      });
     if (s.kind === "payloads") out.push(...(v as Uint8Array[]));
+    else if (s.kind === "rows") out.push((v as Record<string, unknown>[]).map(row));
     else if (s.kind === "choice") out.push(s.values!.indexOf(v as string));
     else if (Array.isArray(v)) out.push(v.map(plain));
     else out.push(v === undefined ? null : plain(v));
@@ -192,4 +198,87 @@ test("consecutive messages merge into one frame only when the schema allows", ()
   }
   assert.equal(codec.merge(base, next, buf, view, 0, end, end + 2), -1, "over maxBody");
   assert.equal(codec.merge(base, { t: T.Ping, ts: 1 }, buf, view, 0, end, 4096), -1);
+});
+
+test("records of a rows field are read whole: each field checked, a short or long record, too many records refused", () => {
+  const row = {
+    key: 7,
+    i: 1,
+    pc: 2,
+    pt: 3,
+    ac: 2,
+    at: 3,
+    ver: 1,
+    ws: [9],
+    val: new Uint8Array([0x61]),
+  };
+  const items = (its: unknown[]): FrameOf<"DhtItems"> =>
+    ({
+      t: T.DhtItems,
+      q: 1,
+      n: 0,
+      m: "leave",
+      ix: 0,
+      a: 0,
+      b: 5,
+      last: false,
+      rec: false,
+      its,
+    }) as FrameOf<"DhtItems">;
+  const absent = { ...row, val: undefined };
+  assert.deepEqual(read(codec.encode(items([row, absent]))), items([row, absent]));
+  const wire = (r: unknown[]) => cbor([T.DhtItems, 1, 0, 1, 0, 0, 5, false, false, [r]]);
+  const fields = [7, 1, 2, 3, 2, 3, 1, [9], null];
+  assert.deepEqual(read(wire(fields)), items([absent]));
+  const reason = (body: Uint8Array, c = ctx()) => {
+    try {
+      read(body, c);
+      return null;
+    } catch (e) {
+      assert.ok(e instanceof WireError);
+      return [e.reason, e.message];
+    }
+  };
+  assert.deepEqual(reason(wire(fields.slice(0, 8))), [
+    "malformed",
+    "DhtItems.its has a row of 8 fields, not 9",
+  ]);
+  assert.deepEqual(reason(wire([...fields, 1])), [
+    "malformed",
+    "DhtItems.its has a row of 10 fields, not 9",
+  ]);
+  assert.deepEqual(reason(wire(fields), ctx(7)), [
+    "range",
+    "DhtItems.its.key is 7, outside [0, 7)",
+  ]);
+  assert.deepEqual(reason(wire([7, 16, ...fields.slice(2)])), [
+    "range",
+    "DhtItems.its.i is 16, outside [0, 15]",
+  ]);
+  assert.deepEqual(reason(wire([...fields.slice(0, 7), new Array(33).fill(1), null])), [
+    "range",
+    "DhtItems.its.ws is 33 items, outside [0, 32] items",
+  ]);
+  assert.deepEqual(reason(wire([...fields.slice(0, 8), "not bytes"])), [
+    "malformed",
+    "Expected a byte string at byte 22",
+  ]);
+  const many = cbor([T.DhtItems, 1, 0, 1, 0, 0, 5, false, false, new Array(129).fill(fields)]);
+  assert.deepEqual(reason(many), ["range", "DhtItems.its is 129 rows, outside [0, 128] rows"]);
+  assert.deepEqual(reason(cbor([T.DhtItems, 1, 0, 3, 0, 0, 5, false, false, []])), [
+    "range",
+    "DhtItems.m is 3, outside a choice",
+  ]);
+});
+
+test("DHT prefixes must fit their level: a sync request or a pull naming another is a broken rule", () => {
+  const s = [42, "127.0.0.1", 4000];
+  const req = (lv: number, x: number) => cbor([T.DhtSyncReq, 5, 1, 0, -1, s, 0, 1, 0, 9, lv, x, 1]);
+  assert.equal(read(req(1, 31)).t, T.DhtSyncReq);
+  assert.throws(() => read(req(1, 32)), /DhtSyncReq: x is not a prefix of level lv/);
+  assert.throws(() => read(req(0, 1)), /DhtSyncReq: x is not a prefix of level lv/);
+  const pull = (lv: number, xs: number[]) => cbor([T.DhtPull, 1, 0, 1, 0, 9, lv, xs]);
+  assert.equal(read(pull(2, [1023])).t, T.DhtPull);
+  assert.throws(() => read(pull(2, [1, 1024])), /not a prefix of level lv/);
+  assert.throws(() => read(pull(1, [])), /DhtPull.xs is 0 items, outside \[1, 32\] items/);
 });

@@ -25,6 +25,10 @@ Usage:
   deno run -A cli.ts create [options]             start a new network
   deno run -A cli.ts join HOST:PORT [options]     join the network of the node at HOST:PORT
   deno run -A cli.ts demo [demo options]          a local demo network with a dashboard per node
+  deno run -A cli.ts put KEY VALUE [dht options]  store VALUE (JSON) under KEY in the DHT
+  deno run -A cli.ts put KEY --file PATH [--type MEDIA] [dht options]   store a file's bytes
+  deno run -A cli.ts get KEY [dht options]        read KEY
+  deno run -A cli.ts del KEY [dht options]        remove KEY
   deno run -A cli.ts --help | --version
 
 Node options (create, join):
@@ -59,6 +63,22 @@ Demo options:
   --max-key N            identifier-space size (default: 1024, small ids are easy to read)
   --traffic-ms N         a routed message every N ms (default: 4000; 0: none after the tour)
   --http-hostname H, --token T, --origin URL   as above
+
+DHT options (put, get, del talk to a running node's gateway, e.g. one of the demo's):
+  --gateway URL          the gateway (default: http://127.0.0.1:8080, the demo's first node)
+  --token T              its bearer token
+  --if-version N         put, del: only if KEY is at version N (compare-and-set; put: 0 = absent)
+  --if-absent            put: only if KEY is absent
+  --file PATH            put: the value is this file's bytes (- for standard input; needs
+                         --allow-read), sent with --type MEDIA (default: application/octet-stream)
+  --raw                  get: print the value alone (JSON text, or the stored bytes)
+  --timeout-ms N         give up after N ms without a majority of replicas (default: 10000)
+  A KEY is a string, hashed into the network's space as the gateway and the library hash it; a
+  VALUE is JSON in the gateway's JSON forms ('{"a":1}', '"text"', '{"$bytes":"AAEC"}').
+  Output: one JSON line — put, del: {"ok":true,"key":..,"id":..,"version":..,"replicas":..};
+  get: {"key":..,"version":..,"value":..} (raw bytes: "type" and value {"$bytes":..}).
+  Exit status: 0 done, 1 failed (a version conflict names the current version), 2 usage,
+  3 get of an absent key.
 
 Output of create/join: one JSON object per line on stdout — first
   {"stream":"ready","id":..,"ap":{..},"status":..,"gateway":"http://.."}
@@ -127,6 +147,13 @@ const OPTIONS = {
   "id-from-key": { type: "boolean" },
   nodes: { type: "string" },
   "traffic-ms": { type: "string" },
+  gateway: { type: "string" },
+  "if-version": { type: "string" },
+  "if-absent": { type: "boolean" },
+  file: { type: "string" },
+  type: { type: "string" },
+  raw: { type: "boolean" },
+  "timeout-ms": { type: "string" },
 } as const;
 
 /** The options as parsed. */

@@ -21,7 +21,7 @@ export type { Frame } from "../wire/schema.ts";
 export type Hello = Omit<FrameOf<"Hello">, "t">;
 
 /** Wire protocol version; peers with another version are refused. */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Provisional ids (of nodes still joining) are negative and at least this far down: far enough

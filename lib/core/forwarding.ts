@@ -1,8 +1,10 @@
 /**
- * Forwarding routed frames (`Join`, `Lookup`, `Data`) one hop along the loop-free next-hop rule
- * (see `routing_table.ts`), delivering them where the key belongs, and reporting application
- * messages that cannot be delivered to their sender. A data frame may carry several messages
- * (a link joins consecutive ones); it is routed once and counted per message.
+ * Forwarding routed frames (`Join`, `Lookup`, `Data`, the DHT's requests) one hop along the
+ * loop-free next-hop rule (see `routing_table.ts`), delivering them where the key belongs, and
+ * reporting application messages that cannot be delivered to their sender. A data frame may
+ * carry several messages (a link joins consecutive ones); it is routed once and counted per
+ * message. A DHT request that arrives goes to the service, which decides whether its range holds
+ * the key (while the ring repairs, it may not: see `RoutingTable.rangeStart`).
  *
  * @module
  */
@@ -10,10 +12,22 @@
 import type { NodeRef } from "../com/transport.ts";
 import { HOP_LIMIT } from "../wire/schema.ts";
 import { type FrameOf, T } from "../wire/schema.ts";
+import type { DhtRoutedFrame, KindCounters } from "./port.ts";
 import type { Ring } from "./ring.ts";
 
 /** The frames the ring routes by key. */
-export type Routed = FrameOf<"Data"> | FrameOf<"Join"> | FrameOf<"Lookup">;
+export type Routed = FrameOf<"Data"> | FrameOf<"Join"> | FrameOf<"Lookup"> | DhtRoutedFrame;
+
+/** The types of the frames the ring routes by key. */
+export const ROUTED_TYPES: ReadonlySet<number> = new Set([
+  T.Data,
+  T.Join,
+  T.Lookup,
+  T.DhtPrepare,
+  T.DhtAccept,
+  T.DhtRead,
+  T.DhtSyncReq,
+]);
 
 /** Routing of one node. */
 export class Forwarder {
@@ -34,11 +48,15 @@ export class Forwarder {
     const tb = ring.table!;
     const data = f.t === T.Data;
     // Application messages count per kind (delivered ones where they reach the stream).
-    const counters = data ? ring.kinds.send : ring.control;
+    const counters = data
+      ? ring.kinds.send
+      : f.t === T.Join || f.t === T.Lookup
+      ? ring.control
+      : ring.kinds.dht;
     const n = data ? f.ps.length : 1;
     if (from && f.f >= 0) ring.fingers.correctOnUse(from, f.f);
     if (!from) {
-      if (again) ring.kinds.send.retransmitted += n;
+      if (again && counters !== ring.control) (counters as KindCounters).retransmitted += n;
       else counters.sent += n;
     }
     const hop = tb.nextHop(f.k, f.ph);
@@ -101,6 +119,8 @@ export class Forwarder {
           return this.#undeliverable(f, `no node has id ${f.k}`);
         }
         return ring.sink.deliver(f);
+      default:
+        return ring.sink.routed(f);
     }
   }
 

@@ -49,9 +49,12 @@ export function addMod(a: number, d: number, maxKey: number): number {
 }
 
 /**
- * Hashes a string key into `[0, maxKey)`: the top 53 bits of its FNV-1a 64-bit
- * digest, reduced modulo `maxKey`. FNV-1a is used because it is synchronous, stable across
- * platforms and well spread for short keys; it is not a cryptographic commitment.
+ * Hashes a string key into `[0, maxKey)`: its FNV-1a 64-bit digest, mixed by murmur3's 64-bit
+ * finaliser (`fmix64`), then the top 53 bits reduced modulo `maxKey`. FNV-1a is synchronous and
+ * stable across platforms, but its top bits barely change with a string's last characters
+ * ("key-1", "key-2" land side by side); the finaliser spreads every input bit over the digest,
+ * so such keys scatter round the ring (and over the nodes that store them). It is not a
+ * cryptographic commitment.
  *
  * @example
  * ```ts
@@ -64,11 +67,17 @@ export function addMod(a: number, d: number, maxKey: number): number {
  * ```
  */
 export function hashKey(key: string, maxKey: number): number {
+  const M64 = 0xffffffffffffffffn;
   let h = 0xcbf29ce484222325n;
   const bytes = new TextEncoder().encode(key);
   for (const b of bytes) {
     h ^= BigInt(b);
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    h = (h * 0x100000001b3n) & M64;
   }
+  h ^= h >> 33n;
+  h = (h * 0xff51afd7ed558ccdn) & M64;
+  h ^= h >> 33n;
+  h = (h * 0xc4ceb9fe1a85ec53n) & M64;
+  h ^= h >> 33n;
   return Number((h >> 11n) % BigInt(maxKey));
 }

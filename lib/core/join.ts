@@ -209,6 +209,7 @@ export class Joining {
     }
     const oldPred = tb.pred ?? tb.self;
     const wasAlone = tb.alone;
+    ring.sink.joining(j);
     ring.sendControl(j, {
       t: T.JoinOk,
       p: oldPred,

@@ -9,6 +9,7 @@
 import type { Frame, NodeRef } from "../com/transport.ts";
 import { T } from "../wire/schema.ts";
 import { FailureDetector } from "./failure_detector.ts";
+import { type Routed, ROUTED_TYPES } from "./forwarding.ts";
 import { inOO } from "./id_space.ts";
 import type { Ring } from "./ring.ts";
 
@@ -191,9 +192,7 @@ export class Liveness {
       this.#graveyard.set(peer.id, { ref: peer, since: ring.clock.now(), crashed: true });
     }
     // Routed frames that never left go another way now that the dead peer is forgotten.
-    for (const f of unsent) {
-      if (f.t === T.Data || f.t === T.Join || f.t === T.Lookup) ring.forwarder.step(f);
-    }
+    for (const f of unsent) if (ROUTED_TYPES.has(f.t)) ring.forwarder.step(f as Routed);
   }
 
   /** Forgets a dead or suspected peer and repairs successor and predecessor pointers. */

@@ -27,7 +27,7 @@ import type {
 import { PROTOCOL_VERSION } from "../com/transport.ts";
 import { generateStaticKeyPair } from "../com/noise/mod.ts";
 import type { WireError } from "../wire/cbor.ts";
-import { type DataFrame, type FrameOf, T } from "../wire/schema.ts";
+import { type DataFrame, T } from "../wire/schema.ts";
 import type { EventBody, NodeEvent } from "./events.ts";
 import { fingerPolicy } from "./fingers.ts";
 import { FingerUpkeep } from "./finger_upkeep.ts";
@@ -38,21 +38,21 @@ import { Liveness } from "./liveness.ts";
 import {
   type Count,
   type Counted,
+  DHT_DIRECT_TYPES,
+  type DhtRoutedFrame,
   type KindCounters,
-  type MessageKind,
+  type NetInfo,
   noKinds,
   type RingPort,
   type RoutedFrame,
   type TrafficCounters,
+  type TrafficKind,
 } from "./port.ts";
 import { RoutingTable } from "./routing_table.ts";
 import { Stabilizer } from "./stabilize.ts";
 
 export type { NodeEvent } from "./events.ts";
-export type { KindCounters, MessageKind, TrafficCounters } from "./port.ts";
-
-/** Network characteristics, fixed by the creator and adopted by joiners. */
-export type NetInfo = Omit<FrameOf<"Info">, "t">;
+export type { KindCounters, MessageKind, NetInfo, TrafficCounters, TrafficKind } from "./port.ts";
 
 /** Timing and behaviour knobs of the ring protocol. */
 export interface RingTiming {
@@ -97,8 +97,27 @@ export interface RingSink {
   listening(): boolean;
   /** Routed application messages reached the node responsible for their key. */
   deliver(frame: DataFrame): void;
-  /** A frame for the services (group communication, acknowledgements, reports). */
+  /** A frame for the services (group communication, acknowledgements, reports, the DHT). */
   service(from: NodeRef, frame: Frame): void;
+  /**
+   * A service's routed frame (a DHT request) reached the node that the next-hop rule says is
+   * responsible for its key; the service checks its own range (the ring may be repairing).
+   */
+  routed(frame: DhtRoutedFrame): void;
+  /**
+   * This node accepts `joiner` as its predecessor and is about to answer its join: frames a
+   * service sends the joiner now reach it before the answer (one FIFO link), so the joiner
+   * knows what to wait for before it serves its range. The ring takes the joiner as predecessor
+   * right after this call.
+   */
+  joining(joiner: NodeRef): void;
+  /**
+   * A graceful leave begins: services hand their state over while the node is still on the
+   * ring. Returns whether they are doing so; the ring then tells its neighbours when `done` is
+   * called (in that task, on the same links, so handed-over frames arrive first). The service
+   * bounds the wait.
+   */
+  leaving(done: () => void): boolean;
 }
 
 /** A node's status on the ring. */
@@ -127,8 +146,8 @@ export class Ring implements RingPort {
   id: number;
   /** Where this node stands. */
   status: RingStatus = "joining";
-  /** Application-message counters, by kind. */
-  readonly kinds: Record<MessageKind, KindCounters> = noKinds();
+  /** Application-traffic counters, by kind. */
+  readonly kinds: Record<TrafficKind, KindCounters> = noKinds();
   /** Protocol-message counters. */
   readonly control: TrafficCounters = newCounters();
   /** Frames from peers dropped because they broke the schema or a protocol rule, by reason. */
@@ -348,8 +367,21 @@ export class Ring implements RingPort {
     this.joining.start(ap, done);
   }
 
-  /** Leaves gracefully: tells both neighbours, flushes and closes links. */
-  async leave(): Promise<void> {
+  /**
+   * Leaves gracefully: the services hand their state over first (see
+   * {@linkcode RingSink.leaving}), then the ring tells both neighbours, flushes and closes links.
+   */
+  leave(): Promise<void> {
+    if (this.status === "left" || this.status === "crashed") return Promise.resolve();
+    if (!this.running) return this.#depart();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    // Departing in the task where the service calls `done` (not a microtask later) keeps it at
+    // that virtual time in the simulator.
+    const later = this.sink.leaving(() => resolve(this.#depart()));
+    return later ? promise : this.#depart();
+  }
+
+  async #depart(): Promise<void> {
     if (this.status === "left" || this.status === "crashed") return;
     this.stabilizer.announceLeave();
     this.status = "left";
@@ -437,6 +469,10 @@ export class Ring implements RingPort {
         return this.forwarder.route(from, f);
       case T.Join:
       case T.Lookup:
+      case T.DhtPrepare:
+      case T.DhtAccept:
+      case T.DhtRead:
+      case T.DhtSyncReq:
         return this.forwarder.route(from, f);
       case T.InfoReq:
         if (this.net) this.sendControl(from, { t: T.Info, ...this.net });
@@ -476,6 +512,11 @@ export class Ring implements RingPort {
       case T.BcastDone:
         return this.sink.service(from, f);
       default:
+        // The DHT's answers, transfers and digests (its requests are routed, above).
+        if (DHT_DIRECT_TYPES.has(f.t)) {
+          this.kinds.dht.received++;
+          return this.sink.service(from, f);
+        }
         // Link frames (hello, accept, refuse, bye) never get past the transport.
         return this.rejectFrame("type");
     }

@@ -150,9 +150,19 @@ export class RoutingTable {
    * may belong to a live node between, which this node cannot rule out.
    */
   responsible(key: number): boolean {
-    if (this.#pred !== null) return inOC(key, this.#pred.id, this.self.id, this.maxKey);
-    const bound = this.#predBound ?? this.closestBefore(this.self.id)?.id ?? this.self.id;
-    return inOC(key, bound, this.self.id, this.maxKey);
+    return inOC(key, this.rangeStart, this.self.id, this.maxKey);
+  }
+
+  /**
+   * Where this node's range `(rangeStart, self]` begins (see {@linkcode RoutingTable.responsible}):
+   * the predecessor's id; while the predecessor is lost, the lost one's, or else the nearest
+   * known node before this one; this node's own id (the whole ring) when alone. Services that
+   * keep state per key (the DHT) answer for exactly this range.
+   */
+  get rangeStart(): number {
+    const p = this.#pred;
+    if (p !== null) return p.id;
+    return this.#predBound ?? this.closestBefore(this.self.id)?.id ?? this.self.id;
   }
 
   /** Whether the predecessor is lost and not replaced yet (the range is bounded by the lost one). */

@@ -20,6 +20,7 @@ import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy, type FingerPolicyName } from "../core/fingers.ts";
 import type { NodeEvent } from "../core/events.ts";
+import { DHT_DIRECT_TYPES, type TrafficKind } from "../core/port.ts";
 import {
   MAX_KEY_LIMIT,
   type NetInfo,
@@ -29,6 +30,17 @@ import {
 } from "../core/ring.ts";
 import { type DataFrame, type FrameOf, HOP_LIMIT, MAX_SUCC_LIST, T } from "../wire/schema.ts";
 import { decodeMessage, encodeValue } from "../wire/values.ts";
+import {
+  checkDhtOptions,
+  checkReplication,
+  type DhtOptions,
+  type DhtStatistics,
+  type Entry,
+  type LookupOptions,
+  NodeDht,
+  type WriteOptions,
+  type WriteReceipt,
+} from "./dht_calls.ts";
 import { Fanout, type ReaderOptions } from "./fanout.ts";
 import { SentWindow } from "./sent_window.ts";
 import {
@@ -48,6 +60,7 @@ export type {
   Receipt,
 } from "../services/group.ts";
 export type { NodeEvent } from "../core/events.ts";
+export type { TrafficKind } from "../core/port.ts";
 export type { AccessPoint, NodeRef } from "../com/transport.ts";
 export { MAX_KEY_LIMIT } from "../core/ring.ts";
 export type { NetInfo, RingStatus } from "../core/ring.ts";
@@ -62,6 +75,12 @@ export interface NetOptions {
   fingers?: FingerPolicyName;
   /** Successor-list length: the ring survives `succListSize − 1` adjacent crashes. @default 4 */
   succListSize?: number;
+  /**
+   * The DHT's replication factor `f`, 1 to 16: each key is stored on the nodes responsible for
+   * `f` positions spread evenly round the ring, and reads and writes need a majority of them.
+   * @default 4
+   */
+  replication?: number;
   /**
    * Shared secret of a private network. Every member must be given it (with the network's name:
    * both go into the key every link's Noise handshake mixes in, `XXpsk3`; the secret is never
@@ -111,6 +130,8 @@ export interface NodeOptions {
   maxFrameSize?: number;
   /** Protocol timing (mostly for tests and the simulator). */
   timing?: Partial<RingTiming>;
+  /** This node's DHT limits and periods. */
+  dht?: DhtOptions;
 }
 
 /** A message delivered to this node, as read from {@linkcode P2PNode.messages}. */
@@ -208,15 +229,21 @@ export interface Statistics {
   badFrameReasons: Record<string, number>;
   /** Messages reported undeliverable to this node as their sender. */
   undeliverable: number;
-  /** Hops of messages delivered here: total, count (equal to `data.received`), max. */
+  /**
+   * Hops of messages delivered here: total, count (equal to `data.received` less
+   * `kinds.dht.received`: the DHT's frames reach no stream), max.
+   */
   hops: { total: number; count: number; max: number };
   /** Values dropped from stream readers that fell behind. */
   streamOverflow: number;
   /**
-   * Per kind of application message: `send`, `multicast`, `broadcast`, `succ`; each counter of
-   * `data` is the sum of the same counter over the kinds.
+   * Per kind of application traffic: `send`, `multicast`, `broadcast`, `succ` and `dht` (the
+   * DHT's requests, answers and transfers); each counter of `data` is the sum of the same
+   * counter over the kinds.
    */
-  kinds: Record<MessageKind, KindCounters>;
+  kinds: Record<TrafficKind, KindCounters>;
+  /** The DHT: items and bytes held here, replicas repaired, quorum failures... */
+  dht: DhtStatistics;
 }
 
 /** A routing-state snapshot. */
@@ -291,7 +318,7 @@ export function ringOf(node: P2PNode): Ring {
   return ringAccess(node);
 }
 
-function sumOfKinds(kinds: Record<MessageKind, KindCounters>): Counters {
+function sumOfKinds(kinds: Record<TrafficKind, KindCounters>): Counters {
   const sum: Counters = { sent: 0, forwarded: 0, received: 0, dropped: 0 };
   for (const k of Object.values(kinds)) {
     sum.sent += k.sent;
@@ -341,6 +368,8 @@ export class P2PNode implements AsyncDisposable {
   #closed: Promise<void> | null = null;
   /** Handlers of service frames (group communication, acknowledgements). */
   #groupInstance: Group | null = null;
+  /** The DHT's calls and the ring's hooks into it. */
+  readonly #dht: NodeDht;
 
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
   constructor(parts: NodeParts, options?: NodeOptions) {
@@ -364,8 +393,12 @@ export class P2PNode implements AsyncDisposable {
         listening: () => this.#events.readers > 0,
         deliver: (f) => this.#deliver(f),
         service: (from, f) => this.#service(from, f),
+        routed: (f) => this.#dht.routed(f),
+        joining: (j) => this.#dht.joining(j),
+        leaving: (done) => this.#dht.leaving(done),
       },
     });
+    this.#dht = new NodeDht(this.#ring, checkDhtOptions(options.dht, this.#maxFrame));
   }
 
   /** Group communication, created on first use: most simulated nodes never need it. */
@@ -394,6 +427,7 @@ export class P2PNode implements AsyncDisposable {
         `net.succListSize must be an integer in [1, ${MAX_SUCC_LIST}], got ${net.succListSize}`,
       );
     }
+    const replication = checkReplication(net.replication);
     const name = net.name ?? "p2ps";
     if (typeof name !== "string" || new TextEncoder().encode(name).length > 64) {
       throw new InvalidArgumentError(`net.name must be a string of at most 64 bytes`);
@@ -415,6 +449,7 @@ export class P2PNode implements AsyncDisposable {
       succListSize,
       encryption: r.security.encryption,
       idFromKey: net.idFromKey ?? false,
+      replication,
     });
   }
 
@@ -463,6 +498,7 @@ export class P2PNode implements AsyncDisposable {
   }
 
   #service(from: NodeRef, f: Frame): void {
+    if (DHT_DIRECT_TYPES.has(f.t)) return this.#dht.frame(from, f);
     if (f.t !== T.Undeliverable) return this.#group.frame(from, f);
     // A report names messages this node sent and still tracks, each once (see SentWindow).
     if (!this.#sentWindow.claim(f.id, f.n, this.#nextId)) return this.#ring.rejectFrame("report");
@@ -684,6 +720,79 @@ export class P2PNode implements AsyncDisposable {
     }
   }
 
+  /**
+   * Stores `value` (any CBOR value up to `dht.maxValueBytes`, 64 KiB by default) under `key` (an
+   * integer in `[0, maxKey)`, or a string hashed with `hashKey`) on the key's replica set, and
+   * resolves once a majority of the replicas stored it. Every insert makes a new version; with
+   * `ifVersion` (compare-and-set, `0`: only if absent) exactly one of concurrent writers wins
+   * each version and the others get a `VersionConflictError` carrying the current one.
+   *
+   * @throws {InvalidArgumentError} a bad key, value or option.
+   * @throws {MessageTooLargeError} a value over the limit.
+   * @throws {VersionConflictError} `ifVersion` did not match (asynchronously).
+   * @throws {QuorumError} no majority of replicas answered within `timeoutMs` (asynchronously).
+   *
+   * @example Insert, read back, compare-and-set, remove, in the simulator
+   * ```ts
+   * import { Simulator, VersionConflictError } from "@p2ps/p2ps";
+   * import assert from "node:assert/strict";
+   *
+   * const sim = new Simulator({ seed: 2 });
+   * const a = sim.createNet({ net: { maxKey: 2 ** 20 } });
+   * const b = await sim.settle(sim.joinNet(a));
+   * const { version } = await sim.settle(a.insert("color", "blue"));
+   * assert.deepEqual(await sim.settle(b.lookup("color")), { value: "blue", version });
+   * await assert.rejects(
+   *   sim.settle(b.insert("color", "red", { ifVersion: version + 1 })),
+   *   VersionConflictError,
+   * );
+   * await sim.settle(b.insert("color", "red", { ifVersion: version }));
+   * await sim.settle(a.remove("color"));
+   * assert.equal(await sim.settle(b.lookup("color")), undefined);
+   * a.crash();
+   * b.crash();
+   * ```
+   */
+  insert(key: number | string, value: unknown, options?: WriteOptions): Promise<WriteReceipt> {
+    return this.#dhtCall(() => this.#dht.insert(key, value, options));
+  }
+
+  /**
+   * Reads `key` from its replica set: resolves with the value a majority of the replicas agree
+   * on and its version, or `undefined` when the key is absent. One round trip when a majority
+   * agree; otherwise a full round that also writes the newest value back. Replicas found stale
+   * are repaired.
+   *
+   * @throws {InvalidArgumentError} a bad key or option.
+   * @throws {QuorumError} no majority of replicas answered within `timeoutMs` (asynchronously).
+   */
+  lookup(key: number | string, options?: LookupOptions): Promise<Entry | undefined> {
+    return this.#dhtCall(() => this.#dht.lookup(key, options));
+  }
+
+  /**
+   * Removes `key`: its replicas keep a tombstone with a new version (removing an absent key
+   * changes nothing and resolves with its version). Afterwards `lookup` resolves `undefined`.
+   * With `ifVersion`, removes only that version.
+   *
+   * @throws {InvalidArgumentError} a bad key or option.
+   * @throws {VersionConflictError} `ifVersion` did not match (asynchronously).
+   * @throws {QuorumError} no majority of replicas answered within `timeoutMs` (asynchronously).
+   */
+  remove(key: number | string, options?: WriteOptions): Promise<WriteReceipt> {
+    return this.#dhtCall(() => this.#dht.remove(key, options));
+  }
+
+  /** Runs a DHT call of an open node; every failure, thrown or not, is a rejection. */
+  #dhtCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      this.#assertOpen();
+      return call();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Counters of this node. */
   statistics(): Statistics {
     const r = this.#ring;
@@ -701,6 +810,7 @@ export class P2PNode implements AsyncDisposable {
       hops: { ...this.#hops },
       streamOverflow: this.#messages.overflow + this.#events.overflow,
       kinds: structuredClone(r.kinds),
+      dht: this.#dht.statistics(),
     };
   }
 
@@ -729,15 +839,20 @@ export class P2PNode implements AsyncDisposable {
     return this.#closed;
   }
 
-  /** Stops at once without telling anybody (simulates a crash). The streams end. */
+  /**
+   * Stops at once without telling anybody (simulates a crash), also while a graceful leave is
+   * still handing its DHT items over. The streams end.
+   */
   crash(): void {
-    if (this.#closed) return;
+    const s = this.#ring.status;
+    if (s === "left" || s === "crashed") return;
     this.#ring.crash();
     this.#end();
-    this.#closed = Promise.resolve();
+    this.#closed ??= Promise.resolve();
   }
 
   #end(): void {
+    this.#dht.close(new NodeClosedError(`Node ${this.id} stopped before the DHT call completed`));
     this.#groupInstance?.close(
       new NodeClosedError(`Node ${this.id} stopped before delivery was acknowledged`),
     );

@@ -147,9 +147,24 @@ const helpers = {
 
 // ---- code generation --------------------------------------------------------------------------
 
+/** `code` for a field value `v` that may be absent (one byte, `null`, when it is). */
+function orNull(s: FieldSpec, v: string, code: string, absent: string): string {
+  return s.optional ? `if (${v} === undefined) { ${absent} } else { ${code} }` : code;
+}
+
+/** The fields of each record of a `rows` field. */
+function rowFields(s: FieldSpec): [string, FieldSpec][] {
+  return Object.entries(s.of!);
+}
+
 /** Code that adds an upper bound of the bytes of field value `v` to `n`. */
 function boundCode(s: FieldSpec, v: string): string {
   switch (s.kind) {
+    case "rows":
+      return `n += 9; for (const row of ${v}) { n += 9; ${
+        rowFields(s).map(([f, fs]) => orNull(fs, `row.${f}`, boundCode(fs, `row.${f}`), "n += 1;"))
+          .join(" ")
+      } }`;
     case "bool":
       return "n += 1;";
     case "text":
@@ -173,6 +188,14 @@ function boundCode(s: FieldSpec, v: string): string {
 /** Code that writes field value `v` at `p`. */
 function writeCode(s: FieldSpec, v: string, spec: string): string {
   switch (s.kind) {
+    case "rows": {
+      const of = rowFields(s);
+      const fields = of.map(([f, fs]) =>
+        orNull(fs, `row.${f}`, writeCode(fs, `row.${f}`, `${spec}.of.${f}`), "buf[p++] = h.NULL;")
+      );
+      return `p = h.headAt(buf, view, p, 0x80, ${v}.length); for (const row of ${v}) { ` +
+        `p = h.headAt(buf, view, p, 0x80, ${of.length}); ${fields.join(" ")} }`;
+    }
     case "bool":
       return `buf[p++] = ${v} ? h.TRUE : h.FALSE;`;
     case "time":
@@ -230,6 +253,28 @@ function numberRead(kind: string, s: FieldSpec, v: string, where: string): strin
 /** Code that reads field value `v` of spec `s` (named `where`) at `p`. */
 function readCode(s: FieldSpec, v: string, where: string, spec: string): string {
   switch (s.kind) {
+    case "rows": {
+      // `where` is `"Frame", "field"`: a record's field is named `field.sub`.
+      const of = rowFields(s);
+      const locals = of.map(([f]) => `${v}_${f}`);
+      const fields = of.map(([f, fs], i) => {
+        const code = readCode(fs, locals[i], where.replace(/"$/, `.${f}"`), `${spec}.of.${f}`);
+        return fs.optional ? `if (r.absent(b, p, end)) p = r.at; else { ${code} }` : code;
+      });
+      const name = where.replace('", "', ".");
+      return `{ const m = r.array(b, p, end); p = r.at;
+        if (m < ${s.min ?? 0} || m > ${s.max}) throw h.outOfRange(${where}, m + " rows", "[${
+        s.min ?? 0
+      }, ${s.max}] rows");
+        ${v} = new Array(m);
+        for (let ri = 0; ri < m; ri++) {
+          const k = r.array(b, p, end); p = r.at;
+          if (k !== ${of.length}) throw h.error("malformed", ${name} + " has a row of " + k + " fields, not ${of.length}");
+          let ${locals.join(", ")};
+          ${fields.join("\n")}
+          ${v}[ri] = { ${of.map(([f], i) => `${f}: ${locals[i]}`).join(", ")} };
+        } }`;
+    }
     case "bool":
       return `${v} = r.bool(b, p, end); p = r.at;`;
     case "text":
@@ -263,7 +308,21 @@ function readCode(s: FieldSpec, v: string, where: string, spec: string): string 
   }
 }
 
+/** Refuses declarations the code generation does not handle (a mistake in the schema). */
+function checkSpec(name: string, spec: FrameSpec): void {
+  for (const [f, s] of Object.entries(spec.fields)) {
+    if (s.kind !== "rows") continue;
+    if (!s.of || s.max === undefined) throw new Error(`${name}.${f}: rows need "of" and "max"`);
+    for (const [g, r] of Object.entries(s.of)) {
+      if (r.kind === "rows" || r.kind === "payloads" || r.peer) {
+        throw new Error(`${name}.${f}.${g}: a record cannot hold ${r.peer ? "peer" : r.kind}`);
+      }
+    }
+  }
+}
+
 function compile(name: FrameName, spec: FrameSpec): Compiled {
+  checkSpec(name, spec);
   const entries = Object.entries(spec.fields);
   const tail = entries.length > 0 && entries[entries.length - 1][1].kind === "payloads"
     ? entries[entries.length - 1]

@@ -36,6 +36,9 @@ const DETECTOR = "tests/failure_detector_test.ts";
 const WIRE_ATTACK = "tests/wire_attack_test.ts";
 const WIRE_CODEC = "tests/wire_codec_test.ts";
 const WIRE_STREAM = "tests/wire_stream_test.ts";
+const DHT_REPAIR = "tests/dht_repair_test.ts";
+const DHT_REGISTER = "tests/dht_register_test.ts";
+const DHT_SIM = "tests/dht_sim_test.ts";
 
 /** Every mutation, grouped by the layer it breaks. */
 export const MUTATIONS: Mutation[] = [
@@ -460,6 +463,40 @@ export const MUTATIONS: Mutation[] = [
     replace: "    resolve();\n    return promise;",
     tests: [FLOW],
     filter: "a relay whose link",
+    limitS: 180,
+  },
+  // ---- the DHT ----
+  {
+    name: "DHT: a write reports success once one replica stored it, not a majority",
+    file: "lib/services/dht/proposer.ts",
+    find: "    if (op.oks.size >= this.#needed) this.#finish(op, op.oks.size);",
+    replace: "    if (op.oks.size >= 1) this.#finish(op, op.oks.size);",
+    tests: [DHT_REPAIR],
+    limitS: 180,
+  },
+  {
+    name: "DHT: a read decides on one replica's answer",
+    file: "lib/services/dht/register.ts",
+    find: "    if (g.length >= needed) chosen = g[0];",
+    replace: "    if (g.length >= 1) chosen = g[0];",
+    tests: [DHT_REGISTER],
+    limitS: 180,
+  },
+  {
+    name: "DHT: a joiner's range is not handed over to it",
+    file: "lib/services/dht/migration.ts",
+    find: "    const items = store.inRange(a, b);\n",
+    replace: "    const items = store.inRange(a, b).slice(0, 0);\n",
+    tests: [DHT_SIM],
+    filter: "joiners take over",
+    limitS: 180,
+  },
+  {
+    name: "DHT: a graceful leave hands nothing over",
+    file: "lib/services/dht/migration.ts",
+    find: "    const items = store.all().filter((it) => inOC(store.position(it), a, hi, M));",
+    replace: "    const items = store.all().filter(() => false);",
+    tests: [DHT_REPAIR],
     limitS: 180,
   },
   // ---- streams and the gateway ----

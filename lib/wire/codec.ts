@@ -9,6 +9,10 @@
  * A codec is a value: the transports get one when they are made; nothing is registered by
  * importing a module. {@linkcode Codec.source} shows the compiled code of a frame type.
  *
+ * It is one file of about 570 lines because it is one compiler: the code it generates for each
+ * field kind — size bound, writer, validating reader — sits side by side, so that the three can
+ * be checked against each other kind by kind.
+ *
  * @module
  */
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { idOfKey } from "../lib/core/identity.ts";
 import { Proc } from "./_gateway_process.ts";
+import { test } from "./_test.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -57,7 +58,7 @@ async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-Deno.test("--key makes a key file only its owner may read, and the node keeps its key and id across restarts", async () => {
+test("--key makes a key file only its owner may read, and the node keeps its key and id across restarts", async () => {
   await inTempDir(async (dir) => {
     const first = await node(dir, ["create", "--key", "node.key", "--id-from-key"]);
     assert.equal((await first.proc.stop("SIGTERM")).code, 0, first.proc.stderr);
@@ -81,7 +82,7 @@ Deno.test("--key makes a key file only its owner may read, and the node keeps it
   });
 });
 
-Deno.test("a key file other users may read, or of the wrong size, is refused with a message naming it", async () => {
+test("a key file other users may read, or of the wrong size, is refused with a message naming it", async () => {
   await inTempDir(async (dir) => {
     await Deno.writeFile(`${dir}/open.key`, new Uint8Array(32).fill(1), { mode: 0o644 });
     await Deno.chmod(`${dir}/open.key`, 0o644);
@@ -105,7 +106,7 @@ Deno.test("a key file other users may read, or of the wrong size, is refused wit
   });
 });
 
-Deno.test("a private network from --secret-file and P2PS_SECRET: members join, outsiders are refused, and no command line holds the secret", async () => {
+test("a private network from --secret-file and P2PS_SECRET: members join, outsiders are refused, and no command line holds the secret", async () => {
   await inTempDir(async (dir) => {
     const secret = `cli secret ${crypto.randomUUID()}`;
     await Deno.writeTextFile(`${dir}/secret`, `${secret}\n`, { mode: 0o600 });
@@ -163,7 +164,7 @@ Deno.test("a private network from --secret-file and P2PS_SECRET: members join, o
   });
 });
 
-Deno.test("--encryption none makes a network in the clear; a joiner adopts it, and one insisting on noise is refused", async () => {
+test("--encryption none makes a network in the clear; a joiner adopts it, and one insisting on noise is refused", async () => {
   await inTempDir(async (dir) => {
     const a = await node(dir, ["create", "--encryption", "none"]);
     try {
@@ -188,7 +189,7 @@ Deno.test("--encryption none makes a network in the clear; a joiner adopts it, a
   });
 });
 
-Deno.test("--id-from-key: every node's id is its key's, the joiner's too", async () => {
+test("--id-from-key: every node's id is its key's, the joiner's too", async () => {
   await inTempDir(async (dir) => {
     const a = await node(dir, ["create", "--id-from-key"]);
     try {

@@ -8,6 +8,7 @@ import { pskFromSecret } from "../lib/com/noise/mod.ts";
 import type { NodeOptions } from "../lib/node/node.ts";
 import { contains, proxiedNode } from "./_proxy.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 const encoder = new TextEncoder();
 
@@ -66,14 +67,14 @@ function marker(): string {
   return `MARKER-${crypto.randomUUID()}`;
 }
 
-Deno.test("a capture of an open network's traffic holds no marker of the messages", async () => {
+test("a capture of an open network's traffic holds no marker of the messages", async () => {
   const m = marker();
   const { bytes, connections } = await capture({}, m);
   assert.ok(connections.reduce((x, y) => x + y) >= 3, "links went through the proxies");
   for (const b of bytes) assert.equal(contains(b, encoder.encode(m)), false);
 });
 
-Deno.test("a capture of a private network's traffic holds neither the marker nor the secret", async () => {
+test("a capture of a private network's traffic holds neither the marker nor the secret", async () => {
   const secret = `secret-${crypto.randomUUID()}`;
   const m = marker();
   const { bytes } = await capture({ secret }, m);
@@ -85,7 +86,7 @@ Deno.test("a capture of a private network's traffic holds neither the marker nor
   }
 });
 
-Deno.test("with encryption none, the same capture holds the marker: the check can fail", async () => {
+test("with encryption none, the same capture holds the marker: the check can fail", async () => {
   const m = marker();
   const { bytes } = await capture({ encryption: "none" }, m);
   const found = bytes.filter((b) => contains(b, encoder.encode(m))).length;

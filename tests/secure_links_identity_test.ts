@@ -21,6 +21,7 @@ import { T } from "../lib/wire/schema.ts";
 import { helloBody, rogue, rogueResponder } from "./_rogue.ts";
 import { proxiedNode } from "./_proxy.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 /** Events that say an honest node took a live neighbour for dead. */
 const ALARMS = new Set(["suspect", "crash", "alone"]);
@@ -81,7 +82,7 @@ async function impostor(net: NetInfo, id: number, keyPair: KeyPair = generateSta
   };
 }
 
-Deno.test("a process claiming a live member's id with another key is refused, and the member keeps its messages and its place", async () => {
+test("a process claiming a live member's id with another key is refused, and the member keeps its messages and its place", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1_000_000 } });
   await using b = await joinNet(a.ap, { node: { id: 500_000 } });
   await using c = await joinNet(b.ap, { node: { id: 750_000 } });
@@ -125,7 +126,7 @@ Deno.test("a process claiming a live member's id with another key is refused, an
   for (const w of watchers) assert.deepEqual(w.events.filter((e) => ALARMS.has(e.type)), []);
 });
 
-Deno.test("a claim of an id whose first link is still in its handshake is refused and keeps the first key", async () => {
+test("a claim of an id whose first link is still in its handshake is refused and keeps the first key", async () => {
   await using a = await proxiedNode({ node: { id: 1 }, net: { maxKey: 1000 } });
   const net = a.node.info().net!;
   // The honest process's Accept of a's hello is held back: a's link with it stays in its
@@ -157,7 +158,7 @@ Deno.test("a claim of an id whose first link is still in its handshake is refuse
   }
 });
 
-Deno.test("with idFromKey, a hello whose id is not its key's is refused, and one whose id is its key's is let in", async () => {
+test("with idFromKey, a hello whose id is not its key's is refused, and one whose id is its key's is let in", async () => {
   await using a = await createNet({ net: { idFromKey: true, maxKey: 1_000_000 } });
   const net = a.info().net!;
   assert.equal(net.idFromKey, true);
@@ -188,7 +189,7 @@ Deno.test("with idFromKey, a hello whose id is not its key's is refused, and one
   assert.equal(b.info().net?.idFromKey, true);
 });
 
-Deno.test("a responder that sends a hello in message 2 of a private network's handshake is refused at once, and no key of it is kept", async () => {
+test("a responder that sends a hello in message 2 of a private network's handshake is refused at once, and no key of it is kept", async () => {
   const secret = "the members' secret";
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000, secret } });
   const net = a.info().net!;
@@ -210,7 +211,7 @@ Deno.test("a responder that sends a hello in message 2 of a private network's ha
   }
 });
 
-Deno.test("claims under thousands of fresh ids do not push a live id's key out of a full key book", () => {
+test("claims under thousands of fresh ids do not push a live id's key out of a full key book", () => {
   const book = new KeyBook(64);
   const live = new Set([7, 9]);
   const isLive = (id: number) => live.has(id);

@@ -19,6 +19,7 @@ import { Codec } from "../lib/wire/codec.ts";
 import { T } from "../lib/wire/schema.ts";
 import { encodeFrame, helloBody, message } from "./_rogue.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 const SECRET = "only the members know this";
 const codec = new Codec();
@@ -116,7 +117,7 @@ async function privateRing() {
   return [a, b];
 }
 
-Deno.test("the reflection attack fails: one member's handshake answers presented to another get the outsider nothing, and messages to the member still reach it", async () => {
+test("the reflection attack fails: one member's handshake answers presented to another get the outsider nothing, and messages to the member still reach it", async () => {
   const [a, b] = await privateRing();
   const events: NodeEvent[] = [];
   const streams = [a.events(), b.events()];
@@ -176,7 +177,7 @@ Deno.test("the reflection attack fails: one member's handshake answers presented
   assert.deepEqual(events.filter((e) => ["suspect", "crash", "alone"].includes(e.type)), []);
 });
 
-Deno.test("joiners with no secret or a wrong one are refused, and an outsider's frames after a failed handshake are never read", async () => {
+test("joiners with no secret or a wrong one are refused, and an outsider's frames after a failed handshake are never read", async () => {
   const [a, b] = await privateRing();
   try {
     const routing = [known(a), known(b)];
@@ -258,7 +259,7 @@ Deno.test("joiners with no secret or a wrong one are refused, and an outsider's 
   }
 });
 
-Deno.test("ephemeral keys that give no shared secret (zero, of low order) are refused and counted, as responder and as initiator", async () => {
+test("ephemeral keys that give no shared secret (zero, of low order) are refused and counted, as responder and as initiator", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 } });
   // 0, 1 and a point of order 8: X25519 with them yields all zeros.
   const bad = [

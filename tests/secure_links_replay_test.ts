@@ -12,6 +12,7 @@ import { type Frame, T } from "../lib/wire/schema.ts";
 import { joined, proxiedNode, type Unit } from "./_proxy.ts";
 import { encodeFrame, type Rogue, rogue } from "./_rogue.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 const codec = new Codec();
 
@@ -50,7 +51,7 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
 
 for (const secret of [undefined, "replay-proof secret"]) {
   const kind = secret ? "private" : "open";
-  Deno.test(`a recorded ${kind}-network handshake replayed on new connections is refused and counted`, async () => {
+  test(`a recorded ${kind}-network handshake replayed on new connections is refused and counted`, async () => {
     await using a = await proxiedNode({ node: { id: 1 }, net: { maxKey: 1000, secret } });
     const net = secret ? { secret } : {};
     {
@@ -94,7 +95,7 @@ for (const secret of [undefined, "replay-proof secret"]) {
   });
 }
 
-Deno.test("a transport message replayed, reordered, dropped or cut short closes the link and is counted; what came before it was delivered once", async () => {
+test("a transport message replayed, reordered, dropped or cut short closes the link and is counted; what came before it was delivered once", async () => {
   await using a = await createNet({ node: { id: 1 }, net: { maxKey: 1000 } });
   const net = a.info().net!;
   const cases: [string, (r: Rogue) => Promise<void>, number[]][] = [
@@ -151,7 +152,7 @@ function flipFirst(dir: "up" | "down", size: number, at: number, shot: Shot) {
   };
 }
 
-Deno.test("a flipped byte in a message between two members closes that link and is counted; the message is not delivered, and the members link again", async () => {
+test("a flipped byte in a message between two members closes that link and is counted; the message is not delivered, and the members link again", async () => {
   const timing = { reviveMs: 300 };
   await using a = await proxiedNode({ node: { id: 1 }, net: { maxKey: 1000 }, timing });
   await using b = await proxiedNode({ node: { id: 500 }, timing }, a.node.ap);

@@ -13,6 +13,7 @@ import {
   RecordingProxy,
 } from "./_proxy.ts";
 import { until } from "./_wait.ts";
+import { test } from "./_test.ts";
 
 /** Short enough that a flipped length (a message waiting for bytes that never come) ends soon. */
 const HANDSHAKE_MS = 1500;
@@ -135,10 +136,10 @@ async function flipEveryByte(net: NonNullable<NodeOptions["net"]>): Promise<void
   assert.equal((await c.node.send(1, "after the attacks", { ack: true })).node, 1);
 }
 
-Deno.test("a flipped byte anywhere in an open network's handshake or first transport messages fails the join and is counted", async () => {
+test("a flipped byte anywhere in an open network's handshake or first transport messages fails the join and is counted", async () => {
   await flipEveryByte({ maxKey: 1000 });
 });
 
-Deno.test("a flipped byte anywhere in a private network's handshake or first transport messages fails the join and is counted", async () => {
+test("a flipped byte anywhere in a private network's handshake or first transport messages fails the join and is counted", async () => {
   await flipEveryByte({ maxKey: 1000, secret: "tamper-proof secret" });
 });

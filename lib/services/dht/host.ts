@@ -48,6 +48,11 @@ export interface DhtHost {
   timer(ms: number, fn: () => void): Timer;
   /** Random numbers in [0, 1) (seeded in the simulator). */
   random(): number;
+  /**
+   * Counts a frame no honest peer sends (a replica index past the factor, a position that is
+   * not that replica's) as a bad frame of the node, under `reason`.
+   */
+  reject(reason: string): void;
 }
 
 /**
@@ -93,5 +98,6 @@ export function portHost(port: RingPort): DhtHost {
     now: () => port.clock.now(),
     timer: (ms, fn) => port.timer(ms, fn),
     random: () => port.random(),
+    reject: (reason) => port.rejectFrame(reason),
   };
 }

@@ -27,8 +27,7 @@
 import type { NodeRef, Timer } from "../../com/transport.ts";
 import { addMod, cw, inOC } from "../../core/id_space.ts";
 import { type FrameOf, T } from "../../wire/schema.ts";
-import type { DhtContext } from "./context.ts";
-import { mergeItem } from "./context.ts";
+import { type DhtContext, mergeItem, NOT_A_REPLICA } from "./context.ts";
 import { bucketOf, childPrefix, compareDigests, digest, keyHash, underPrefix } from "./digest.ts";
 import { coverEnd, keyRange, replicaPosition, span } from "./replicas.ts";
 import { fromWireItem, type Item, toWireItem, type WireItem } from "./store.ts";
@@ -261,7 +260,9 @@ export class AntiEntropy {
   onRequest(f: FrameOf<"DhtSyncReq">): void {
     const { host, f: rf, maxKey } = this.#ctx;
     const { i, j, a, b, lv, x } = f;
-    if (i >= rf || j >= rf) return;
+    if (i >= rf || j >= rf || f.k !== replicaPosition(addMod(a, 1, maxKey), j, rf, maxKey)) {
+      return host.reject(NOT_A_REPLICA);
+    }
     const [lo, hi] = host.range();
     const [kx, ky] = keyRange(lo, hi, j, rf, maxKey);
     if (!inOC(addMod(a, 1, maxKey), kx, ky, maxKey)) return;
@@ -274,7 +275,7 @@ export class AntiEntropy {
   onPull(from: NodeRef, f: FrameOf<"DhtPull">): void {
     const { f: rf } = this.#ctx;
     const { q, j, ix, a, c, lv } = f;
-    if (j >= rf || ix >= rf) return;
+    if (j >= rf || ix >= rf) return this.#ctx.host.reject(NOT_A_REPLICA);
     const xs = new Set(f.xs);
     const items = this.#ctx.store.keysIn(j, a, c)
       .filter((it) => xs.has(keyHash(it.key) >>> (32 - 5 * lv)))
@@ -304,14 +305,13 @@ export class AntiEntropy {
   onItems(f: FrameOf<"DhtItems">, owns: (pos: number) => boolean): void {
     const { f: rf, maxKey } = this.#ctx;
     const ix = f.ix;
-    if (ix < rf) {
-      for (const w of f.its) {
-        if (!owns(replicaPosition(w.key, ix, rf, maxKey))) {
-          this.#ctx.counters.refused++;
-          continue;
-        }
-        if (mergeItem(this.#ctx, w.key, ix, fromWireItem(w))) this.#ctx.counters.repaired++;
+    if (ix >= rf) return this.#ctx.host.reject(NOT_A_REPLICA);
+    for (const w of f.its) {
+      if (!owns(replicaPosition(w.key, ix, rf, maxKey))) {
+        this.#ctx.counters.refused++;
+        continue;
       }
+      if (mergeItem(this.#ctx, w.key, ix, fromWireItem(w))) this.#ctx.counters.repaired++;
     }
     const q = f.q;
     const step = q > 0 ? this.#steps.get(q) : undefined;

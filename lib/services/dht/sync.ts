@@ -28,6 +28,7 @@ import type { NodeRef, Timer } from "../../com/transport.ts";
 import { addMod, cw, inOC } from "../../core/id_space.ts";
 import { type FrameOf, T } from "../../wire/schema.ts";
 import { type DhtContext, mergeItem, NOT_A_REPLICA } from "./context.ts";
+import { requestId } from "./host.ts";
 import { bucketOf, childPrefix, compareDigests, digest, keyHash, underPrefix } from "./digest.ts";
 import { coverEnd, keyRange, replicaPosition, span } from "./replicas.ts";
 import { fromWireItem, type Item, toWireItem, type WireItem } from "./store.ts";
@@ -68,11 +69,15 @@ interface Step {
 export class AntiEntropy {
   readonly #ctx: DhtContext;
   readonly #steps = new Map<number, Step>();
-  #nextQ = 1;
 
   /** Anti-entropy over `ctx`. */
   constructor(ctx: DhtContext) {
     this.#ctx = ctx;
+  }
+
+  /** An id for a new step (see host.ts `requestId`). */
+  #newId(): number {
+    return requestId(() => this.#ctx.host.random(), (q) => this.#steps.has(q));
   }
 
   /** Steps waiting for an answer. */
@@ -153,7 +158,7 @@ export class AntiEntropy {
     tries: number,
   ): void {
     const { host, maxKey } = this.#ctx;
-    const q = this.#nextQ++;
+    const q = this.#newId();
     const k = replicaPosition(addMod(a, 1, maxKey), s.j, this.#ctx.f, maxKey);
     // Sent straight to a node, a request has taken its first hop (see Proposer).
     const frame: FrameOf<"DhtSyncReq"> = {
@@ -189,7 +194,7 @@ export class AntiEntropy {
 
   #pull(s: Session, to: NodeRef, a: number, c: number, lv: number, xs: number[]): void {
     const { host } = this.#ctx;
-    const q = this.#nextQ++;
+    const q = this.#newId();
     host.send(to, { t: T.DhtPull, q, j: s.j, ix: s.i, a, c, lv, xs });
     s.open++;
     const timer = host.timer(STEP_MS, () => {

@@ -9,6 +9,7 @@ import type { P2PNode } from "../lib/node/node.ts";
 import type { NodeEvent } from "../lib/core/events.ts";
 import { type Frame, type FrameOf, T } from "../lib/wire/schema.ts";
 import { handled, type Rogue, rogue } from "./_rogue.ts";
+import { EXCHANGE_BYTES } from "../lib/services/dht/sync.ts";
 import { until } from "./_wait.ts";
 import { test } from "./_test.ts";
 
@@ -211,5 +212,65 @@ test("the end of a handover from a node that hands this node nothing starts no r
   } finally {
     await b.leave();
     await a.leave();
+  }
+});
+
+test("a pull naming every bucket of the whole ring is answered with at most one batch of items, which says where it stopped", async () => {
+  const [a, b] = await pair();
+  try {
+    // 40 values of 40 kB under keys 2..41: b holds replica 0 of each (positions 2..41).
+    for (let k = 2; k < 42; k++) await b.insert(k, new Uint8Array(40_000));
+    await withRogue(b, async (r) => {
+      const xs = Array.from({ length: 32 }, (_, x) => x);
+      const pull = (q: number, from: number) =>
+        r.send({ t: T.DhtPull, q, j: 0, ix: 0, a: from, c: 0, lv: 1, xs });
+      const answer = (q: number) =>
+        r.received.filter((f): f is FrameOf<"DhtItems"> => f.t === T.DhtItems && f.q === q);
+      await pull(1, 0);
+      await handled(r, 1);
+      const first = answer(1);
+      const bytes = first.flatMap((f) => f.its).reduce((n, it) => n + (it.val?.length ?? 0), 0);
+      assert.ok(bytes <= EXCHANGE_BYTES, `${bytes} bytes in answer to one pull`);
+      const keys = first.flatMap((f) => f.its).map((it) => it.key);
+      assert.deepEqual(keys, [...keys].sort((x, y) => x - y), "by ascending key");
+      const cut = first.at(-1)!;
+      assert.ok(cut.last && cut.b === keys.at(-1) && cut.b < 41, "it stopped short, and says so");
+      // Asked again from there, the rest comes.
+      await pull(2, cut.b);
+      await handled(r, 2);
+      const rest = answer(2).flatMap((f) => f.its).map((it) => it.key);
+      assert.deepEqual([...keys, ...rest], Array.from({ length: 40 }, (_, k) => k + 2));
+    });
+  } finally {
+    await b.leave();
+    await a.leave();
+  }
+});
+
+test("a recovery that pulls more than a link may queue (16 MiB) comes in batches: no link is dropped, and every replica is restored", async () => {
+  // f = 2 on three nodes; 400 values of 64 kB (25 MB) have replica 0 on b. When b crashes, c
+  // recovers them: 265 of them (17 MB) from a, which used to queue them all for c at once.
+  const M = 2 ** 20;
+  const dht = { ...QUIET, maxValueBytes: 65_000 };
+  await using a = await createNet({ node: { id: 1 }, net: { maxKey: M, replication: 2 }, dht });
+  const b = await joinNet(a.ap, { node: { id: Math.floor(0.3 * M) }, dht });
+  await using c = await joinNet(a.ap, { node: { id: Math.floor(0.6 * M) }, dht });
+  await until(
+    () => a.info().succ.id === b.id && b.info().succ.id === c.id && c.info().succ.id === a.id,
+    "a three-node ring",
+  );
+  const keys = Array.from({ length: 400 }, (_, k) => Math.floor(0.01 * M) + k * 700);
+  const value = new Uint8Array(64_000);
+  for (const k of keys) await a.insert(k, value);
+  b.crash();
+  await until(
+    () => a.statistics().dht.items + c.statistics().dht.items === 2 * keys.length,
+    "every key held twice again",
+    60_000,
+  );
+  assert.equal(c.statistics().dht.repaired, keys.length, "c recovered replica 0 of every key");
+  assert.equal(a.statistics().badLinks + c.statistics().badLinks, 0, "no link dropped");
+  for (const k of keys.slice(0, 20)) {
+    assert.equal(((await c.lookup(k))?.value as Uint8Array).length, 64_000);
   }
 });

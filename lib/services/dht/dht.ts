@@ -16,7 +16,10 @@
  *   positions in its range, or in a range its predecessor is handing it; every frame is bounded
  *   by the wire schema (`lib/wire/schema.ts`, which checks each DHT frame whole at the edge): at
  *   most 128 items merged, 32 buckets compared, and a digest or pull scans the store once
- *   (bounded by `maxItems`). Tombstones and the promises of writes that never completed are
+ *   (bounded by `maxItems`); a pull is answered with at most 1 MiB of items (sync.ts). Frames
+ *   no honest peer sends (a replica index past the factor, a position that is not that
+ *   replica's) are counted as bad frames; requests carry random ids, so only a node that saw a
+ *   request can answer it. Tombstones and the promises of writes that never completed are
  *   dropped after `tombstoneTtlMs`.
  *
  * Why a range taken over after a crash is recovered before it is served: an acceptor that comes
@@ -164,7 +167,7 @@ export class Dht {
         return m.onStart(from, f);
       case T.DhtItems:
         if (f.m !== "sync") return m.onItems(from, f);
-        return this.#sync.onItems(f, (pos) => !m.leaving && m.owns(pos));
+        return this.#sync.onItems(from, f, (pos) => !m.leaving && m.owns(pos));
       case T.DhtItemsAck:
         return this.#transfers.ack(from, f.q, f.n);
       case T.DhtDigest:

@@ -100,3 +100,32 @@ test("answers forged for request ids a peer never saw teach the location table n
   assert.equal(asked(), 0, "no request went straight to the rogue");
   stopAll(sim);
 });
+
+test("reads flooding a node that is still recovering a range wait in a queue of at most 1,024; the rest are refused at once, and every one is answered", async () => {
+  const sim = await dhtRing(12, { seed: 44, dht: QUIET });
+  await sim.settle(Promise.all(Array.from({ length: 40 }, (_, k) => anyNode(sim).insert(k, k))));
+  const live = sim.live.sort((a, b) => a.id - b.id);
+  const [p, x] = [live[5], live[6]];
+  const lost = live[4].id; // p's range, (lost, p], becomes x's
+  sim.vanish(p);
+  for (let t = 0; x.statistics().dht.pendingRanges === 0; t += 10) {
+    assert.ok(t < 30_000, "x takes over p's range");
+    sim.run(10);
+  }
+  const r = simRogue(sim, 950);
+  const n = 2_000;
+  for (let q = 1; q <= n; q++) {
+    const key = lost + 1 + (q % (p.id - lost)); // replica 0 in (lost, p]
+    const s = { id: r.ref.id, ap: r.ref.ap };
+    r.send(x, { t: T.DhtRead, k: key, h: 1, ph: 0, f: -1, s, key, i: 0, q });
+  }
+  sim.run(20);
+  assert.equal(x.statistics().dht.waiting, 1_024);
+  const nacks = () =>
+    r.frames.filter((f) => f.frame.t === T.DhtNack && f.frame.why === "notReady").length;
+  assert.equal(nacks(), n - 1_024);
+  sim.run(20_000);
+  assert.equal(x.statistics().dht.waiting, 0);
+  assert.equal(r.frames.filter((f) => f.frame.t === T.DhtState).length, 1_024);
+  stopAll(sim);
+});

@@ -274,3 +274,93 @@ test("a recovery that pulls more than a link may queue (16 MiB) comes in batches
     assert.equal(((await c.lookup(k))?.value as Uint8Array).length, 64_000);
   }
 });
+
+test("a flood of prepares and accepts for new keys stops at maxItems and maxBytes: the rest are refused as full and counted", async () => {
+  const [a, b] = await pair({ maxItems: 60, maxBytes: 20_000 });
+  try {
+    await withRogue(b, async (r) => {
+      const held = b.statistics().dht.items;
+      const routed = { h: 1, ph: 0, f: -1, s: r.ref } as const;
+      for (let key = 10; key < 110; key++) {
+        await r.send({ t: T.DhtPrepare, k: key, ...routed, key, i: 0, c: 1, bt: 1, q: key });
+      }
+      await handled(r, 1);
+      let s = b.statistics().dht;
+      assert.equal(s.items, 60, "items up to the limit");
+      assert.equal(s.refused, 100 - (60 - held));
+      const full = () => r.received.filter((f) => f.t === T.DhtNack && f.why === "full").length;
+      assert.equal(full(), s.refused);
+      // Values for the keys prepared: bytes up to the limit, no further.
+      const val = new Uint8Array(500);
+      for (let key = 10; key < 70; key++) {
+        await r.send({
+          t: T.DhtAccept,
+          k: key,
+          ...routed,
+          key,
+          i: 0,
+          c: 1,
+          bt: 1,
+          ver: 1,
+          ws: [1],
+          val,
+          q: 1000 + key,
+        });
+      }
+      await handled(r, 2);
+      s = b.statistics().dht;
+      assert.ok(s.bytes <= 20_000 && s.bytes > 20_000 - 500, `${s.bytes} bytes`);
+      assert.equal(s.items, 60);
+      // Not protected (README, "Limits and trust"): a full store refuses honest writes too,
+      // until the promises of writes that never completed expire (tombstoneTtlMs).
+      const err = await b.insert(205, 1, { timeoutMs: 1_000 }).catch((e) => e);
+      assert.match(err.message, /2 refused \(storage full\)/);
+    });
+  } finally {
+    await b.leave();
+    await a.leave();
+  }
+});
+
+test("answers to requests never made change nothing, raise no event and are not bad frames (late answers are normal)", async () => {
+  const [a, b] = await pair();
+  try {
+    const events = recordEvents(b);
+    await withRogue(b, async (r) => {
+      const before = b.statistics();
+      const q = 123_456;
+      const answers: Frame[] = [
+        { t: T.DhtPromise, q, i: 0, lo: 1, ok: true, pc: 9, pt: 9, ac: 9, at: 9, ver: 3, ws: [] },
+        { t: T.DhtAccepted, q, i: 1, lo: 1, ok: true, pc: 9, pt: 9 },
+        { t: T.DhtState, q, i: 2, lo: 1, ac: 9, at: 9, ver: 3, ws: [], val: undefined },
+        { t: T.DhtNack, q, i: 3, lo: 1, why: "notMine" },
+        { t: T.DhtItemsAck, q, n: 0 },
+        { t: T.DhtDigest, q, c: 5, d: new Array(96).fill(0) },
+        {
+          t: T.DhtItems,
+          q,
+          n: 0,
+          m: "sync",
+          ix: 0,
+          a: 1,
+          b: 500,
+          last: true,
+          rec: false,
+          its: [],
+        },
+      ];
+      for (const f of answers) await r.send(f);
+      await handled(r, 1);
+      const after = b.statistics();
+      assert.equal(after.badFrames, before.badFrames);
+      assert.deepEqual(after.dht, before.dht);
+      assert.equal(after.kinds.dht.sent, before.kinds.dht.sent, "nothing sent in return");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    await events.stop();
+    assert.deepEqual(events.events, []);
+  } finally {
+    await b.leave();
+    await a.leave();
+  }
+});

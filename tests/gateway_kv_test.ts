@@ -269,6 +269,15 @@ test("bad /kv requests answer 400, 405, 413 or 404 with a typed JSON error namin
       ],
       [["-H", 'if-match: "1"', `${url}/a`], 400, "InvalidArgumentError", /PUT and DELETE/],
       [[`${url}/a?timeoutMs=0`], 400, "InvalidArgumentError", /timeoutMs must be an integer/],
+      // Sent as they are (URL clients resolve them away): named, not taken for an empty key.
+      [["--path-as-is", `${url}/..`], 400, "InvalidArgumentError", /Key "\.\." cannot be named/],
+      [
+        ["--path-as-is", "-X", "PUT", "-d", "x", `${url}/%2e%2E`],
+        400,
+        "InvalidArgumentError",
+        /Key "\.\." cannot be named/,
+      ],
+      [["--path-as-is", `${url}/.`], 400, "InvalidArgumentError", /Key "\." cannot be named/],
       [["-X", "POST", "-d", "x", `${url}/a`], 405, "MethodNotAllowed", /does not accept POST/],
       [[`${url}/`], 404, "NotFound", /No route GET \/kv\//],
       [[`${url}/never-written`], 404, "NotFound", /No value under key "never-written"/],

@@ -199,8 +199,11 @@ export function storedBody(value: unknown): { type: string; bytes: Uint8Array } 
   return { type, bytes: message.subarray(end + 4) };
 }
 
-/** Adds the `/kv/:key` routes of `node` to `app`; bodies up to `maxBody` bytes. */
-export function kvRoutes(app: Hono, node: P2PNode, maxBody: number): void {
+/**
+ * Adds the `/kv/:key` routes of `node` to `app`; bodies up to `maxBody` bytes, arriving within
+ * `bodyMs`.
+ */
+export function kvRoutes(app: Hono, node: P2PNode, maxBody: number, bodyMs: number): void {
   const named = (key: string) => ({ key, id: hashKey(key, node.maxKey) });
   const etag = (version: number) => ({ etag: `"${version}"` });
 
@@ -259,7 +262,10 @@ export function kvRoutes(app: Hono, node: P2PNode, maxBody: number): void {
     const req = c.req.raw;
     kvKey(req);
     writeCondition(req);
-    const value = bodyValue(await readBody(req, maxBody), req.headers.get("content-type"));
+    const value = bodyValue(
+      await readBody(req, maxBody, bodyMs),
+      req.headers.get("content-type"),
+    );
     return write(
       req,
       (key, ifVersion, timeoutMs) => node.insert(key, value, { ifVersion, timeoutMs }),

@@ -414,6 +414,9 @@ export const DASHBOARD_SCRIPT: string = /* js */ `"use strict";
   function kv(method) {
     var key = $("kv-key").value.trim(), res = $("kv-result");
     if (!key) { res.className = "result err"; res.textContent = "A key is required"; return; }
+    if (key === "." || key === "..") {
+      res.className = "result err"; res.textContent = "A key cannot be . or .. (a URL resolves them)"; return;
+    }
     var init = { method: method };
     if (method === "PUT") {
       var raw = $("kv-value").value, v;

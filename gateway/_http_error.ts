@@ -24,6 +24,7 @@ const STATUS_TYPES: Record<number, string> = {
   403: "Forbidden",
   404: "NotFound",
   405: "MethodNotAllowed",
+  408: "RequestTimeout",
   412: "PreconditionFailed",
   413: "PayloadTooLarge",
   503: "Unavailable",

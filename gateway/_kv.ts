@@ -43,7 +43,9 @@ function invalid(message: string): HttpError {
 }
 
 /**
- * The key a `/kv/...` request names: its path segment, percent-decoded.
+ * The key a `/kv/...` request names: its path segment as sent, percent-decoded. The keys `.`
+ * and `..` are refused: URL clients resolve them (and `%2E`, `%2E%2E`) as steps of the path,
+ * so a request for them reaches another route, or none.
  *
  * @example
  * ```ts
@@ -51,11 +53,15 @@ function invalid(message: string): HttpError {
  * import assert from "node:assert/strict";
  *
  * assert.equal(kvKey(new Request("http://h/kv/caf%C3%A9%2Fmenu")), "café/menu");
+ * assert.equal(kvKey(new Request("http://h/kv/a%2F..")), "a/..");
  * assert.throws(() => kvKey(new Request("http://h/kv/%zz")), /not valid percent-encoding/);
  * ```
  */
 export function kvKey(req: Request): string {
-  const raw = new URL(req.url).pathname.slice("/kv/".length);
+  // The path as the client sent it: a URL parser would resolve "." and ".." segments away.
+  const url = req.url;
+  const path = url.slice(url.indexOf("/", url.indexOf("//") + 2)).split(/[?#]/, 1)[0];
+  const raw = path.slice("/kv/".length);
   let key: string;
   try {
     key = decodeURIComponent(raw);
@@ -63,6 +69,12 @@ export function kvKey(req: Request): string {
     throw invalid(`Key "${raw.slice(0, 60)}" is not valid percent-encoding of UTF-8`);
   }
   if (key === "") throw invalid("Key must not be empty");
+  if (key === "." || key === "..") {
+    throw invalid(
+      `Key "${key}" cannot be named in a URL (clients resolve it as a step of the path); ` +
+        "use another key",
+    );
+  }
   if (encoder.encode(key).length > MAX_KV_KEY_BYTES) {
     throw invalid(`Key is longer than ${MAX_KV_KEY_BYTES} bytes`);
   }
@@ -187,8 +199,11 @@ export function storedBody(value: unknown): { type: string; bytes: Uint8Array } 
   return { type, bytes: message.subarray(end + 4) };
 }
 
-/** Adds the `/kv/:key` routes of `node` to `app`; bodies up to `maxBody` bytes. */
-export function kvRoutes(app: Hono, node: P2PNode, maxBody: number): void {
+/**
+ * Adds the `/kv/:key` routes of `node` to `app`; bodies up to `maxBody` bytes, arriving within
+ * `bodyMs`.
+ */
+export function kvRoutes(app: Hono, node: P2PNode, maxBody: number, bodyMs: number): void {
   const named = (key: string) => ({ key, id: hashKey(key, node.maxKey) });
   const etag = (version: number) => ({ etag: `"${version}"` });
 
@@ -247,7 +262,10 @@ export function kvRoutes(app: Hono, node: P2PNode, maxBody: number): void {
     const req = c.req.raw;
     kvKey(req);
     writeCondition(req);
-    const value = bodyValue(await readBody(req, maxBody), req.headers.get("content-type"));
+    const value = bodyValue(
+      await readBody(req, maxBody, bodyMs),
+      req.headers.get("content-type"),
+    );
     return write(
       req,
       (key, ifVersion, timeoutMs) => node.insert(key, value, { ifVersion, timeoutMs }),

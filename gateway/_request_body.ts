@@ -13,12 +13,15 @@ import { fromJsonValue, JsonFormError } from "./json_value.ts";
 export const MAX_TIMEOUT_MS = 600_000;
 /** Largest `nrSucc` a request may ask for. */
 export const MAX_NR_SUCC = 1024;
+/** Longest a request body may take to arrive, ms (see `GatewayOptions.bodyTimeoutMs`). */
+export const BODY_TIMEOUT_MS = 30_000;
 
 /**
  * Reads a request body of at most `limit` bytes and parses it as a JSON object.
  *
  * @param req The request.
  * @param limit Largest body accepted, in bytes.
+ * @param timeoutMs Longest the body may take to arrive, ms.
  * @returns The parsed object.
  * @throws {HttpError} 413 past the limit, 400 for an empty body, bad UTF-8, malformed JSON or
  * anything but an object.
@@ -35,8 +38,9 @@ export const MAX_NR_SUCC = 1024;
 export async function readJsonObject(
   req: Request,
   limit: number,
+  timeoutMs: number = BODY_TIMEOUT_MS,
 ): Promise<Record<string, unknown>> {
-  const value = parseJson(await readBody(req, limit), "a JSON object");
+  const value = parseJson(await readBody(req, limit, timeoutMs), "a JSON object");
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
     const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
     throw new HttpError(400, `Body must be a JSON object, got ${got}`);
@@ -77,12 +81,15 @@ export function parseJson(bytes: Uint8Array, expected: string): unknown {
 }
 
 /**
- * Reads a request body of at most `limit` bytes.
+ * Reads a request body of at most `limit` bytes, arriving within `timeoutMs` (a client that
+ * trickles a body must not hold a request, and its buffer, open for ever).
  *
  * @param req The request.
  * @param limit Largest body accepted, in bytes.
+ * @param timeoutMs Longest the body may take to arrive, ms.
  * @returns The body's bytes (empty when there is none).
- * @throws {HttpError} 413 past the limit (declared or read), before more is read.
+ * @throws {HttpError} 413 past the limit (declared or read), before more is read; 408 when the
+ * body is still incomplete after `timeoutMs`.
  *
  * @example
  * ```ts
@@ -95,7 +102,11 @@ export function parseJson(bytes: Uint8Array, expected: string): unknown {
  * await assert.rejects(readBody(big, 3), /larger than the limit of 3 bytes/);
  * ```
  */
-export async function readBody(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBody(
+  req: Request,
+  limit: number,
+  timeoutMs: number = BODY_TIMEOUT_MS,
+): Promise<Uint8Array> {
   const tooLarge = () =>
     new HttpError(413, `Body is larger than the limit of ${limit} bytes`, {
       details: { limit },
@@ -109,9 +120,19 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array>
   let size = 0;
   if (req.body) {
     const reader = req.body.getReader();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new HttpError(408, `Body did not arrive within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await Promise.race([reader.read(), late]).catch(async (e) => {
+          await reader.cancel().catch(() => {});
+          throw e;
+        });
         if (done) break;
         size += value.length;
         if (size > limit) {
@@ -121,6 +142,7 @@ export async function readBody(req: Request, limit: number): Promise<Uint8Array>
         chunks.push(value);
       }
     } finally {
+      clearTimeout(timer);
       reader.releaseLock();
     }
   }

@@ -11,7 +11,13 @@ import { EventLog, type EventLogOptions } from "./_event_log.ts";
 import { errorResponse, HttpError, jsonResponse } from "./_http_error.ts";
 import { kvRoutes } from "./_kv.ts";
 import { type MetricSample, prometheusText } from "./_metrics.ts";
-import { BodyFields, MAX_NR_SUCC, MAX_TIMEOUT_MS, readJsonObject } from "./_request_body.ts";
+import {
+  BODY_TIMEOUT_MS,
+  BodyFields,
+  MAX_NR_SUCC,
+  MAX_TIMEOUT_MS,
+  readJsonObject,
+} from "./_request_body.ts";
 import { Guard } from "./_security.ts";
 import { dashboardHtml } from "./dashboard.ts";
 import { toJsonValue } from "./json_value.ts";
@@ -28,6 +34,8 @@ export interface GatewayOptions {
   origins?: readonly string[];
   /** Largest request body, bytes; larger ones get 413. @default 1048576 */
   maxBodyBytes?: number;
+  /** Longest a request body may take to arrive, ms; a slower one gets 408. @default 30000 */
+  bodyTimeoutMs?: number;
   /** Events kept per stream for replay after `Last-Event-ID`. @default 1024 */
   replay?: number;
   /** Bytes of events kept per stream for replay. @default 8388608 */
@@ -158,6 +166,7 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
   options ??= {};
   const guard = new Guard({ token: options.token, origins: options.origins });
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
+  const bodyMs = options.bodyTimeoutMs ?? BODY_TIMEOUT_MS;
   const instance = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
   const logOptions: EventLogOptions = {
     replay: options.replay,
@@ -176,7 +185,7 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
   let closed = false;
 
   const body = async (req: Request, fields: readonly string[]): Promise<BodyFields> =>
-    new BodyFields(await readJsonObject(req, maxBody), fields);
+    new BodyFields(await readJsonObject(req, maxBody, bodyMs), fields);
   // The wait is bounded by timeoutMs; request.signal is not used because Deno.serve also aborts
   // it on normal completion (and warns about that).
   const ackOptions = (b: BodyFields) => ({ timeoutMs: b.int("timeoutMs", 1, MAX_TIMEOUT_MS) });
@@ -244,7 +253,7 @@ export function createGateway(node: P2PNode, options?: GatewayOptions): Gateway 
     return jsonResponse({ ok: true });
   });
 
-  kvRoutes(app, node, maxBody);
+  kvRoutes(app, node, maxBody, bodyMs);
 
   const sse = (req: Request, log: EventLog): Response => {
     const query = new URL(req.url).searchParams;

@@ -16,6 +16,7 @@ import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
 import { encodeFrame } from "../lib/wire/frame_writer.ts";
 import { type Frame, T } from "../lib/wire/schema.ts";
 import type { AccessPoint, NodeRef } from "../lib/wire/types.ts";
+import { until } from "./_wait.ts";
 
 const codec = new Codec();
 // Byte strings as plain CBOR byte strings, as the library writes them.
@@ -264,6 +265,18 @@ async function handshake(
 }
 
 export { encodeFrame };
+
+/**
+ * Waits until the node has handled every frame the rogue sent before this call: frames on one
+ * link are handled in order, so its answer to a ping comes after them.
+ */
+export async function handled(r: Rogue, ts: number): Promise<void> {
+  await r.send({ t: T.Ping, ts });
+  await until(
+    () => r.received.some((f) => f.t === T.Pong && f.ts === ts),
+    `the node's answer to ping ${ts}`,
+  );
+}
 
 /** A listening rogue that answers the first connection as a Noise responder, by hand. */
 export interface RogueResponder {

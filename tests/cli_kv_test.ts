@@ -140,6 +140,10 @@ test("cli.ts put, get and del refuse usage mistakes with status 2 before sending
     [["put", "k", "1", "--type", "text/plain"], /--type applies to put --file only/],
     [["get", "k", "--gateway", "nowhere"], /--gateway must be a URL/],
     [["get", "k", "--timeout-ms", "0"], /--timeout-ms must be an integer in \[1, 600000\]/],
+    // A URL resolves them as path steps: "get .." used to print the dashboard as the value.
+    [["get", ".."], /KEY "\.\." cannot be named in a URL/],
+    [["put", ".", "1"], /KEY "\." cannot be named in a URL/],
+    [["del", ".."], /KEY "\.\." cannot be named in a URL/],
   ];
   for (const [args, message] of cases) {
     const r = await kv(args);

@@ -6,6 +6,7 @@ import { createNet, hashKey, joinNet, type P2PNode } from "../mod.ts";
 import { createGateway, type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Simulator } from "../lib/node/simulator.ts";
 import { test } from "./_test.ts";
+import { within } from "./_wait.ts";
 
 /** What curl saw: the status, the response headers (lower-case names) and the body's bytes. */
 interface Answer {
@@ -269,6 +270,15 @@ test("bad /kv requests answer 400, 405, 413 or 404 with a typed JSON error namin
       ],
       [["-H", 'if-match: "1"', `${url}/a`], 400, "InvalidArgumentError", /PUT and DELETE/],
       [[`${url}/a?timeoutMs=0`], 400, "InvalidArgumentError", /timeoutMs must be an integer/],
+      // Sent as they are (URL clients resolve them away): named, not taken for an empty key.
+      [["--path-as-is", `${url}/..`], 400, "InvalidArgumentError", /Key "\.\." cannot be named/],
+      [
+        ["--path-as-is", "-X", "PUT", "-d", "x", `${url}/%2e%2E`],
+        400,
+        "InvalidArgumentError",
+        /Key "\.\." cannot be named/,
+      ],
+      [["--path-as-is", `${url}/.`], 400, "InvalidArgumentError", /Key "\." cannot be named/],
       [["-X", "POST", "-d", "x", `${url}/a`], 405, "MethodNotAllowed", /does not accept POST/],
       [[`${url}/`], 404, "NotFound", /No route GET \/kv\//],
       [[`${url}/never-written`], 404, "NotFound", /No value under key "never-written"/],
@@ -319,4 +329,33 @@ test("a read that cannot reach a majority of replicas answers 504 naming how man
   assert.ok(body.answered < 3, `${body.answered} answered`);
   sim.heal();
   for (const n of sim.nodes) n.crash();
+});
+
+test("a PUT whose body trickles in answers 408 once bodyTimeoutMs has passed, and stores nothing", async () => {
+  await using node = await createNet({ net: { replication: 1 } });
+  await using server = serveGateway(node, { port: 0, bodyTimeoutMs: 300 });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const head = "PUT /kv/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+      'Content-Length: 1000\r\n\r\n"ab';
+    await conn.write(new TextEncoder().encode(head));
+    let text = "";
+    const buf = new Uint8Array(4096);
+    await within(
+      (async () => {
+        while (!text.includes("}")) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          text += new TextDecoder().decode(buf.subarray(0, n));
+        }
+      })(),
+      "the answer to a body that never completes",
+    );
+    assert.match(text, /^HTTP\/1\.1 408/);
+    assert.match(text, /"type":"RequestTimeout"/);
+    assert.match(text, /Body did not arrive within 300 ms/);
+  } finally {
+    conn.close();
+  }
+  assert.equal(await node.lookup("slow"), undefined);
 });

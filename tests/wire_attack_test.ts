@@ -8,7 +8,7 @@ import { WireError } from "../lib/wire/cbor.ts";
 import { Codec } from "../lib/wire/codec.ts";
 import { type FieldSpec, type FrameName, HOP_LIMIT, SCHEMA, T } from "../lib/wire/schema.ts";
 import type { NodeRef } from "../lib/wire/types.ts";
-import { cbor, message, type Rogue, rogue } from "./_rogue.ts";
+import { cbor, handled, message, rogue } from "./_rogue.ts";
 import { until } from "./_wait.ts";
 import { test } from "./_test.ts";
 
@@ -212,18 +212,6 @@ function ruleCases(peer: NodeRef, other: NodeRef): Case[] {
     { what: "bytes that are not CBOR", body: new Uint8Array([0xff, 0xfe]) },
     { what: "trailing bytes", body: new Uint8Array([...cbor([T.Ping, 1]), 0]) },
   ];
-}
-
-/**
- * Waits until the node has handled every frame the rogue sent before this call: frames on one
- * link are handled in order, so its answer to a ping comes after them.
- */
-async function handled(r: Rogue, ts: number): Promise<void> {
-  await r.send({ t: T.Ping, ts });
-  await until(
-    () => r.received.some((f) => f.t === T.Pong && f.ts === ts),
-    `the node's answer to ping ${ts}`,
-  );
 }
 
 function ringOk(nodes: P2PNode[]): boolean {

@@ -64,6 +64,10 @@ export async function kvRequest(
   }
   const [key, value] = positionals;
   if (key === "") throw new UsageError("KEY must not be empty");
+  // A URL would resolve them as steps of its path: the request would reach another route.
+  if (key === "." || key === "..") {
+    throw new UsageError(`KEY "${key}" cannot be named in a URL; use another key`);
+  }
   let base: URL;
   try {
     base = new URL(values.gateway ?? DEFAULT_GATEWAY);

@@ -141,4 +141,9 @@ export interface RingPort {
   suspected(): NodeRef[];
   /** Resolves when the transport's send queues have room (senders that await it are paced). */
   ready(): Promise<void>;
+  /**
+   * Counts a frame from a peer that a service dropped because no honest peer sends it (it is
+   * counted in the node's `badFrames`, under `reason`).
+   */
+  rejectFrame(reason: string): void;
 }

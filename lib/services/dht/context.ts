@@ -69,6 +69,12 @@ export interface DhtStatistics {
   pendingRanges: number;
 }
 
+/**
+ * The bad-frame reason of a DHT frame no honest peer sends: a replica index past the network's
+ * factor, or a position that is not that replica's.
+ */
+export const NOT_A_REPLICA = "replica";
+
 /** The mutable counters behind {@linkcode DhtStatistics}. */
 export interface DhtCounters {
   repaired: number;
@@ -95,11 +101,8 @@ export interface DhtContext {
  */
 export function mergeItem(ctx: DhtContext, key: number, i: number, o: Register): boolean {
   const now = ctx.host.now();
-  const { store } = ctx;
-  const held = store.get(key, i);
-  // A refused item leaves nothing behind (not even an empty register).
-  const it = held ?? (store.fits(null, o.val) ? store.obtain(key, i, now) : undefined);
-  if (!it || !store.fits(it, o.val)) {
+  const it = ctx.store.place(key, i, o.val, now);
+  if (!it) {
     ctx.counters.refused++;
     return false;
   }

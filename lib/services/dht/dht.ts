@@ -16,7 +16,10 @@
  *   positions in its range, or in a range its predecessor is handing it; every frame is bounded
  *   by the wire schema (`lib/wire/schema.ts`, which checks each DHT frame whole at the edge): at
  *   most 128 items merged, 32 buckets compared, and a digest or pull scans the store once
- *   (bounded by `maxItems`). Tombstones and the promises of writes that never completed are
+ *   (bounded by `maxItems`); a pull is answered with at most 1 MiB of items (sync.ts). Frames
+ *   no honest peer sends (a replica index past the factor, a position that is not that
+ *   replica's) are counted as bad frames; requests carry random ids, so only a node that saw a
+ *   request can answer it. Tombstones and the promises of writes that never completed are
  *   dropped after `tombstoneTtlMs`.
  *
  * Why a range taken over after a crash is recovered before it is served: an acceptor that comes
@@ -33,7 +36,13 @@
 import type { Frame, NodeRef, Timer } from "../../com/transport.ts";
 import type { DhtRoutedFrame } from "../../core/port.ts";
 import { type FrameOf, T } from "../../wire/schema.ts";
-import { DHT_DEFAULTS, type DhtContext, type DhtOptions, type DhtStatistics } from "./context.ts";
+import {
+  DHT_DEFAULTS,
+  type DhtContext,
+  type DhtOptions,
+  type DhtStatistics,
+  NOT_A_REPLICA,
+} from "./context.ts";
 import type { DhtHost } from "./host.ts";
 import { Migration } from "./migration.ts";
 import { Proposer, type WriteResult } from "./proposer.ts";
@@ -150,6 +159,7 @@ export class Dht {
       case T.DhtAccepted:
       case T.DhtState:
       case T.DhtNack:
+        if (f.i >= this.#ctx.f) return this.#ctx.host.reject(NOT_A_REPLICA);
         return this.#proposer.answer(from, f);
       case T.DhtLearn:
         return this.#learn(f);
@@ -157,7 +167,7 @@ export class Dht {
         return m.onStart(from, f);
       case T.DhtItems:
         if (f.m !== "sync") return m.onItems(from, f);
-        return this.#sync.onItems(f, (pos) => !m.leaving && m.owns(pos));
+        return this.#sync.onItems(from, f, (pos) => !m.leaving && m.owns(pos));
       case T.DhtItemsAck:
         return this.#transfers.ack(from, f.q, f.n);
       case T.DhtDigest:
@@ -220,10 +230,10 @@ export class Dht {
   // ---- acceptor ----
 
   #acceptor(f: Exclude<DhtRoutedFrame, FrameOf<"DhtSyncReq">>): void {
-    const { host, store, f: rf, maxKey, options } = this.#ctx;
+    const { host, store, f: rf, maxKey } = this.#ctx;
     const m = this.#migration;
     const { key, i, q } = f;
-    if (i >= rf || f.k !== replicaPosition(key, i, rf, maxKey)) return;
+    if (i >= rf || f.k !== replicaPosition(key, i, rf, maxKey)) return host.reject(NOT_A_REPLICA);
     const to = f.s;
     const lo = m.range()[0];
     const nack = (why: FrameOf<"DhtNack">["why"]) => host.send(to, { t: T.DhtNack, q, i, lo, why });
@@ -246,8 +256,7 @@ export class Dht {
       });
     }
     const val = f.t === T.DhtAccept ? f.val ?? null : null;
-    const held = store.get(key, i);
-    const it = held ?? (store.fits(null, val) ? store.obtain(key, i, now) : undefined);
+    const it = store.place(key, i, val, now);
     if (!it) {
       this.#ctx.counters.refused++;
       return nack("full");
@@ -269,27 +278,28 @@ export class Dht {
         val: it.val ?? undefined,
       });
     }
-    if ((val && val.length > options.maxValueBytes) || !store.fits(it, val)) {
-      if (!held) store.delete(it);
-      this.#ctx.counters.refused++;
-      return nack("full");
-    }
     const state = { ver: f.ver, ws: f.ws, val };
     const ok = store.update(it, now, (r) => accept(r, f.c, f.bt, state));
     host.send(to, { t: T.DhtAccepted, q, i, lo, ok, pc: it.pc, pt: it.pt });
   }
 
-  /** Read repair: a chosen state for a replica here that answered with an older one. */
+  /**
+   * Read repair: a chosen state for a replica here that answered with an older one. Refused
+   * (and counted) for a position this node does not serve now, or past the storage limits.
+   */
   #learn(f: FrameOf<"DhtLearn">): void {
-    const { host, store, f: rf, maxKey } = this.#ctx;
+    const { host, store, f: rf, maxKey, counters } = this.#ctx;
     const { key, i } = f;
-    if (i >= rf || !this.#migration.ready(replicaPosition(key, i, rf, maxKey))) return;
+    if (i >= rf) return host.reject(NOT_A_REPLICA);
     const now = host.now();
     const val = f.val ?? null;
-    const held = store.get(key, i);
-    const it = held ?? (store.fits(null, val) ? store.obtain(key, i, now) : undefined);
-    if (!it || !store.fits(it, val)) return;
+    const ready = this.#migration.ready(replicaPosition(key, i, rf, maxKey));
+    const it = ready ? store.place(key, i, val, now) : undefined;
+    if (!it) {
+      counters.refused++;
+      return;
+    }
     const state = { ver: f.ver, ws: f.ws, val };
-    if (store.update(it, now, (r) => learn(r, f.c, f.bt, state))) this.#ctx.counters.repaired++;
+    if (store.update(it, now, (r) => learn(r, f.c, f.bt, state))) counters.repaired++;
   }
 }

@@ -48,6 +48,34 @@ export interface DhtHost {
   timer(ms: number, fn: () => void): Timer;
   /** Random numbers in [0, 1) (seeded in the simulator). */
   random(): number;
+  /**
+   * Counts a frame no honest peer sends (a replica index past the factor, a position that is
+   * not that replica's) as a bad frame of the node, under `reason`.
+   */
+  reject(reason: string): void;
+}
+
+/**
+ * A fresh request id: random in `[1, 2^48)`, and not `taken`. Answers are matched to requests
+ * by id alone, so ids a peer could guess (1, 2, 3...) would let any peer that can reach this
+ * node answer requests it never saw: promises and digests that end a round or a recovery
+ * early, ranges that teach the location table where replicas are not.
+ *
+ * @example
+ * ```ts
+ * import { requestId } from "./host.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const draws = [0.5, 0.5, 0.25];
+ * const q = requestId(() => draws.shift()!, (x) => x === 1 + Math.floor(0.5 * (2 ** 48 - 1)));
+ * assert.equal(q, 1 + Math.floor(0.25 * (2 ** 48 - 1))); // the taken id was drawn again
+ * ```
+ */
+export function requestId(random: () => number, taken: (q: number) => boolean): number {
+  for (;;) {
+    const q = 1 + Math.floor(random() * (2 ** 48 - 1));
+    if (!taken(q)) return q;
+  }
 }
 
 /**
@@ -93,5 +121,6 @@ export function portHost(port: RingPort): DhtHost {
     now: () => port.clock.now(),
     timer: (ms, fn) => port.timer(ms, fn),
     random: () => port.random(),
+    reject: (reason) => port.rejectFrame(reason),
   };
 }

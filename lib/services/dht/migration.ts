@@ -200,9 +200,13 @@ export class Migration {
     this.#drain();
   }
 
-  /** Recovers `(a, b]` from the other replicas after `delayMs`, answering for it only then. */
+  /**
+   * Recovers `(a, b]` from the other replicas after `delayMs`, answering for it only then; a
+   * recovery of that range already under way covers it.
+   */
   #recover(a: number, b: number, delayMs: number): void {
     const { host } = this.#ctx;
+    if (this.#waits.some((w) => w.recover && w.a === a && w.b === b)) return;
     const w: Wait = { a, b, recover: true, from: -1, until: host.now() + RECOVER_MAX_MS };
     this.#waits.push(w);
     host.timer(delayMs, () => {
@@ -226,11 +230,20 @@ export class Migration {
     host.timer(0, () => this.check());
   }
 
-  /** `Start` from our successor: our range's items are coming. */
+  /**
+   * `Start` from our successor: our range's items are coming. From any other node, or naming
+   * another joiner, it is refused (counted): it must not cancel the recovery a new DHT starts
+   * with. A `Start` again from the same node replaces the one before, so a successor that
+   * repeats it does not pile up waits.
+   */
   onStart(from: NodeRef, f: FrameOf<"DhtStart">): void {
     const { host } = this.#ctx;
+    if (f.b !== host.self().id || host.succ()?.id !== from.id) {
+      this.#ctx.counters.refused++;
+      return;
+    }
     this.#started = true;
-    if (f.b !== host.self().id || host.succ()?.id !== from.id) return;
+    this.#waits = this.#waits.filter((w) => w.recover || w.from !== from.id);
     this.#waits.push({
       a: f.a,
       b: f.b,
@@ -252,6 +265,8 @@ export class Migration {
       if (host.pred()?.id !== from.id || b !== from.id || inOC(hi, a, b, M)) return;
       rec = this.#incoming.find((r) => r.from === from.id && r.a === a && r.b === b);
       if (!rec) {
+        // One leave at a time per node: a new range from it replaces the one before.
+        this.#incoming = this.#incoming.filter((r) => r.from !== from.id);
         rec = { a, b, from: from.id, done: false, rec: false, until: host.now() + INCOMING_MS };
         this.#incoming.push(rec);
       }
@@ -274,6 +289,12 @@ export class Migration {
       return;
     }
     const awaited = this.#waits.filter((w) => !w.recover && w.from === from.id);
+    if (awaited.length === 0 && host.succ()?.id !== from.id) {
+      // Nobody hands us a range but our successor (the node that held it before we joined):
+      // the end of a transfer from anyone else must not make us recover, or wait.
+      this.#ctx.counters.refused++;
+      return;
+    }
     this.#waits = this.#waits.filter((w) => !awaited.includes(w));
     if (f.rec) {
       for (const w of awaited) this.#recover(w.a, w.b, 0);

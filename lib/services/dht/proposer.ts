@@ -30,7 +30,7 @@ import { inOC } from "../../core/id_space.ts";
 import type { DhtRoutedFrame } from "../../core/port.ts";
 import { QuorumError, VersionConflictError } from "../../errors.ts";
 import { type FrameOf, T } from "../../wire/schema.ts";
-import type { DhtHost } from "./host.ts";
+import { type DhtHost, requestId } from "./host.ts";
 import {
   type Answer,
   applyIntent,
@@ -119,7 +119,6 @@ export class Proposer {
   /** This node instance's ballot tag (random: even a restarted id never reuses a ballot). */
   readonly #tag: number;
   #counter = 0;
-  #nextQ = 1;
   readonly #ops = new Map<number, Op>();
   readonly #all = new Set<Op>();
   readonly #where: Locations;
@@ -232,7 +231,7 @@ export class Proposer {
   /** Starts a round of `step` with a new request id. */
   #round(op: Op, step: Step): void {
     this.#ops.delete(op.q);
-    op.q = this.#nextQ++;
+    op.q = requestId(() => this.#host.random(), (q) => this.#ops.has(q));
     op.step = step;
     this.#ops.set(op.q, op);
     op.answers.clear();

@@ -40,6 +40,8 @@ export interface StoreLimits {
   maxItems: number;
   /** Most value bytes held. */
   maxBytes: number;
+  /** Largest value held, bytes. */
+  maxValueBytes: number;
 }
 
 /** The replicas a node holds. */
@@ -66,11 +68,17 @@ export class Store {
     return undefined;
   }
 
-  /** Replica `i` of `key`, created empty when absent; `undefined` at the item limit. */
-  obtain(key: number, i: number, now: number): Item | undefined {
-    const found = this.get(key, i);
-    if (found) return found;
-    if (this.items >= this.#limits.maxItems) return undefined;
+  /**
+   * The item that may take `val` as replica `i` of `key`: the one held, or a new empty one.
+   * `undefined` when `val` would break a limit (larger than `maxValueBytes`, past `maxBytes`,
+   * or a new item past `maxItems`): nothing is created then. Every way an item enters or
+   * changes (a write, a read repair, a handover, anti-entropy) comes through here, so no peer
+   * can make a node hold more than its limits.
+   */
+  place(key: number, i: number, val: Uint8Array | null, now: number): Item | undefined {
+    const held = this.get(key, i);
+    if (!this.#fits(held ?? null, val)) return undefined;
+    if (held) return held;
     const it = new Item(key, i, now);
     it.next = this.#byKey.get(key) ?? null;
     this.#byKey.set(key, it);
@@ -78,14 +86,13 @@ export class Store {
     return it;
   }
 
-  /**
-   * Whether changing `item`'s value to `val` stays within the byte limit; for `null`, whether a
-   * new item holding `val` stays within both limits.
-   */
-  fits(item: Item | null, val: Uint8Array | null): boolean {
-    if (item === null && this.items >= this.#limits.maxItems) return false;
+  /** Whether `item` (`null`: a new one) may hold `val` within the limits. */
+  #fits(item: Item | null, val: Uint8Array | null): boolean {
+    const { maxItems, maxBytes, maxValueBytes } = this.#limits;
+    if (item === null && this.items >= maxItems) return false;
+    if (val !== null && val.length > maxValueBytes) return false;
     const delta = (val?.length ?? 0) - (item?.val?.length ?? 0);
-    return delta <= 0 || this.bytes + delta <= this.#limits.maxBytes;
+    return delta <= 0 || this.bytes + delta <= maxBytes;
   }
 
   /**

@@ -100,15 +100,23 @@ export class MemoryNetwork {
   }
 }
 
-interface Link {
-  peer: NodeRef;
-  /** How the peer knows this side. */
-  back: NodeRef;
-  /** Virtual time at which the last frame on this link arrives (FIFO). */
-  lastAt: number;
-  out: boolean;
-  /** The peer's side of this link. */
-  twin: Link | null;
+/**
+ * One connection, shared by its two ends (a simulated network holds tens of millions of them,
+ * so one small object per connection rather than one per end plus node records per end).
+ */
+interface Conn {
+  /** The end that dialled. */
+  a: MemoryTransport;
+  /** The end that accepted. */
+  b: MemoryTransport;
+  /** How `b` knows `a`. */
+  aRef: NodeRef;
+  /** How `a` knows `b`. */
+  bRef: NodeRef;
+  /** Virtual time at which the last frame from `a` to `b` arrives (FIFO). */
+  lastAB: number;
+  /** Virtual time at which the last frame from `b` to `a` arrives (FIFO). */
+  lastBA: number;
   /** Virtual time of the last frame either way. */
   used: number;
 }
@@ -131,8 +139,10 @@ export class MemoryTransport implements Transport {
   readonly stats: LinkStats = newLinkStats();
   readonly #net: MemoryNetwork;
   #events: TransportEvents | null = null;
-  readonly #links = new Map<number, Link>();
+  readonly #links = new Map<number, Conn>();
   #dead = false;
+  /** How peers know this transport (one record shared by all its connections). */
+  #ref: NodeRef | null = null;
 
   /** Use {@linkcode MemoryNetwork.transport}. */
   constructor(net: MemoryNetwork, ap: AccessPoint) {
@@ -149,8 +159,15 @@ export class MemoryTransport implements Transport {
     this.#events = events;
   }
 
-  /** Opens a link (handshake on both sides) or explains why not. */
-  #open(port: number, out: boolean): { link?: Link; error?: Error } {
+  /** This transport as a hello presents it, reusing the record while the id stays the same. */
+  #refFor(id: number, ap: AccessPoint): NodeRef {
+    const r = this.#ref;
+    if (r && r.id === id && r.ap === ap) return r;
+    return (this.#ref = { id, ap });
+  }
+
+  /** Opens a connection (handshake on both sides), dialled from this end, or explains why not. */
+  #open(port: number): { conn?: Conn; error?: Error } {
     const ev = this.#events!;
     const peer = this.#net.at(port);
     const where = `${this.ap.hostname}:${port}`;
@@ -169,49 +186,54 @@ export class MemoryTransport implements Transport {
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
       }
     }
-    const meRef = { id: mine.id, ap: mine.ap };
-    const themRef = { id: theirs.id, ap: theirs.ap };
-    const now = this.#net.clock.now();
-    const link: Link = { peer: themRef, back: meRef, lastAt: 0, out, twin: null, used: now };
-    const back: Link = { peer: meRef, back: themRef, lastAt: 0, out: !out, twin: link, used: now };
-    link.twin = back;
-    this.#links.set(theirs.id, link);
-    if (out) this.stats.linksOut++;
-    else this.stats.linksIn++;
-    peer.#links.set(mine.id, back);
-    if (out) peer.stats.linksIn++;
-    else peer.stats.linksOut++;
-    return { link };
+    const conn: Conn = {
+      a: this,
+      b: peer,
+      aRef: this.#refFor(mine.id, mine.ap),
+      bRef: peer.#refFor(theirs.id, theirs.ap),
+      lastAB: 0,
+      lastBA: 0,
+      used: this.#net.clock.now(),
+    };
+    this.#links.set(theirs.id, conn);
+    this.stats.linksOut++;
+    peer.#links.set(mine.id, conn);
+    peer.stats.linksIn++;
+    return { conn };
   }
 
   send(to: NodeRef, frame: Frame): void {
     if (this.#dead) return;
     const net = this.#net;
-    let link = this.#links.get(to.id);
-    if (!link) {
-      const r = this.#open(to.ap.port, true);
-      if (!r.link) {
+    let conn = this.#links.get(to.id);
+    if (!conn) {
+      const r = this.#open(to.ap.port);
+      if (!r.conn) {
         net.clock.timer(net.latency(), () => {
           if (!this.#dead) this.#events!.peerDown(to, r.error!.message, [frame]);
         });
         return;
       }
-      link = r.link;
+      conn = r.conn;
     }
-    const dst = net.at(to.ap.port);
+    const mine = conn.a === this;
+    // The frame goes to whoever listens at the address it names (normally this connection's
+    // other end; the network's table only when they differ).
+    const end = mine ? conn.b : conn.a;
+    const dst = end.ap.port === to.ap.port ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.stats.framesOut++;
     net.framesSent++;
     if (!dst || dst.#dead || !net.reachable(this.ap.port, to.ap.port) || net.lost()) {
       this.stats.framesDropped++;
       return;
     }
-    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
-    link.lastAt = at;
-    link.used = at;
-    if (link.twin) link.twin.used = at;
+    const at = Math.max(net.clock.now() + net.latency(), mine ? conn.lastAB : conn.lastBA);
+    if (mine) conn.lastAB = at;
+    else conn.lastBA = at;
+    conn.used = at;
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
-    const from = link.back;
+    const from = mine ? conn.aRef : conn.bRef;
     net.clock.timer(at - net.clock.now(), () => {
       if (dst.#dead) return;
       dst.stats.framesIn++;
@@ -223,9 +245,9 @@ export class MemoryTransport implements Transport {
     const net = this.#net;
     net.clock.timer(net.latency() * 2, () => {
       if (this.#dead) return done(new ConnectError("Transport is closed"));
-      const r = this.#open(ap.port, true);
+      const r = this.#open(ap.port);
       if (r.error) return done(r.error);
-      done(null, r.link!.peer);
+      done(null, r.conn!.bRef);
     });
   }
 
@@ -241,7 +263,7 @@ export class MemoryTransport implements Transport {
   idle(ms: number): number[] {
     const since = this.#net.clock.now() - ms;
     const out: number[] = [];
-    for (const [id, link] of this.#links) if (link.used < since) out.push(id);
+    for (const [id, conn] of this.#links) if (conn.used < since) out.push(id);
     return out;
   }
 
@@ -250,23 +272,24 @@ export class MemoryTransport implements Transport {
    * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.
    */
   #drop(peerId: number, mode: "bye" | "reset" | "silent"): void {
-    const link = this.#links.get(peerId);
-    if (!link) return;
+    const conn = this.#links.get(peerId);
+    if (!conn) return;
     this.#links.delete(peerId);
-    if (link.out) this.stats.linksOut--;
+    const mine = conn.a === this;
+    if (mine) this.stats.linksOut--;
     else this.stats.linksIn--;
-    const peer = this.#net.at(link.peer.ap.port);
-    if (!peer || mode === "silent") return;
+    const peer = mine ? conn.b : conn.a;
+    if (peer.#dead || mode === "silent") return;
     const net = this.#net;
     // The close arrives after the frames already in flight on this link.
-    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
+    const at = Math.max(net.clock.now() + net.latency(), mine ? conn.lastAB : conn.lastBA);
     net.clock.timer(at - net.clock.now(), () => {
-      const twin = link.twin!;
-      if (peer.#dead || peer.#links.get(twin.peer.id) !== twin) return;
-      peer.#links.delete(twin.peer.id);
-      if (twin.out) peer.stats.linksOut--;
-      else peer.stats.linksIn--;
-      if (mode === "reset") peer.#events!.peerDown(twin.peer, "connection reset by peer");
+      const me = mine ? conn.aRef : conn.bRef;
+      if (peer.#dead || peer.#links.get(me.id) !== conn) return;
+      peer.#links.delete(me.id);
+      if (mine) peer.stats.linksIn--;
+      else peer.stats.linksOut--;
+      if (mode === "reset") peer.#events!.peerDown(me, "connection reset by peer");
     });
   }
 

@@ -431,12 +431,26 @@ export class Ring {
     if (tb.alone) return;
     const now = this.clock.now();
     // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
-    // which only cost extra hops when stale, at a fifth of that rate.
-    const watched = new Map<number, [NodeRef, number]>();
-    tb.forEachKnown((n) => watched.set(n.id, [n, FINGER_SCALE]));
-    watched.set(tb.succ.id, [tb.succ, 1]);
-    if (tb.pred && tb.pred !== tb.self) watched.set(tb.pred.id, [tb.pred, 1]);
-    for (const [n, scale] of watched.values()) {
+    // which only cost extra hops when stale, at a fifth of that rate. Each known node once, in
+    // the order first met, as the record of the last slot holding it (the successor's and
+    // predecessor's own records for them); no map or pair per node, since every node of a
+    // simulated network runs this every second.
+    const succ = tb.succ;
+    const pred = tb.pred && tb.pred !== tb.self ? tb.pred : null;
+    const known: NodeRef[] = [];
+    tb.forEachKnown((n) => known.push(n));
+    for (let i = 0; i < known.length; i++) {
+      const id = known[i].id;
+      let seen = false;
+      for (let j = 0; j < i && !seen; j++) seen = known[j].id === id;
+      if (seen) continue;
+      let n = known[i];
+      for (let j = i + 1; j < known.length; j++) if (known[j].id === id) n = known[j];
+      let scale = FINGER_SCALE;
+      if (id === pred?.id || id === succ.id) {
+        n = id === pred?.id ? pred : succ;
+        scale = 1;
+      }
       const verdict = this.#detector.check(n.id, now, scale);
       if (verdict === "ping") this.sendControl(n, { t: T.Ping, ts: now });
       else if (verdict === "suspect") this.#suspect(n, scale);

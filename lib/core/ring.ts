@@ -437,8 +437,7 @@ export class Ring {
     // simulated network runs this every second.
     const succ = tb.succ;
     const pred = tb.pred && tb.pred !== tb.self ? tb.pred : null;
-    const known: NodeRef[] = [];
-    tb.forEachKnown((n) => known.push(n));
+    const known = tb.known;
     for (let i = 0; i < known.length; i++) {
       const id = known[i].id;
       let seen = false;

@@ -158,6 +158,14 @@ export class RoutingTable {
     return best;
   }
 
+  /**
+   * Every known node by slot (a node held in two slots appears twice), as one array shared until
+   * the table changes: read it, do not modify it (a change builds a new one).
+   */
+  get known(): readonly NodeRef[] {
+    return this.#candidates();
+  }
+
   /** Calls `fn` for every distinct-by-slot known node (may repeat a node held in two slots). */
   forEachKnown(fn: (n: NodeRef, finger: number) => void): void {
     const known = this.#candidates();

@@ -75,6 +75,7 @@ export class RoutingTable {
   }
 
   set pred(p: NodeRef | null) {
+    if (p === this.#pred) return;
     this.#pred = p;
     this.#known = null;
   }
@@ -95,32 +96,29 @@ export class RoutingTable {
     this.#known = null;
   }
 
-  /** Known nodes and their finger slots, as flat arrays (shared; do not modify). */
+  /**
+   * Known nodes and their finger slots, as flat arrays (shared; do not modify), allocated at
+   * their exact size: every node of a simulation keeps a pair.
+   */
   #candidates(): NodeRef[] {
     if (this.#known) return this.#known;
-    const known: NodeRef[] = [];
-    const slots: number[] = [];
-    const p = this.#pred;
-    if (p && p !== this.self) {
-      known.push(p);
-      slots.push(-1);
-    }
-    for (const n of this.#succList) {
-      known.push(n);
-      slots.push(-1);
-    }
+    const p = this.#pred && this.#pred !== this.self ? this.#pred : null;
     const f = this.fingers;
+    let count = (p ? 1 : 0) + this.#succList.length + this.mesh.size;
+    for (let i = 0; i < f.length; i++) if (f[i]) count++;
+    const known = new Array<NodeRef>(count);
+    const slots = new Array<number>(count).fill(-1);
+    let k = 0;
+    if (p) known[k++] = p;
+    for (const n of this.#succList) known[k++] = n;
     for (let i = 0; i < f.length; i++) {
       const n = f[i];
       if (n) {
-        known.push(n);
-        slots.push(i);
+        slots[k] = i;
+        known[k++] = n;
       }
     }
-    for (const n of this.mesh.values()) {
-      known.push(n);
-      slots.push(-1);
-    }
+    for (const n of this.mesh.values()) known[k++] = n;
     this.#knownSlot = slots;
     return (this.#known = known);
   }
@@ -302,8 +300,15 @@ export class RoutingTable {
       if (n.id === this.self.id) break;
       if (!out.some((o) => o.id === n.id)) out.push(n);
     }
-    const old = this.succList;
-    this.succList = out;
-    return old.length !== out.length || old.some((n, i) => n.id !== out[i].id);
+    const old = this.#succList;
+    const changed = old.length !== out.length || old.some((n, i) => n.id !== out[i].id);
+    // The same nodes at the same addresses (a stabilisation round, mostly): keep the list, and
+    // the known-node arrays built from it.
+    const same = !changed &&
+      old.every((n, i) =>
+        n === out[i] || (n.ap.port === out[i].ap.port && n.ap.hostname === out[i].ap.hostname)
+      );
+    if (!same) this.succList = out;
+    return changed;
   }
 }

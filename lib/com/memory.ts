@@ -102,7 +102,8 @@ export class MemoryNetwork {
 
 /**
  * One connection, shared by its two ends (a simulated network holds tens of millions of them,
- * so one small object per connection rather than one per end plus node records per end).
+ * so one small object per connection rather than one per end plus node records per end; the
+ * times are kept by each end, in {@linkcode Links}, as unboxed numbers).
  */
 interface Conn {
   /** The end that dialled. */
@@ -113,22 +114,19 @@ interface Conn {
   aRef: NodeRef;
   /** How `a` knows `b`. */
   bRef: NodeRef;
-  /** Virtual time at which the last frame from `a` to `b` arrives (FIFO). */
-  lastAB: number;
-  /** Virtual time at which the last frame from `b` to `a` arrives (FIFO). */
-  lastBA: number;
-  /** Virtual time of the last frame either way. */
-  used: number;
 }
 
 /**
- * A transport's connections by peer id: ids ascending in one array, connections alongside.
- * A node of a large simulation holds ~50 connection ends; a Map entry with its boxed id key
- * cost ~65 bytes each, this 16, and a binary search over a few cache lines finds one.
+ * A transport's connections by peer id: ids ascending in one array, connections alongside, and
+ * the virtual time at which the last frame this end sent on each arrives (FIFO order; the
+ * opening time before the first). A node of a large simulation holds ~50 connection ends; a Map
+ * entry with its boxed id key cost ~65 bytes each, this 24, and a binary search over a few cache
+ * lines finds one.
  */
 class Links {
   readonly ids: number[] = [];
   readonly conns: Conn[] = [];
+  readonly sent: number[] = [];
 
   /** Index of `id`, or `-1 - (where it would go)`. */
   find(id: number): number {
@@ -149,20 +147,24 @@ class Links {
     return i >= 0 ? this.conns[i] : undefined;
   }
 
-  set(id: number, conn: Conn): void {
+  /** Adds (or replaces) the connection to `id`, opened at `now`. */
+  set(id: number, conn: Conn, now: number): void {
     const i = this.find(id);
-    if (i >= 0) this.conns[i] = conn;
-    else {
+    if (i >= 0) {
+      this.conns[i] = conn;
+      this.sent[i] = now;
+    } else {
       this.ids.splice(-1 - i, 0, id);
       this.conns.splice(-1 - i, 0, conn);
+      this.sent.splice(-1 - i, 0, now);
     }
   }
 
-  delete(id: number): void {
-    const i = this.find(id);
-    if (i < 0) return;
+  /** Removes the connection at index `i`. */
+  remove(i: number): void {
     this.ids.splice(i, 1);
     this.conns.splice(i, 1);
+    this.sent.splice(i, 1);
   }
 }
 
@@ -236,13 +238,11 @@ export class MemoryTransport implements Transport {
       b: peer,
       aRef: this.#refFor(mine.id, mine.ap),
       bRef: peer.#refFor(theirs.id, theirs.ap),
-      lastAB: 0,
-      lastBA: 0,
-      used: this.#net.clock.now(),
     };
-    this.#links.set(theirs.id, conn);
+    const now = this.#net.clock.now();
+    this.#links.set(theirs.id, conn, now);
     this.stats.linksOut++;
-    peer.#links.set(mine.id, conn);
+    peer.#links.set(mine.id, conn, now);
     peer.stats.linksIn++;
     return { conn };
   }
@@ -250,8 +250,9 @@ export class MemoryTransport implements Transport {
   send(to: NodeRef, frame: Frame): void {
     if (this.#dead) return;
     const net = this.#net;
-    let conn = this.#links.get(to.id);
-    if (!conn) {
+    const links = this.#links;
+    let i = links.find(to.id);
+    if (i < 0) {
       const r = this.#open(to.ap.port);
       if (!r.conn) {
         net.clock.timer(net.latency(), () => {
@@ -259,8 +260,10 @@ export class MemoryTransport implements Transport {
         });
         return;
       }
-      conn = r.conn;
+      // Keyed by the id the peer presented, which a stale record may not carry.
+      i = links.find(r.conn.bRef.id);
     }
+    const conn = links.conns[i];
     const mine = conn.a === this;
     // The frame goes to whoever listens at the address it names (normally this connection's
     // other end; the network's table only when they differ).
@@ -272,10 +275,8 @@ export class MemoryTransport implements Transport {
       this.stats.framesDropped++;
       return;
     }
-    const at = Math.max(net.clock.now() + net.latency(), mine ? conn.lastAB : conn.lastBA);
-    if (mine) conn.lastAB = at;
-    else conn.lastBA = at;
-    conn.used = at;
+    const at = Math.max(net.clock.now() + net.latency(), links.sent[i]);
+    links.sent[i] = at;
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
     const from = mine ? conn.aRef : conn.bRef;
@@ -308,8 +309,15 @@ export class MemoryTransport implements Transport {
   idle(ms: number): number[] {
     const since = this.#net.clock.now() - ms;
     const out: number[] = [];
-    const { ids, conns } = this.#links;
-    for (let i = 0; i < ids.length; i++) if (conns[i].used < since) out.push(ids[i]);
+    const { ids, conns, sent } = this.#links;
+    for (let i = 0; i < ids.length; i++) {
+      if (sent[i] >= since) continue;
+      // Idle both ways: the last frame the other end sent on this connection arrived before too.
+      const c = conns[i];
+      const peer = c.a === this ? c.b : c.a;
+      const j = peer.#links.find((c.a === this ? c.aRef : c.bRef).id);
+      if (j < 0 || peer.#links.conns[j] !== c || peer.#links.sent[j] < since) out.push(ids[i]);
+    }
     return out;
   }
 
@@ -318,9 +326,11 @@ export class MemoryTransport implements Transport {
    * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.
    */
   #drop(peerId: number, mode: "bye" | "reset" | "silent"): void {
-    const conn = this.#links.get(peerId);
-    if (!conn) return;
-    this.#links.delete(peerId);
+    const i = this.#links.find(peerId);
+    if (i < 0) return;
+    const conn = this.#links.conns[i];
+    const last = this.#links.sent[i];
+    this.#links.remove(i);
     const mine = conn.a === this;
     if (mine) this.stats.linksOut--;
     else this.stats.linksIn--;
@@ -328,11 +338,12 @@ export class MemoryTransport implements Transport {
     if (peer.#dead || mode === "silent") return;
     const net = this.#net;
     // The close arrives after the frames already in flight on this link.
-    const at = Math.max(net.clock.now() + net.latency(), mine ? conn.lastAB : conn.lastBA);
+    const at = Math.max(net.clock.now() + net.latency(), last);
     net.clock.timer(at - net.clock.now(), () => {
       const me = mine ? conn.aRef : conn.bRef;
-      if (peer.#dead || peer.#links.get(me.id) !== conn) return;
-      peer.#links.delete(me.id);
+      const j = peer.#links.find(me.id);
+      if (peer.#dead || j < 0 || peer.#links.conns[j] !== conn) return;
+      peer.#links.remove(j);
       if (mine) peer.stats.linksIn--;
       else peer.stats.linksOut--;
       if (mode === "reset") peer.#events!.peerDown(me, "connection reset by peer");

@@ -53,6 +53,8 @@ export class RoutingTable {
    */
   #known: NodeRef[] | null = null;
   #knownSlot: number[] = [];
+  /** The ids of `#known`, side by side: the next-hop scans read these, not ~30 scattered records. */
+  #knownIds: number[] = [];
   /** Finger target positions, aligned with `fingers`. */
   readonly targets: number[];
   /** Every node kept by a full-mesh policy (empty otherwise). */
@@ -119,7 +121,11 @@ export class RoutingTable {
       }
     }
     for (const n of this.mesh.values()) known[k++] = n;
+    // Filled with a double first, so that the array holds unboxed numbers.
+    const ids = new Array<number>(count).fill(0.5);
+    for (let i = 0; i < count; i++) ids[i] = known[i].id;
     this.#knownSlot = slots;
+    this.#knownIds = ids;
     return (this.#known = known);
   }
 
@@ -183,6 +189,7 @@ export class RoutingTable {
     if (inOC(key, me, succ.id, M)) return { node: succ, phase: Phase.Settle, finger: -1 };
     const known = this.#candidates();
     const slots = this.#knownSlot;
+    const ids = this.#knownIds;
     let best = -1;
     if (phase === Phase.Approach && this.policy.bidirectional) {
       // The first known node at or after the key is probably responsible for it when it lies
@@ -191,7 +198,7 @@ export class RoutingTable {
       // node, so there the first node after the key is the responsible one.
       let ad = this.policy.keepAll ? M : 2 * cw(me, succ.id, M);
       for (let i = 0; i < known.length; i++) {
-        const d = cw(key, known[i].id, M);
+        const d = cw(key, ids[i], M);
         if (d < ad) {
           ad = d;
           best = i;
@@ -203,7 +210,7 @@ export class RoutingTable {
       let bd = ringDistance(me, key, M);
       let bAfter = cw(key, me, M) <= cw(me, key, M);
       for (let i = 0; i < known.length; i++) {
-        const id = known[i].id;
+        const id = ids[i];
         const d = ringDistance(id, key, M);
         if (d < bd || (d === bd && !bAfter && cw(key, id, M) <= cw(id, key, M))) {
           bd = d;
@@ -216,7 +223,7 @@ export class RoutingTable {
       // One-way fingers: the closest known node preceding the key, as in Chord.
       let bd = cw(me, key, M);
       for (let i = 0; i < known.length; i++) {
-        const d = cw(known[i].id, key, M);
+        const d = cw(ids[i], key, M);
         if (d > 0 && d < bd) {
           bd = d;
           best = i;
@@ -227,7 +234,7 @@ export class RoutingTable {
     // Settle: only nodes strictly closer to the key from above.
     let bd = cw(key, me, M);
     for (let i = 0; i < known.length; i++) {
-      const d = cw(key, known[i].id, M);
+      const d = cw(key, ids[i], M);
       if (d < bd) {
         bd = d;
         best = i;

@@ -124,9 +124,9 @@ interface Conn {
  * lines finds one.
  */
 class Links {
-  readonly ids: number[] = [];
-  readonly conns: Conn[] = [];
-  readonly sent: number[] = [];
+  ids: number[] = [];
+  conns: Conn[] = [];
+  sent: number[] = [];
 
   /** Index of `id`, or `-1 - (where it would go)`. */
   find(id: number): number {
@@ -154,9 +154,9 @@ class Links {
       this.conns[i] = conn;
       this.sent[i] = now;
     } else {
-      this.ids.splice(-1 - i, 0, id);
-      this.conns.splice(-1 - i, 0, conn);
-      this.sent.splice(-1 - i, 0, now);
+      this.ids = insertedNumber(this.ids, -1 - i, id);
+      this.conns = inserted(this.conns, -1 - i, conn);
+      this.sent = insertedNumber(this.sent, -1 - i, now);
     }
   }
 
@@ -166,6 +166,30 @@ class Links {
     this.conns.splice(i, 1);
     this.sent.splice(i, 1);
   }
+}
+
+/**
+ * `a` with `x` inserted at `i`, in a new array of exactly the size needed: growing in place
+ * leaves up to half of the capacity unused, in the link arrays of every simulated node.
+ */
+function inserted(a: readonly Conn[], i: number, x: Conn): Conn[] {
+  const b = new Array<Conn>(a.length + 1);
+  for (let j = 0; j < i; j++) b[j] = a[j];
+  b[i] = x;
+  for (let j = i; j < a.length; j++) b[j + 1] = a[j];
+  return b;
+}
+
+/**
+ * The same for numbers, kept apart so that these arrays hold unboxed numbers (V8 learns what an
+ * array creation site stores: one site for both would box every number).
+ */
+function insertedNumber(a: readonly number[], i: number, x: number): number[] {
+  const b = new Array<number>(a.length + 1);
+  for (let j = 0; j < i; j++) b[j] = a[j];
+  b[i] = x;
+  for (let j = i; j < a.length; j++) b[j + 1] = a[j];
+  return b;
 }
 
 /**

@@ -57,8 +57,8 @@ export class RoutingTable {
   #knownIds: number[] = [];
   /** Finger target positions, aligned with `fingers`. */
   readonly targets: number[];
-  /** Every node kept by a full-mesh policy (empty otherwise). */
-  readonly mesh: Map<number, NodeRef> = new Map();
+  /** Every node kept by a full-mesh policy; created on first use (most policies never do). */
+  #mesh: Map<number, NodeRef> | null = null;
 
   /** Creates the table of a node alone on its ring. */
   constructor(self: NodeRef, maxKey: number, policy: FingerPolicy, succListSize: number) {
@@ -69,6 +69,11 @@ export class RoutingTable {
     this.#pred = self;
     this.targets = policy.offsets.map((d) => addMod(self.id, d, maxKey));
     this.fingers = this.targets.map(() => null);
+  }
+
+  /** Every node kept by a full-mesh policy (empty otherwise). */
+  get mesh(): Map<number, NodeRef> {
+    return this.#mesh ??= new Map();
   }
 
   /** Predecessor; `self` when alone; `null` when lost and not yet replaced. */
@@ -100,30 +105,36 @@ export class RoutingTable {
 
   /**
    * Known nodes and their finger slots, as flat arrays (shared; do not modify), allocated at
-   * their exact size: every node of a simulation keeps a pair.
+   * their exact size: every node of a simulation keeps a set. A node held in several slots
+   * appears once, as it was first met in the order predecessor, successors, fingers, mesh (the
+   * scans keep the first of equally good entries, so the later copies never counted).
    */
   #candidates(): NodeRef[] {
     if (this.#known) return this.#known;
     const p = this.#pred && this.#pred !== this.self ? this.#pred : null;
     const f = this.fingers;
-    let count = (p ? 1 : 0) + this.#succList.length + this.mesh.size;
-    for (let i = 0; i < f.length; i++) if (f[i]) count++;
-    const known = new Array<NodeRef>(count);
-    const slots = new Array<number>(count).fill(-1);
-    let k = 0;
-    if (p) known[k++] = p;
-    for (const n of this.#succList) known[k++] = n;
-    for (let i = 0; i < f.length; i++) {
-      const n = f[i];
-      if (n) {
-        slots[k] = i;
-        known[k++] = n;
-      }
-    }
-    for (const n of this.mesh.values()) known[k++] = n;
+    const mesh = this.#mesh;
+    const max = (p ? 1 : 0) + this.#succList.length + f.length + (mesh?.size ?? 0);
+    const all = new Array<NodeRef>(max);
+    const allSlots = new Array<number>(max).fill(-1);
+    let n = 0;
+    // Repeats are looked for among the few entries before the mesh (whose keys are distinct).
+    let before = max;
+    const add = (x: NodeRef, slot: number) => {
+      for (let j = 0; j < n && j < before; j++) if (all[j].id === x.id) return;
+      allSlots[n] = slot;
+      all[n++] = x;
+    };
+    if (p) add(p, -1);
+    for (const x of this.#succList) add(x, -1);
+    for (let i = 0; i < f.length; i++) if (f[i]) add(f[i]!, i);
+    before = n;
+    if (mesh) { for (const x of mesh.values()) add(x, -1); }
+    const known = all.slice(0, n);
+    const slots = allSlots.slice(0, n);
     // Filled with a double first, so that the array holds unboxed numbers.
-    const ids = new Array<number>(count).fill(0.5);
-    for (let i = 0; i < count; i++) ids[i] = known[i].id;
+    const ids = new Array<number>(n).fill(0.5);
+    for (let i = 0; i < n; i++) ids[i] = known[i].id;
     this.#knownSlot = slots;
     this.#knownIds = ids;
     return (this.#known = known);
@@ -163,14 +174,14 @@ export class RoutingTable {
   }
 
   /**
-   * Every known node by slot (a node held in two slots appears twice), as one array shared until
-   * the table changes: read it, do not modify it (a change builds a new one).
+   * Every known node once, as one array shared until the table changes: read it, do not modify
+   * it (a change builds a new one).
    */
   get known(): readonly NodeRef[] {
     return this.#candidates();
   }
 
-  /** Calls `fn` for every distinct-by-slot known node (may repeat a node held in two slots). */
+  /** Calls `fn` for every known node once, with the first finger slot it was met in or -1. */
   forEachKnown(fn: (n: NodeRef, finger: number) => void): void {
     const known = this.#candidates();
     const slots = this.#knownSlot;
@@ -283,7 +294,7 @@ export class RoutingTable {
         fingers.push(i);
       }
     }
-    this.mesh.delete(id);
+    this.#mesh?.delete(id);
     this.#known = null;
     return { wasPred, wasSucc, fingers };
   }
@@ -292,7 +303,7 @@ export class RoutingTable {
   distinctFingers(): NodeRef[] {
     const seen = new Map<number, NodeRef>();
     for (const n of this.fingers) if (n && !seen.has(n.id)) seen.set(n.id, n);
-    for (const n of this.mesh.values()) seen.set(n.id, n);
+    if (this.#mesh) { for (const n of this.#mesh.values()) seen.set(n.id, n); }
     return [...seen.values()];
   }
 

@@ -431,25 +431,13 @@ export class Ring {
     if (tb.alone) return;
     const now = this.clock.now();
     // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
-    // which only cost extra hops when stale, at a fifth of that rate. Each known node once, in
-    // the order first met, as the record of the last slot holding it (the successor's and
-    // predecessor's own records for them); no map or pair per node, since every node of a
-    // simulated network runs this every second.
+    // which only cost extra hops when stale, at a fifth of that rate. The table lists each known
+    // node once (predecessor and successors first); no map or pair per node, since every node of
+    // a simulated network runs this every second.
     const succ = tb.succ;
     const pred = tb.pred && tb.pred !== tb.self ? tb.pred : null;
-    const known = tb.known;
-    for (let i = 0; i < known.length; i++) {
-      const id = known[i].id;
-      let seen = false;
-      for (let j = 0; j < i && !seen; j++) seen = known[j].id === id;
-      if (seen) continue;
-      let n = known[i];
-      for (let j = i + 1; j < known.length; j++) if (known[j].id === id) n = known[j];
-      let scale = FINGER_SCALE;
-      if (id === pred?.id || id === succ.id) {
-        n = id === pred?.id ? pred : succ;
-        scale = 1;
-      }
+    for (const n of tb.known) {
+      const scale = n.id === pred?.id || n.id === succ.id ? 1 : FINGER_SCALE;
       const verdict = this.#detector.check(n.id, now, scale);
       if (verdict === "ping") this.sendControl(n, { t: T.Ping, ts: now });
       else if (verdict === "suspect") this.#suspect(n, scale);

@@ -142,8 +142,11 @@ export class Ring {
   #leavers: Set<number> | null = null;
   /** The periodic tick. */
   #tick: Timer | null = null;
-  /** Every timer this node has pending, so that stopping leaves none behind. */
-  readonly #pendingTimers = new Set<Timer>();
+  /**
+   * Every timer this node has pending, so that stopping leaves none behind; `null` while there
+   * are none (most of the time: a simulated network would hold an empty set per node).
+   */
+  #pendingTimers: Set<Timer> | null = null;
   /** Lookups waiting for an answer, with when they were sent (swept by a periodic tick). */
   #lookups = new Map<
     number,
@@ -154,8 +157,15 @@ export class Ring {
   readonly #random: () => number;
   readonly #expectName: string | null;
   readonly #detector: FailureDetector;
-  /** Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer. */
-  readonly #graveyard = new Map<number, { ref: NodeRef; since: number; crashed: boolean }>();
+  /**
+   * Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer.
+   * Created at the first suspicion (a simulated network would hold an empty map per node).
+   */
+  #graveyard: Map<number, { ref: NodeRef; since: number; crashed: boolean }> | null = null;
+
+  get #grave(): Map<number, { ref: NodeRef; since: number; crashed: boolean }> {
+    return this.#graveyard ??= new Map();
+  }
 
   /** Creates a ring member; call {@linkcode Ring.create} or {@linkcode Ring.join} next. */
   constructor(options: {
@@ -226,16 +236,21 @@ export class Ring {
   /** Runs `fn` after `ms`, unless this node stops first. */
   timer(ms: number, fn: () => void): Timer {
     const t: Timer = this.clock.timer(ms, () => {
-      this.#pendingTimers.delete(t);
+      this.#untrack(t);
       fn();
     });
-    this.#pendingTimers.add(t);
+    (this.#pendingTimers ??= new Set()).add(t);
     return {
       cancel: () => {
         t.cancel();
-        this.#pendingTimers.delete(t);
+        this.#untrack(t);
       },
     };
+  }
+
+  #untrack(t: Timer): void {
+    const pending = this.#pendingTimers;
+    if (pending?.delete(t) && pending.size === 0) this.#pendingTimers = null;
   }
 
   /** Sends a control frame and counts it; a frame to this node itself is handled locally. */
@@ -377,8 +392,9 @@ export class Ring {
   #stop(): void {
     this.#tick?.cancel();
     this.#tick = null;
-    for (const t of this.#pendingTimers) t.cancel();
-    this.#pendingTimers.clear();
+    const pending = this.#pendingTimers;
+    this.#pendingTimers = null;
+    for (const t of pending ?? []) t.cancel();
     this.#joinDone?.(new JoinError("Node stopped while joining"));
   }
 
@@ -447,11 +463,11 @@ export class Ring {
   #suspect(peer: NodeRef, scale: number): void {
     const now = this.clock.now();
     this.#emit("suspect", { peer, silentMs: this.#detector.timeout(peer.id, scale) });
-    this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
+    this.#grave.set(peer.id, { ref: peer, since: now, crashed: false });
     // Route around it at once; declare it crashed if it stays silent as long again.
     this.#repair(peer);
     this.timer(this.#detector.timeout(peer.id), () => {
-      const g = this.#graveyard.get(peer.id);
+      const g = this.#graveyard?.get(peer.id);
       if (g && !g.crashed && g.since === now && this.#running) {
         g.crashed = true;
         this.#emit("crash", { peer, reason: "silent past the failure detector's timeout" });
@@ -461,9 +477,9 @@ export class Ring {
 
   /** A suspected or crashed node was heard from: trust it again and let it back in. */
   #revive(peer: NodeRef): void {
-    const g = this.#graveyard.get(peer.id);
+    const g = this.#graveyard?.get(peer.id);
     if (!g) return;
-    this.#graveyard.delete(peer.id);
+    this.#graveyard!.delete(peer.id);
     this.#emit("alive", { peer, wasCrashed: g.crashed });
     const tb = this.table!;
     this.#learn(peer);
@@ -479,19 +495,19 @@ export class Ring {
   /** Nodes suspected now but not declared crashed. */
   suspected(): NodeRef[] {
     const out: NodeRef[] = [];
-    for (const g of this.#graveyard.values()) if (!g.crashed) out.push(g.ref);
+    for (const g of this.#graveyard?.values() ?? []) if (!g.crashed) out.push(g.ref);
     return out;
   }
 
   #pingGraveyard(): void {
+    const grave = this.#graveyard;
+    if (!grave) return;
     const now = this.clock.now();
-    for (const [id, g] of this.#graveyard) {
-      if (now - g.since > GRAVEYARD_MS) this.#graveyard.delete(id);
+    for (const [id, g] of grave) {
+      if (now - g.since > GRAVEYARD_MS) grave.delete(id);
       else this.sendControl(g.ref, { t: T.Ping, ts: now });
     }
-    while (this.#graveyard.size > GRAVEYARD_SIZE) {
-      this.#graveyard.delete(this.#graveyard.keys().next().value!);
-    }
+    while (grave.size > GRAVEYARD_SIZE) grave.delete(grave.keys().next().value!);
   }
 
   /** Safety-net stabilisation: tell the successor we believe we are its predecessor. */
@@ -524,7 +540,10 @@ export class Ring {
     }
     if (this.table) {
       this.#detector.heard(from.id, this.clock);
-      if (this.#graveyard.size > 0 && this.#graveyard.has(from.id) && this.#running) {
+      if (
+        this.#graveyard !== null && this.#graveyard.size > 0 && this.#graveyard.has(from.id) &&
+        this.#running
+      ) {
         this.#revive(from);
       }
     }
@@ -872,7 +891,7 @@ export class Ring {
     const { wasPred, wasSucc, fingers } = this.#repair(peer);
     if (!graceful && (wasPred || wasSucc || fingers.length)) {
       this.#emit("crash", { peer, reason: why });
-      this.#graveyard.set(peer.id, { ref: peer, since: this.clock.now(), crashed: true });
+      this.#grave.set(peer.id, { ref: peer, since: this.clock.now(), crashed: true });
     }
     // Routed frames that never left go another way now that the dead peer is forgotten.
     for (const f of unsent) {

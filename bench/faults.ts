@@ -15,7 +15,7 @@
  * failures. Figures that do not depend on the network's size should come out the same.
  *
  * Usage: deno run --v8-flags=--max-old-space-size=16000,--max-semi-space-size=64 \
- *          bench/faults.ts [--quick] [--seed N] [--scales 1,10]
+ *          bench/faults.ts [--quick] [--seed N] [--scales 1,10] [--only repair,simultaneous,churn]
  *
  * @module
  */
@@ -31,8 +31,10 @@ const args = parseArgs({
     quick: { type: "boolean", default: false },
     seed: { type: "string", default: "1" },
     scales: { type: "string", default: "1" },
+    only: { type: "string", default: "repair,simultaneous,churn" },
   },
 });
+const only = new Set(args.values.only!.split(","));
 const quick = args.values.quick!;
 const seed = Number(args.values.seed);
 const scales = args.values.scales!.split(",").map(Number);
@@ -199,6 +201,8 @@ async function churn(k: number) {
     const first = sim.live[0];
     let total = 0;
     let failed = 0;
+    let answered = 0;
+    let hops = 0;
     const step = 1000;
     for (let t = 0; t < duration; t += step) {
       const live = sim.live;
@@ -223,20 +227,29 @@ async function churn(k: number) {
         if (src.status !== "connected") continue;
         const key = Math.floor(sim.random() * src.maxKey);
         total++;
-        let answered = false;
-        ringOf(src).lookup(key, (node) => {
-          answered = true;
+        let done = false;
+        ringOf(src).lookup(key, (node, _p, h) => {
+          done = true;
+          answered++;
+          hops += h;
           if (node.id !== oracle.responsible(key)) failed++;
         });
         sim.clock.timer(5_000, () => {
-          if (!answered) failed++;
+          if (!done) failed++;
         });
       }
       sim.run(step);
       await Promise.resolve();
     }
     sim.run(10_000);
-    rows.push({ R, rate, total, failed: failed / total, live: sim.live.length });
+    rows.push({
+      R,
+      rate,
+      total,
+      failed: failed / total,
+      hops: hops / Math.max(1, answered),
+      live: sim.live.length,
+    });
     progress(`churn, N ≈ ${n0(n)}, R = ${rate}/s: done`);
   }
   return { n, duration, rows };
@@ -246,77 +259,89 @@ const t0 = performance.now();
 log(`# Fault experiments (seed ${seed}${quick ? ", quick" : ""}; scales ${scales.join(", ")})`);
 
 const repairs = [];
-for (const k of scales) repairs.push(await repairTime(k));
-log("\n## Repair time after one silent crash, versus failure-detector settings\n");
-log(
-  `| heartbeat / min timeout | ${
-    repairs.map((r) =>
-      `N = ${n0(r.n)}: suspected after | all pointers repaired after | maintenance msgs / node / s`
-    ).join(" | ")
-  } |`,
-);
-log(`|---|${repairs.map(() => "---|---|---|").join("")}`);
-for (let i = 0; i < repairs[0].rows.length; i++) {
-  const r0 = repairs[0].rows[i];
+if (only.has("repair")) { for (const k of scales) repairs.push(await repairTime(k)); }
+if (repairs.length) {
+  log("\n## Repair time after one silent crash, versus failure-detector settings\n");
   log(
-    `| ${r0.hb} / ${r0.to} ms | ${
-      repairs.map((r) => {
-        const x = r.rows[i];
-        return `${x.suspected.toFixed(0)} ms | ${x.repaired.toFixed(0)} ms | ${
-          x.perNode.toFixed(2)
-        }`;
-      }).join(" | ")
+    `| heartbeat / min timeout | ${
+      repairs.map((r) =>
+        `N = ${
+          n0(r.n)
+        }: suspected after | all pointers repaired after | maintenance msgs / node / s`
+      ).join(" | ")
     } |`,
   );
+  log(`|---|${repairs.map(() => "---|---|---|").join("")}`);
+  for (let i = 0; i < repairs[0].rows.length; i++) {
+    const r0 = repairs[0].rows[i];
+    log(
+      `| ${r0.hb} / ${r0.to} ms | ${
+        repairs.map((r) => {
+          const x = r.rows[i];
+          return `${x.suspected.toFixed(0)} ms | ${x.repaired.toFixed(0)} ms | ${
+            x.perNode.toFixed(2)
+          }`;
+        }).join(" | ")
+      } |`,
+    );
+  }
 }
 
 const sims = [];
-for (const k of scales) sims.push(await simultaneous(k));
-log("\n## Simultaneous failures (successor list 16, silent crashes)\n");
-log(
-  `| p (fraction failed) | ${
-    sims.map((s) => `N = ${n0(s.n)} (${n0(s.count)} lookups): failed | mean hops`).join(" | ")
-  } | Chord paper (failed ≈ lost keys) |`,
-);
-log(`|---|${sims.map(() => "---|---|").join("")}---|`);
-for (let i = 0; i < sims[0].rows.length; i++) {
-  const p = sims[0].rows[i].p;
+if (only.has("simultaneous")) { for (const k of scales) sims.push(await simultaneous(k)); }
+if (sims.length) {
+  log("\n## Simultaneous failures (successor list 16, silent crashes)\n");
   log(
-    `| ${p} | ${
-      sims.map((s) => `${pct(s.rows[i].failed)} | ${s.rows[i].hops.toFixed(2)}`).join(" | ")
-    } | ≈ ${(p * 100).toFixed(0)} % |`,
+    `| p (fraction failed) | ${
+      sims.map((s) => `N = ${n0(s.n)} (${n0(s.count)} lookups): failed | mean hops`).join(" | ")
+    } | Chord paper (failed ≈ lost keys) |`,
   );
+  log(`|---|${sims.map(() => "---|---|").join("")}---|`);
+  for (let i = 0; i < sims[0].rows.length; i++) {
+    const p = sims[0].rows[i].p;
+    log(
+      `| ${p} | ${
+        sims.map((s) => `${pct(s.rows[i].failed)} | ${s.rows[i].hops.toFixed(2)}`).join(" | ")
+      } | ≈ ${(p * 100).toFixed(0)} % |`,
+    );
+  }
 }
 
 const churns = [];
-for (const k of scales) churns.push(await churn(k));
+if (only.has("churn")) { for (const k of scales) churns.push(await churn(k)); }
 const paper: Record<number, string> = {
   0.05: "≈ 3 %",
   0.1: "≈ 6–7 %",
   0.2: "≈ 12 %",
   0.4: "≈ 23 %",
 };
-log(
-  `\n## Lookups during churn (joins and silent crashes each at rate R, 1 lookup/node/s, no retries, ${
-    churns[0].duration / 1000
-  } s simulated)\n`,
-);
-log(
-  `| R per 500 nodes (events/s) | ${
-    churns.map((c) => `N ≈ ${n0(c.n)}: R | lookups | failed`).join(" | ")
-  } | Chord paper (N = 500, 30 s stabilisation) |`,
-);
-log(`|---|${churns.map(() => "---|---|---|").join("")}---|`);
-for (let i = 0; i < churns[0].rows.length; i++) {
-  const R = churns[0].rows[i].R;
+if (churns.length) {
   log(
-    `| ${R} | ${
-      churns.map((c) => {
-        const x = c.rows[i];
-        return `${x.rate} | ${n0(x.total)} | ${pct(x.failed)}`;
-      }).join(" | ")
-    } | ${paper[R]} |`,
+    `\n## Lookups during churn (joins and silent crashes each at rate R, 1 lookup/node/s, no retries, ${
+      churns[0].duration / 1000
+    } s simulated)\n`,
   );
+  log(
+    `| R per 500 nodes (events/s) | ${
+      churns.map((c) => `N ≈ ${n0(c.n)}: R | lookups | failed | mean hops | failed per hop`).join(
+        " | ",
+      )
+    } | Chord paper (N = 500, 30 s stabilisation) |`,
+  );
+  log(`|---|${churns.map(() => "---|---|---|---|---|").join("")}---|`);
+  for (let i = 0; i < churns[0].rows.length; i++) {
+    const R = churns[0].rows[i].R;
+    log(
+      `| ${R} | ${
+        churns.map((c) => {
+          const x = c.rows[i];
+          return `${x.rate} | ${n0(x.total)} | ${pct(x.failed)} | ${x.hops.toFixed(2)} | ${
+            pct(x.failed / x.hops)
+          }`;
+        }).join(" | ")
+      } | ${paper[R]} |`,
+    );
+  }
 }
 log(`\n(ran in ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 Deno.exit(0);

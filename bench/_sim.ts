@@ -2,7 +2,6 @@
 // gets a fresh heap and its own V8 flags). Prints progress on stderr and one JSON line on stdout.
 //
 //   deno run --v8-flags=--expose-gc bench/_sim.ts routing  <N> <policy> [lookups]
-//   deno run --v8-flags=--expose-gc bench/_sim.ts scale    <N1,N2,...> <policy> <time limit s>
 //   deno run --v8-flags=--expose-gc bench/_sim.ts bcast    <N>
 //
 // How the network is built (the same for every experiment): the real protocol code over the
@@ -10,8 +9,10 @@
 // through a random node already on the ring; a batch starts once the previous one's joins have
 // all completed. Every joiner runs the default join (routed Join, JoinOk with the responsible
 // node's fingers, then one lookup per finger target: `fingersOnJoin: true`). The failure
-// detector's heartbeats are switched off (no faults are injected here); stabilisation (5 s) and
-// finger refresh (2 s) run at their defaults, and the ring settles for a while before measuring.
+// detector's heartbeats and revival pings are switched off (no faults are injected here, and
+// bench/run.ts says so beside these figures); stabilisation (5 s) and finger refresh (2 s) run at
+// their defaults, and the ring settles for a while before measuring. The scale experiment, with
+// the default timing and nothing off, is bench/scale.ts.
 import { Simulator } from "../lib/node/simulator.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import type { FingerPolicyName } from "../lib/core/fingers.ts";
@@ -155,76 +156,6 @@ async function routing(n: number, policy: FingerPolicyName, lookups: number) {
   };
 }
 
-async function scale(targets: number[], policy: FingerPolicyName, limitS: number) {
-  const deadline = performance.now() + limitS * 1000;
-  const r = new Ring(policy, 3);
-  const base = r.memory();
-  const steps: { n: number; [k: string]: unknown }[] = [];
-  for (const n of targets) {
-    const t0 = performance.now();
-    await r.grow(n, 256, deadline, (k) => {
-      const m = Deno.memoryUsage();
-      log(
-        `  scale: ${k.toLocaleString("en-US")} nodes, heap ${
-          (m.heapUsed / 2 ** 30).toFixed(2)
-        } GiB, ` +
-          `rss ${(m.rss / 2 ** 30).toFixed(2)} GiB, ${
-            ((performance.now() - t0) / 1000).toFixed(0)
-          } s`,
-      );
-    });
-    const joinMs = performance.now() - t0;
-    if (r.live.length < n) {
-      log(`  scale: time limit reached at ${r.live.length} nodes`);
-      break;
-    }
-    r.settle(2_000);
-    const look = r.lookups(10_000);
-    const mem = r.memory();
-    const step: {
-      n: number;
-      heapPerNode: number;
-      lookups: ReturnType<Ring["lookups"]>;
-      [k: string]: unknown;
-    } = {
-      n: r.live.length,
-      joinMs,
-      joinsPerSec: (n - (steps.at(-1)?.n ?? 1)) / (joinMs / 1000),
-      lookups: look,
-      mem,
-      heapPerNode: (mem.heapUsed - base.heapUsed) / r.live.length,
-      rssPerNode: (mem.rss - base.rss) / r.live.length,
-    };
-    steps.push(step);
-    log(
-      `  scale: N=${n} joined in ${(joinMs / 1000).toFixed(1)} s, ` +
-        `${(step.heapPerNode / 1024).toFixed(1)} KiB heap/node, ${
-          step.lookups.perSec.toFixed(0)
-        } lookups/s, ` +
-        `mean ${look.mean.toFixed(2)} hops, wrong ${look.wrong}`,
-    );
-    if (performance.now() > deadline) break;
-  }
-  return { task: "scale", policy, steps, breakdown: breakdown(r.live) };
-}
-
-/** Where a node's memory goes: counts of the per-node structures that grow. */
-function breakdown(nodes: P2PNode[]) {
-  const sample = nodes.slice(0, 2000);
-  let fingers = 0, distinct = 0;
-  for (const n of sample) {
-    const tb = ringOf(n).table!;
-    fingers += tb.fingers.length;
-    const s = new Set<number>();
-    tb.forEachKnown((x) => s.add(x.id));
-    distinct += s.size;
-  }
-  return {
-    fingerSlotsPerNode: fingers / sample.length,
-    distinctEntriesPerNode: distinct / sample.length,
-  };
-}
-
 async function bcast(n: number) {
   const t0 = performance.now();
   const r = new Ring("tango", 5);
@@ -282,9 +213,7 @@ async function bcast(n: number) {
 const [task, a, b, c] = Deno.args;
 let out: unknown;
 if (task === "routing") out = await routing(Number(a), b as FingerPolicyName, Number(c ?? 5000));
-else if (task === "scale") {
-  out = await scale(a.split(",").map(Number), (b ?? "tango") as FingerPolicyName, Number(c ?? 60));
-} else if (task === "bcast") out = await bcast(Number(a));
+else if (task === "bcast") out = await bcast(Number(a));
 else throw new Error(`unknown task ${task}`);
 console.log(JSON.stringify(out));
 // Pending virtual timers hold nothing real; exit without waiting for anything.

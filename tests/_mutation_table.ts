@@ -207,7 +207,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "failure detector: a silent peer is never suspected",
     file: "lib/core/failure_detector.ts",
-    find: '    if (now - p.pingedAt > this.timeout(id)) return "suspect";\n',
+    find: '    if (now - pingedAt > this.#timeout(o)) return "suspect";\n',
     replace: "",
     tests: [DETECTOR, RING],
     limitS: 180,
@@ -215,8 +215,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "failure detector: a silent peer is suspected without being pinged first",
     file: "lib/core/failure_detector.ts",
-    find: '    if (Number.isNaN(p.pingedAt)) return "ping";',
-    replace: '    if (Number.isNaN(p.pingedAt)) return "suspect";',
+    find: '    if (Number.isNaN(pingedAt)) return "ping";',
+    replace: '    if (Number.isNaN(pingedAt)) return "suspect";',
     tests: [DETECTOR, RING],
     limitS: 180,
   },
@@ -242,9 +242,9 @@ export const MUTATIONS: Mutation[] = [
     name: "routing: the settle phase measures clockwise from the node instead of from the key",
     file: "lib/core/routing_table.ts",
     find: "    let bd = cw(key, me, M);\n    for (let i = 0; i < known.length; i++) {\n" +
-      "      const d = cw(key, known[i].id, M);",
+      "      const d = cw(key, ids[i], M);",
     replace: "    let bd = cw(key, me, M);\n    for (let i = 0; i < known.length; i++) {\n" +
-      "      const d = cw(known[i].id, key, M);",
+      "      const d = cw(ids[i], key, M);",
     tests: [ROUTING],
     filter: "next hop",
     limitS: 120,

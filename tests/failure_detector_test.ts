@@ -4,6 +4,7 @@
 // peers' silence.
 import assert from "node:assert/strict";
 import { FailureDetector, type Verdict } from "../lib/core/failure_detector.ts";
+import { seededRandom } from "../lib/com/virtual_clock.ts";
 import { test } from "./_test.ts";
 
 const OPTIONS = { heartbeatMs: 1000, minTimeoutMs: 3000 };
@@ -111,4 +112,115 @@ test("a dropped peer starts over as if first seen", () => {
   d.drop(7);
   assert.equal(d.timeout(7), 3000);
   assert.deepEqual(checks(d, 7, [10_000, 10_999, 11_000]), ["ok", "ok", "ping"]);
+});
+
+/** The specification: a record per watched peer in a map (what the detector keeps, plainly). */
+class ReferenceDetector {
+  #peers = new Map<
+    number,
+    { last: number; pingedAt: number; lastPing: number; srtt: number; rttvar: number }
+  >();
+
+  #peer(id: number, now: number) {
+    let p = this.#peers.get(id);
+    if (!p) {
+      this.#peers.set(id, p = { last: now, pingedAt: NaN, lastPing: NaN, srtt: 0, rttvar: 0 });
+    }
+    return p;
+  }
+
+  heard(id: number, now: number): void {
+    const p = this.#peers.get(id);
+    if (p) {
+      p.last = now;
+      p.pingedAt = NaN;
+    }
+  }
+
+  pinged(id: number, now: number): void {
+    const p = this.#peer(id, now);
+    if (Number.isNaN(p.pingedAt)) p.pingedAt = now;
+    p.lastPing = now;
+  }
+
+  roundTrip(id: number, ms: number, now: number): void {
+    const p = this.#peer(id, now);
+    if (p.srtt === 0) {
+      p.srtt = ms;
+      p.rttvar = ms / 2;
+    } else {
+      p.rttvar = 0.75 * p.rttvar + 0.25 * Math.abs(p.srtt - ms);
+      p.srtt = 0.875 * p.srtt + 0.125 * ms;
+    }
+  }
+
+  timeout(id: number): number {
+    const p = this.#peers.get(id);
+    return Math.max(OPTIONS.minTimeoutMs, p ? p.srtt + 4 * p.rttvar : 0);
+  }
+
+  check(id: number, now: number, scale: number): Verdict {
+    const p = this.#peer(id, now);
+    if (now - p.last < OPTIONS.heartbeatMs * scale) return "ok";
+    if (Number.isNaN(p.pingedAt)) return "ping";
+    if (now - p.pingedAt > this.timeout(id)) return "suspect";
+    return now - p.lastPing >= OPTIONS.heartbeatMs ? "ping" : "ok";
+  }
+
+  discount(ms: number): void {
+    for (const p of this.#peers.values()) {
+      p.last += ms;
+      if (!Number.isNaN(p.pingedAt)) p.pingedAt += ms;
+    }
+  }
+
+  drop(id: number): void {
+    this.#peers.delete(id);
+  }
+}
+
+test("the detector's flat arrays answer as a map of per-peer records would, under random evidence", () => {
+  for (let seed = 1; seed <= 20; seed++) {
+    const random = seededRandom(seed);
+    const ids = Array.from(
+      { length: 40 },
+      (_, i) => (i % 3 === 0 ? i : Math.floor(random() * 2 ** 52)),
+    );
+    const d = new FailureDetector(OPTIONS);
+    const ref = new ReferenceDetector();
+    let now = 0;
+    const clock = { now: () => now };
+    for (let step = 0; step < 3000; step++) {
+      now += Math.floor(random() * 400);
+      // Runs of evidence from one peer, as frames come, exercise the detector's one-entry cache.
+      const id = ids[Math.floor(random() * (step % 50 < 25 ? 3 : ids.length))];
+      const scale = random() < 0.5 ? 1 : 5;
+      const at = `seed ${seed} step ${step}`;
+      const r = random();
+      if (r < 0.35) {
+        d.heard(id, clock);
+        ref.heard(id, now);
+      } else if (r < 0.45) {
+        const ms = 1 + random() * 3000;
+        d.roundTrip(id, ms, now);
+        ref.roundTrip(id, ms, now);
+      } else if (r < 0.8) {
+        const v = d.check(id, now, scale);
+        assert.equal(v, ref.check(id, now, scale), at);
+        if (v === "ping") {
+          d.pinged(id, now);
+          ref.pinged(id, now);
+        }
+      } else if (r < 0.88) {
+        assert.equal(d.timeout(id), ref.timeout(id), at);
+      } else if (r < 0.92) {
+        const ms = Math.floor(random() * 5000);
+        d.discount(ms);
+        ref.discount(ms);
+      } else {
+        d.drop(id);
+        ref.drop(id);
+      }
+    }
+  }
 });

@@ -59,3 +59,15 @@ test("finger tables built by considerFinger equal the definition, for every poli
     }
   }
 });
+
+test("the default space's policies are one frozen object shared by every node", () => {
+  const M = 2 ** 52;
+  const tango = fingerPolicy("tango", M);
+  const chord = fingerPolicy("chord", M);
+  assert.equal(fingerPolicy("tango", M), tango);
+  assert.equal(fingerPolicy("chord", M), chord);
+  for (const p of [tango, chord]) assert.ok(Object.isFrozen(p) && Object.isFrozen(p.offsets));
+  assert.deepEqual(tango.offsets, tangoDistances(M).flatMap((d) => [d, -d]));
+  assert.deepEqual(chord.offsets, Array.from({ length: 52 }, (_, i) => 2 ** i));
+  assert.notEqual(fingerPolicy("tango", 64), fingerPolicy("tango", 64));
+});

@@ -120,19 +120,107 @@ export class MemoryNetwork {
   }
 }
 
-interface Link {
-  peer: NodeRef;
-  /** How the peer knows this side. */
-  back: NodeRef;
-  /** Virtual time at which the last frame on this link arrives (FIFO). */
-  lastAt: number;
-  out: boolean;
-  /** The peer's side of this link. */
-  twin: Link | null;
-  /** Virtual time of the last frame either way. */
-  used: number;
-  /** Reads frames arriving on this side (with the network's codec). */
-  reader: FrameReader | null;
+/**
+ * One connection, shared by its two ends (a simulated network holds tens of millions of them,
+ * so one small object per connection rather than one per end plus node records per end; the
+ * times are kept by each end, in {@linkcode Links}, as unboxed numbers).
+ */
+interface Conn {
+  /** The end that dialled. */
+  a: MemoryTransport;
+  /** The end that accepted. */
+  b: MemoryTransport;
+  /** How `b` knows `a`. */
+  aRef: NodeRef;
+  /** How `a` knows `b`. */
+  bRef: NodeRef;
+  /** With the network's codec: what reads the frames arriving at `a`, and at `b`. */
+  aReader: FrameReader | null;
+  bReader: FrameReader | null;
+}
+
+/**
+ * A transport's connections by peer id: ids ascending in one array, connections alongside, and
+ * the virtual time at which the last frame this end sent on each arrives (FIFO order; the
+ * opening time before the first). A node of a large simulation holds ~50 connection ends; a Map
+ * entry with its boxed id key cost ~65 bytes each, this 24, and a binary search over a few cache
+ * lines finds one.
+ *
+ * The arrays are managed by hand: `count` entries are in use and the arrays grow by an eighth
+ * (at least 4 entries) when full. Growing by half, as arrays do by themselves, leaves a third of
+ * every node's link arrays unused; reallocating at every opening keeps them exact but turns each
+ * of the ~17 links a join opens into three new arrays that outlive a scavenge.
+ */
+class Links {
+  count = 0;
+  ids: number[] = [];
+  conns: (Conn | undefined)[] = [];
+  sent: number[] = [];
+
+  /** Index of `id`, or `-1 - (where it would go)`. */
+  find(id: number): number {
+    const ids = this.ids;
+    let lo = 0, hi = this.count;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const x = ids[mid];
+      if (x === id) return mid;
+      if (x < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return -1 - lo;
+  }
+
+  /** Adds (or replaces) the connection to `id`, opened at `now`. */
+  set(id: number, conn: Conn, now: number): void {
+    const found = this.find(id);
+    if (found >= 0) {
+      this.conns[found] = conn;
+      this.sent[found] = now;
+      return;
+    }
+    const at = -1 - found;
+    const n = this.count;
+    if (n === this.ids.length) this.#grow(n + Math.max(4, n >> 3));
+    const { ids, conns, sent } = this;
+    for (let j = n; j > at; j--) {
+      ids[j] = ids[j - 1];
+      conns[j] = conns[j - 1];
+      sent[j] = sent[j - 1];
+    }
+    ids[at] = id;
+    conns[at] = conn;
+    sent[at] = now;
+    this.count = n + 1;
+  }
+
+  /** Removes the connection at index `i`. */
+  remove(i: number): void {
+    const n = --this.count;
+    const { ids, conns, sent } = this;
+    for (let j = i; j < n; j++) {
+      ids[j] = ids[j + 1];
+      conns[j] = conns[j + 1];
+      sent[j] = sent[j + 1];
+    }
+    conns[n] = undefined;
+  }
+
+  #grow(capacity: number): void {
+    const n = this.count;
+    // Filled with a fraction first, so that the number arrays hold unboxed numbers.
+    const ids = new Array<number>(capacity).fill(0.5);
+    const sent = new Array<number>(capacity).fill(0.5);
+    const conns = new Array<Conn | undefined>(capacity).fill(undefined);
+    for (let j = 0; j < n; j++) {
+      ids[j] = this.ids[j];
+      conns[j] = this.conns[j];
+      sent[j] = this.sent[j];
+    }
+    this.ids = ids;
+    this.conns = conns;
+    this.sent = sent;
+  }
 }
 
 /**
@@ -153,8 +241,10 @@ export class MemoryTransport implements Transport {
   readonly stats: LinkStats = newLinkStats();
   readonly #net: MemoryNetwork;
   #events: TransportEvents | null = null;
-  readonly #links = new Map<number, Link>();
+  readonly #links = new Links();
   #dead = false;
+  /** How peers know this transport (one record shared by all its connections). */
+  #ref: NodeRef | null = null;
 
   /** Use {@linkcode MemoryNetwork.transport}. */
   constructor(net: MemoryNetwork, ap: AccessPoint) {
@@ -171,8 +261,15 @@ export class MemoryTransport implements Transport {
     this.#events = events;
   }
 
-  /** Opens a link (handshake on both sides) or explains why not. */
-  #open(port: number, out: boolean): { link?: Link; error?: Error } {
+  /** This transport as a hello presents it, reusing the record while the id stays the same. */
+  #refFor(id: number, hostname: string, port: number): NodeRef {
+    const r = this.#ref;
+    if (r && r.id === id && r.ap.hostname === hostname && r.ap.port === port) return r;
+    return (this.#ref = { id, ap: { hostname, port } });
+  }
+
+  /** Opens a connection (handshake on both sides), dialled from this end, or explains why not. */
+  #open(port: number): { conn?: Conn; error?: Error } {
     const ev = this.#events!;
     const peer = this.#net.at(port);
     const where = `${this.ap.hostname}:${port}`;
@@ -206,68 +303,58 @@ export class MemoryTransport implements Transport {
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
       }
     }
-    const meRef = { id: mine.id, ap: { hostname: mine.host, port: mine.port } };
-    const themRef = { id: theirs.id, ap: { hostname: theirs.host, port: theirs.port } };
     const now = this.#net.clock.now();
     const codec = this.#net.codec;
-    const link: Link = {
-      peer: themRef,
-      back: meRef,
-      lastAt: 0,
-      out,
-      twin: null,
-      used: now,
-      reader: codec?.reader() ?? null,
+    const conn: Conn = {
+      a: this,
+      b: peer,
+      aRef: this.#refFor(mine.id, mine.host, mine.port),
+      bRef: peer.#refFor(theirs.id, theirs.host, theirs.port),
+      aReader: codec?.reader() ?? null,
+      bReader: codec?.reader() ?? null,
     };
-    const back: Link = {
-      peer: meRef,
-      back: themRef,
-      lastAt: 0,
-      out: !out,
-      twin: link,
-      used: now,
-      reader: codec?.reader() ?? null,
-    };
-    link.twin = back;
-    this.#links.set(theirs.id, link);
-    if (out) this.stats.linksOut++;
-    else this.stats.linksIn++;
-    peer.#links.set(mine.id, back);
-    if (out) peer.stats.linksIn++;
-    else peer.stats.linksOut++;
-    return { link };
+    this.#links.set(theirs.id, conn, now);
+    this.stats.linksOut++;
+    peer.#links.set(mine.id, conn, now);
+    peer.stats.linksIn++;
+    return { conn };
   }
 
   send(to: NodeRef, frame: Frame): void {
     if (this.#dead) return;
     const net = this.#net;
-    let link = this.#links.get(to.id);
-    if (!link) {
-      const r = this.#open(to.ap.port, true);
-      if (!r.link) {
+    const links = this.#links;
+    let i = links.find(to.id);
+    if (i < 0) {
+      const r = this.#open(to.ap.port);
+      if (!r.conn) {
         net.clock.timer(net.latency(), () => {
           if (!this.#dead) this.#events!.peerDown(to, r.error!.message, [frame]);
         });
         return;
       }
-      link = r.link;
+      // Keyed by the id the peer presented, which a stale record may not carry.
+      i = links.find(r.conn.bRef.id);
     }
-    const dst = net.at(to.ap.port);
+    const conn = links.conns[i]!;
+    const mine = conn.a === this;
+    // The frame goes to whoever listens at the address it names (normally this connection's
+    // other end; the network's table only when they differ).
+    const end = mine ? conn.b : conn.a;
+    const dst = end.ap.port === to.ap.port ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.stats.framesOut++;
     net.framesSent++;
     if (!dst || dst.#dead || !net.reachable(this.ap.port, to.ap.port) || net.lost()) {
       this.stats.framesDropped++;
       return;
     }
-    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
-    link.lastAt = at;
-    link.used = at;
-    if (link.twin) link.twin.used = at;
+    const at = Math.max(net.clock.now() + net.latency(), links.sent[i]);
+    links.sent[i] = at;
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
-    const from = link.back;
+    const from = mine ? conn.aRef : conn.bRef;
     const bytes = net.codec?.encode(frame) ?? null;
-    const reader = link.twin!.reader;
+    const reader = mine ? conn.bReader : conn.aReader;
     net.clock.timer(at - net.clock.now(), () => {
       if (dst.#dead) return;
       dst.stats.framesIn++;
@@ -288,9 +375,9 @@ export class MemoryTransport implements Transport {
     const net = this.#net;
     net.clock.timer(net.latency() * 2, () => {
       if (this.#dead) return done(new ConnectError("Transport is closed"));
-      const r = this.#open(ap.port, true);
+      const r = this.#open(ap.port);
       if (r.error) return done(r.error);
-      done(null, r.link!.peer);
+      done(null, r.conn!.bRef);
     });
   }
 
@@ -306,12 +393,20 @@ export class MemoryTransport implements Transport {
   idle(ms: number): number[] {
     const since = this.#net.clock.now() - ms;
     const out: number[] = [];
-    for (const [id, link] of this.#links) if (link.used < since) out.push(id);
+    const { ids, conns, sent, count } = this.#links;
+    for (let i = 0; i < count; i++) {
+      if (sent[i] >= since) continue;
+      // Idle both ways: the last frame the other end sent on this connection arrived before too.
+      const c = conns[i]!;
+      const peer = c.a === this ? c.b : c.a;
+      const j = peer.#links.find((c.a === this ? c.aRef : c.bRef).id);
+      if (j < 0 || peer.#links.conns[j] !== c || peer.#links.sent[j] < since) out.push(ids[i]);
+    }
     return out;
   }
 
   isLinked(peerId: number): boolean {
-    return this.#links.has(peerId);
+    return this.#links.find(peerId) >= 0;
   }
 
   /** The simulator's links keep no per-direction times: none is reported quiet. */
@@ -324,23 +419,27 @@ export class MemoryTransport implements Transport {
    * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.
    */
   #drop(peerId: number, mode: "bye" | "reset" | "silent"): void {
-    const link = this.#links.get(peerId);
-    if (!link) return;
-    this.#links.delete(peerId);
-    if (link.out) this.stats.linksOut--;
+    const i = this.#links.find(peerId);
+    if (i < 0) return;
+    const conn = this.#links.conns[i]!;
+    const last = this.#links.sent[i];
+    this.#links.remove(i);
+    const mine = conn.a === this;
+    if (mine) this.stats.linksOut--;
     else this.stats.linksIn--;
-    const peer = this.#net.at(link.peer.ap.port);
-    if (!peer || mode === "silent") return;
+    const peer = mine ? conn.b : conn.a;
+    if (peer.#dead || mode === "silent") return;
     const net = this.#net;
     // The close arrives after the frames already in flight on this link.
-    const at = Math.max(net.clock.now() + net.latency(), link.lastAt);
+    const at = Math.max(net.clock.now() + net.latency(), last);
     net.clock.timer(at - net.clock.now(), () => {
-      const twin = link.twin!;
-      if (peer.#dead || peer.#links.get(twin.peer.id) !== twin) return;
-      peer.#links.delete(twin.peer.id);
-      if (twin.out) peer.stats.linksOut--;
-      else peer.stats.linksIn--;
-      if (mode === "reset") peer.#events!.peerDown(twin.peer, "connection reset by peer");
+      const me = mine ? conn.aRef : conn.bRef;
+      const j = peer.#links.find(me.id);
+      if (peer.#dead || j < 0 || peer.#links.conns[j] !== conn) return;
+      peer.#links.remove(j);
+      if (mine) peer.stats.linksIn--;
+      else peer.stats.linksOut--;
+      if (mode === "reset") peer.#events!.peerDown(me, "connection reset by peer");
     });
   }
 
@@ -361,7 +460,7 @@ export class MemoryTransport implements Transport {
 
   #stop(mode: "bye" | "reset" | "silent"): void {
     if (this.#dead) return;
-    for (const id of [...this.#links.keys()]) this.#drop(id, mode);
+    for (const id of this.#links.ids.slice(0, this.#links.count)) this.#drop(id, mode);
     this.#dead = true;
     this.#net.remove(this.ap.port);
   }

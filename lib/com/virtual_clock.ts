@@ -1,16 +1,47 @@
 /**
- * Virtual time for the simulator: a priority queue of timers run in (time, insertion) order, so
- * that a run with the same seed and the same inputs is identical every time.
+ * Virtual time for the simulator: timers run in (time, insertion) order, so that a run with the
+ * same seed and the same inputs is identical every time.
+ *
+ * A large simulation keeps about one timer per node plus the frames in flight: a million or more.
+ * A binary heap of that size costs some twenty levels of scattered memory reads per timer. The
+ * queue is a calendar instead: one bucket per millisecond, filled in insertion order and sorted
+ * by time (stably) when time reaches it, plus a small heap of the bucket numbers in use. Timers
+ * mostly fall a few milliseconds ahead (frame latencies), so each costs a constant amount of
+ * work, and the bucket being run is small enough to stay in the processor's cache.
  *
  * @module
  */
 
 import type { Clock, Timer } from "./transport.ts";
 
-interface Entry {
+/** How many timers wait, shared by a clock and its timers. */
+interface Count {
+  live: number;
+}
+
+/** A scheduled timer; it is also the handle returned to the caller (no closure per timer). */
+class Entry implements Timer {
   at: number;
-  seq: number;
   fn: (() => void) | null;
+  readonly count: Count;
+
+  constructor(at: number, fn: () => void, count: Count) {
+    this.at = at;
+    this.fn = fn;
+    this.count = count;
+  }
+
+  cancel(): void {
+    if (this.fn) {
+      this.fn = null;
+      this.count.live--;
+    }
+  }
+}
+
+/** Earlier first; -1, 0 or 1 (small integers: a fractional difference would be boxed per call). */
+function byTime(a: Entry, b: Entry): number {
+  return a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
 }
 
 /**
@@ -31,9 +62,15 @@ interface Entry {
  */
 export class VirtualClock implements Clock {
   #now = 0;
-  #seq = 0;
-  #heap: Entry[] = [];
-  #live = 0;
+  readonly #count: Count = { live: 0 };
+  /** Timers per millisecond (`Math.floor(at)`), in insertion order until their turn comes. */
+  #buckets = new Map<number, Entry[]>();
+  /** Binary min-heap of the keys of `#buckets`. */
+  #keys: number[] = [];
+  /** The bucket being run, sorted by time, and the index of its next timer. */
+  #cur: Entry[] = [];
+  #curKey = -Infinity;
+  #next = 0;
 
   /** Current virtual time in milliseconds. */
   now(): number {
@@ -42,22 +79,35 @@ export class VirtualClock implements Clock {
 
   /** Number of timers waiting to run. */
   get pending(): number {
-    return this.#live;
+    return this.#count.live;
   }
 
   /** Schedules `fn` at `now + ms`. */
   timer(ms: number, fn: () => void): Timer {
-    const e: Entry = { at: this.#now + Math.max(0, ms), seq: this.#seq++, fn };
-    this.#push(e);
-    this.#live++;
-    return {
-      cancel: () => {
-        if (e.fn) {
-          e.fn = null;
-          this.#live--;
-        }
-      },
-    };
+    const at = this.#now + (ms > 0 ? ms : 0);
+    const e = new Entry(at, fn, this.#count);
+    this.#count.live++;
+    const key = Math.floor(at);
+    if (key === this.#curKey) {
+      // Into the bucket being run, after every timer due at or before the same time (they were
+      // all scheduled earlier).
+      const cur = this.#cur;
+      let lo = this.#next, hi = cur.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (cur[mid].at <= at) lo = mid + 1;
+        else hi = mid;
+      }
+      cur.splice(lo, 0, e);
+      return e;
+    }
+    const bucket = this.#buckets.get(key);
+    if (bucket) bucket.push(e);
+    else {
+      this.#buckets.set(key, [e]);
+      this.#pushKey(key);
+    }
+    return e;
   }
 
   /**
@@ -66,55 +116,72 @@ export class VirtualClock implements Clock {
    */
   run(until = Infinity, maxEvents = Infinity): number {
     let n = 0;
-    const h = this.#heap;
-    while (h.length > 0 && n < maxEvents) {
-      const e = h[0];
+    while (n < maxEvents) {
+      let cur = this.#cur;
+      if (this.#next >= cur.length) {
+        // The bucket is done: take the next one, unless it lies wholly past `until`.
+        const keys = this.#keys;
+        if (keys.length === 0 || keys[0] > until) break;
+        const key = this.#popKey();
+        cur = this.#buckets.get(key)!;
+        this.#buckets.delete(key);
+        // Stable: timers due at the same time keep their insertion order.
+        if (cur.length > 1) cur.sort(byTime);
+        this.#cur = cur;
+        this.#curKey = key;
+        this.#next = 0;
+      }
+      const e = cur[this.#next];
       if (e.at > until) break;
-      this.#pop();
+      this.#next++;
       const fn = e.fn;
       if (!fn) continue;
       e.fn = null;
-      this.#live--;
+      this.#count.live--;
       this.#now = e.at;
       fn();
       n++;
+    }
+    if (this.#next >= this.#cur.length && this.#cur.length > 0) {
+      // Let the finished bucket go (its timers hold closures).
+      this.#cur = [];
+      this.#curKey = -Infinity;
+      this.#next = 0;
     }
     if (until !== Infinity && this.#now < until && n < maxEvents) this.#now = until;
     return n;
   }
 
-  // Sifting moves a hole instead of swapping pairs: no temporary arrays on the hot path.
-  #push(e: Entry): void {
-    const h = this.#heap;
+  #pushKey(key: number): void {
+    const h = this.#keys;
     let i = h.length;
-    h.push(e);
+    h.push(key);
     while (i > 0) {
       const p = (i - 1) >> 1;
-      const q = h[p];
-      if (q.at < e.at || (q.at === e.at && q.seq < e.seq)) break;
-      h[i] = q;
+      if (h[p] <= key) break;
+      h[i] = h[p];
       i = p;
     }
-    h[i] = e;
+    h[i] = key;
   }
 
-  #pop(): void {
-    const h = this.#heap;
+  #popKey(): number {
+    const h = this.#keys;
+    const top = h[0];
     const last = h.pop()!;
     const n = h.length;
-    if (n === 0) return;
+    if (n === 0) return top;
     let i = 0;
     for (;;) {
       let c = 2 * i + 1;
       if (c >= n) break;
-      const r = c + 1;
-      if (r < n && (h[r].at < h[c].at || (h[r].at === h[c].at && h[r].seq < h[c].seq))) c = r;
-      const m = h[c];
-      if (last.at < m.at || (last.at === m.at && last.seq < m.seq)) break;
-      h[i] = m;
+      if (c + 1 < n && h[c + 1] < h[c]) c++;
+      if (last <= h[c]) break;
+      h[i] = h[c];
       i = c;
     }
     h[i] = last;
+    return top;
   }
 }
 

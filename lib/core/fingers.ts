@@ -42,8 +42,27 @@ export function tangoDistances(maxKey: number): number[] {
   return out;
 }
 
+/**
+ * The policies of the default identifier space (2^52), built once, frozen and shared by every
+ * node that uses them: a simulated network of a million nodes would otherwise hold a million
+ * copies of the same offsets.
+ */
+const SHARED: Readonly<Record<string, FingerPolicy>> = Object.freeze({
+  tango: frozen(build("tango", 2 ** 52)),
+  chord: frozen(build("chord", 2 ** 52)),
+});
+
+function frozen(p: FingerPolicy): FingerPolicy {
+  return Object.freeze({ ...p, offsets: Object.freeze([...p.offsets]) });
+}
+
 /** Builds the policy named `name` for a ring of `maxKey` positions. */
 export function fingerPolicy(name: string, maxKey: number): FingerPolicy {
+  if (maxKey === 2 ** 52 && Object.hasOwn(SHARED, name)) return SHARED[name];
+  return build(name, maxKey);
+}
+
+function build(name: string, maxKey: number): FingerPolicy {
   if (name === "tango") {
     const offsets: number[] = [];
     for (const d of tangoDistances(maxKey)) {

@@ -32,8 +32,15 @@ interface Grave {
 export class Liveness {
   readonly #ring: Ring;
   readonly #detector: FailureDetector;
-  /** Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer. */
-  readonly #graveyard = new Map<number, Grave>();
+  /**
+   * Suspected or crashed nodes, pinged now and then: a false suspicion heals when they answer.
+   * Created at the first suspicion (a simulated network would hold an empty map per node).
+   */
+  #graveyard: Map<number, Grave> | null = null;
+
+  get #grave(): Map<number, Grave> {
+    return this.#graveyard ??= new Map();
+  }
   /** Peers that announced a graceful leave, so their link loss is not a crash. */
   #leavers: Set<number> | null = null;
   /**
@@ -51,7 +58,8 @@ export class Liveness {
   heard(from: NodeRef): void {
     const ring = this.#ring;
     this.#detector.heard(from.id, ring.clock);
-    if (this.#graveyard.size > 0 && this.#graveyard.has(from.id) && ring.running) {
+    const grave = this.#graveyard;
+    if (grave !== null && grave.size > 0 && grave.has(from.id) && ring.running) {
       this.#revive(from);
     }
     const c = this.#contacts;
@@ -71,7 +79,7 @@ export class Liveness {
 
   /** Nodes heard from lately that are not suspected or taken for crashed, newest first. */
   contacts(): NodeRef[] {
-    return this.#contacts.filter((n) => !this.#graveyard.has(n.id)).reverse();
+    return this.#contacts.filter((n) => !this.#graveyard?.has(n.id)).reverse();
   }
 
   onPong(from: NodeRef, ts: number): void {
@@ -100,7 +108,7 @@ export class Liveness {
     this.#detector.discount(late);
     const now = ring.clock.now();
     // Suspected nodes are pinged at the heartbeat period until they answer or are given up.
-    for (const g of this.#graveyard.values()) {
+    for (const g of this.#graveyard?.values() ?? []) {
       if (!g.crashed) ring.sendControl(g.ref, { t: T.Ping, ts: now });
     }
     // A peer that streams to this node hears nothing back: it is told this node lives (and
@@ -110,12 +118,13 @@ export class Liveness {
     }
     if (tb.alone) return;
     // Ring neighbours at the heartbeat period; fingers (and the rest of the successor list),
-    // which only cost extra hops when stale, at a fifth of that rate.
-    const watched = new Map<number, [NodeRef, number]>();
-    tb.forEachKnown((n) => watched.set(n.id, [n, FINGER_SCALE]));
-    watched.set(tb.succ.id, [tb.succ, 1]);
-    if (tb.pred && tb.pred !== tb.self) watched.set(tb.pred.id, [tb.pred, 1]);
-    for (const [n, scale] of watched.values()) {
+    // which only cost extra hops when stale, at a fifth of that rate. The table lists each known
+    // node once; no map or pair per node, since every node of a simulated network runs this
+    // every second.
+    const succ = tb.succ.id;
+    const pred = tb.pred && tb.pred !== tb.self ? tb.pred.id : NaN;
+    for (const n of tb.known) {
+      const scale = n.id === pred || n.id === succ ? 1 : FINGER_SCALE;
       const verdict = this.#detector.check(n.id, now, scale);
       if (verdict === "ping") {
         ring.sendControl(n, { t: T.Ping, ts: now });
@@ -128,11 +137,11 @@ export class Liveness {
     const ring = this.#ring;
     const now = ring.clock.now();
     ring.emit({ type: "suspect", peer, silentMs: this.#detector.silence(peer.id, scale) });
-    this.#graveyard.set(peer.id, { ref: peer, since: now, crashed: false });
+    this.#grave.set(peer.id, { ref: peer, since: now, crashed: false });
     // Route around it at once; declare it crashed if it stays silent as long again.
     this.#repair(peer);
     ring.timer(this.#detector.timeout(peer.id), () => {
-      const g = this.#graveyard.get(peer.id);
+      const g = this.#graveyard?.get(peer.id);
       if (g && !g.crashed && g.since === now && ring.running) {
         g.crashed = true;
         ring.keys.forget(peer.id);
@@ -144,9 +153,9 @@ export class Liveness {
   /** A suspected or crashed node was heard from: trust it again and let it back in. */
   #revive(peer: NodeRef): void {
     const ring = this.#ring;
-    const g = this.#graveyard.get(peer.id);
+    const g = this.#graveyard?.get(peer.id);
     if (!g) return;
-    this.#graveyard.delete(peer.id);
+    this.#graveyard!.delete(peer.id);
     ring.emit({ type: "alive", peer, wasCrashed: g.crashed });
     const tb = ring.table!;
     ring.fingers.learn(peer);
@@ -162,20 +171,21 @@ export class Liveness {
   /** Nodes suspected now but not declared crashed. */
   suspected(): NodeRef[] {
     const out: NodeRef[] = [];
-    for (const g of this.#graveyard.values()) if (!g.crashed) out.push(g.ref);
+    for (const g of this.#graveyard?.values() ?? []) if (!g.crashed) out.push(g.ref);
     return out;
   }
 
   pingGraveyard(): void {
     const ring = this.#ring;
     const now = ring.clock.now();
-    for (const [id, g] of this.#graveyard) {
-      if (now - g.since > GRAVEYARD_MS) this.#graveyard.delete(id);
+    const grave = this.#graveyard;
+    if (!grave) return;
+    for (const [id, g] of grave) {
+      if (now - g.since > GRAVEYARD_MS) grave.delete(id);
       else ring.sendControl(g.ref, { t: T.Ping, ts: now });
     }
-    while (this.#graveyard.size > GRAVEYARD_SIZE) {
-      this.#graveyard.delete(this.#graveyard.keys().next().value!);
-    }
+    while (grave.size > GRAVEYARD_SIZE) grave.delete(grave.keys().next().value!);
+    if (grave.size === 0) this.#graveyard = null;
   }
 
   /** The link to `peer` went down; `unsent` are frames that never left for it. */
@@ -189,7 +199,7 @@ export class Liveness {
     if (graceful || crashed) ring.keys.forget(peer.id);
     if (crashed) {
       ring.emit({ type: "crash", peer, reason: why });
-      this.#graveyard.set(peer.id, { ref: peer, since: ring.clock.now(), crashed: true });
+      this.#grave.set(peer.id, { ref: peer, since: ring.clock.now(), crashed: true });
     }
     // Routed frames that never left go another way now that the dead peer is forgotten.
     for (const f of unsent) if (ROUTED_TYPES.has(f.t)) ring.forwarder.step(f as Routed);

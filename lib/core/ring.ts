@@ -167,8 +167,11 @@ export class Ring implements RingPort {
   /** The periodic tick. */
   #tick: Timer | null = null;
   #due: number[] = [];
-  /** Every timer this node has pending, so that stopping leaves none behind. */
-  readonly #pendingTimers = new Set<Timer>();
+  /**
+   * Every timer this node has pending, so that stopping leaves none behind; `null` while there
+   * are none (most of the time: a simulated network would hold an empty set per node).
+   */
+  #pendingTimers: Set<Timer> | null = null;
 
   /** Creates a ring member; call {@linkcode Ring.create} or {@linkcode Ring.join} next. */
   constructor(options: {
@@ -280,16 +283,21 @@ export class Ring implements RingPort {
   /** Runs `fn` after `ms`, unless this node stops first. */
   timer(ms: number, fn: () => void): Timer {
     const t: Timer = this.clock.timer(ms, () => {
-      this.#pendingTimers.delete(t);
+      this.#untrack(t);
       fn();
     });
-    this.#pendingTimers.add(t);
+    (this.#pendingTimers ??= new Set()).add(t);
     return {
       cancel: () => {
         t.cancel();
-        this.#pendingTimers.delete(t);
+        this.#untrack(t);
       },
     };
+  }
+
+  #untrack(t: Timer): void {
+    const pending = this.#pendingTimers;
+    if (pending?.delete(t) && pending.size === 0) this.#pendingTimers = null;
   }
 
   /** Sends a control frame and counts it; a frame to this node itself is handled locally. */
@@ -401,8 +409,9 @@ export class Ring implements RingPort {
   #stop(): void {
     this.#tick?.cancel();
     this.#tick = null;
-    for (const t of this.#pendingTimers) t.cancel();
-    this.#pendingTimers.clear();
+    const pending = this.#pendingTimers;
+    this.#pendingTimers = null;
+    for (const t of pending ?? []) t.cancel();
     this.joining.stop();
   }
 

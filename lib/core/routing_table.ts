@@ -59,10 +59,12 @@ export class RoutingTable {
    */
   #known: NodeRef[] | null = null;
   #knownSlot: number[] = [];
+  /** The ids of `#known`, side by side: the next-hop scans read these, not ~30 scattered records. */
+  #knownIds: number[] = [];
   /** Finger target positions, aligned with `fingers`. */
   readonly targets: number[];
-  /** Every node kept by a full-mesh policy (empty otherwise). */
-  readonly mesh: Map<number, NodeRef> = new Map();
+  /** Every node kept by a full-mesh policy; created on first use (most policies never do). */
+  #mesh: Map<number, NodeRef> | null = null;
 
   /** Creates the table of a node alone on its ring. */
   constructor(self: NodeRef, maxKey: number, policy: FingerPolicy, succListSize: number) {
@@ -75,12 +77,18 @@ export class RoutingTable {
     this.fingers = this.targets.map(() => null);
   }
 
+  /** Every node kept by a full-mesh policy (empty otherwise). */
+  get mesh(): Map<number, NodeRef> {
+    return this.#mesh ??= new Map();
+  }
+
   /** Predecessor; `self` when alone; `null` when lost and not yet replaced. */
   get pred(): NodeRef | null {
     return this.#pred;
   }
 
   set pred(p: NodeRef | null) {
+    if (p === this.#pred) return;
     const old = this.#pred;
     if (p !== null) this.#predBound = null;
     else if (old !== null && old !== this.self) this.#predBound = old.id;
@@ -104,33 +112,40 @@ export class RoutingTable {
     this.#known = null;
   }
 
-  /** Known nodes and their finger slots, as flat arrays (shared; do not modify). */
+  /**
+   * Known nodes and their finger slots, as flat arrays (shared; do not modify), allocated at
+   * their exact size: every node of a simulation keeps a set. A node held in several slots
+   * appears once, as it was first met in the order predecessor, successors, fingers, mesh (the
+   * scans keep the first of equally good entries, so the later copies never counted).
+   */
   #candidates(): NodeRef[] {
     if (this.#known) return this.#known;
-    const known: NodeRef[] = [];
-    const slots: number[] = [];
-    const p = this.#pred;
-    if (p && p !== this.self) {
-      known.push(p);
-      slots.push(-1);
-    }
-    for (const n of this.#succList) {
-      known.push(n);
-      slots.push(-1);
-    }
+    const p = this.#pred && this.#pred !== this.self ? this.#pred : null;
     const f = this.fingers;
-    for (let i = 0; i < f.length; i++) {
-      const n = f[i];
-      if (n) {
-        known.push(n);
-        slots.push(i);
-      }
-    }
-    for (const n of this.mesh.values()) {
-      known.push(n);
-      slots.push(-1);
-    }
+    const mesh = this.#mesh;
+    const max = (p ? 1 : 0) + this.#succList.length + f.length + (mesh?.size ?? 0);
+    const all = new Array<NodeRef>(max);
+    const allSlots = new Array<number>(max).fill(-1);
+    let n = 0;
+    // Repeats are looked for among the few entries before the mesh (whose keys are distinct).
+    let before = max;
+    const add = (x: NodeRef, slot: number) => {
+      for (let j = 0; j < n && j < before; j++) if (all[j].id === x.id) return;
+      allSlots[n] = slot;
+      all[n++] = x;
+    };
+    if (p) add(p, -1);
+    for (const x of this.#succList) add(x, -1);
+    for (let i = 0; i < f.length; i++) if (f[i]) add(f[i]!, i);
+    before = n;
+    if (mesh) { for (const x of mesh.values()) add(x, -1); }
+    const known = all.slice(0, n);
+    const slots = allSlots.slice(0, n);
+    // Filled with a double first, so that the array holds unboxed numbers.
+    const ids = new Array<number>(n).fill(0.5);
+    for (let i = 0; i < n; i++) ids[i] = known[i].id;
     this.#knownSlot = slots;
+    this.#knownIds = ids;
     return (this.#known = known);
   }
 
@@ -184,7 +199,15 @@ export class RoutingTable {
     return best;
   }
 
-  /** Calls `fn` for every distinct-by-slot known node (may repeat a node held in two slots). */
+  /**
+   * Every known node once, as one array shared until the table changes: read it, do not modify
+   * it (a change builds a new one).
+   */
+  get known(): readonly NodeRef[] {
+    return this.#candidates();
+  }
+
+  /** Calls `fn` for every known node once, with the first finger slot it was met in or -1. */
   forEachKnown(fn: (n: NodeRef, finger: number) => void): void {
     const known = this.#candidates();
     const slots = this.#knownSlot;
@@ -203,6 +226,7 @@ export class RoutingTable {
     if (inOC(key, me, succ.id, M)) return { node: succ, phase: Phase.Settle, finger: -1 };
     const known = this.#candidates();
     const slots = this.#knownSlot;
+    const ids = this.#knownIds;
     let best = -1;
     if (phase === Phase.Approach && this.policy.bidirectional) {
       // The first known node at or after the key is probably responsible for it when it lies
@@ -211,7 +235,7 @@ export class RoutingTable {
       // node, so there the first node after the key is the responsible one.
       let ad = this.policy.keepAll ? M : 2 * cw(me, succ.id, M);
       for (let i = 0; i < known.length; i++) {
-        const d = cw(key, known[i].id, M);
+        const d = cw(key, ids[i], M);
         if (d < ad) {
           ad = d;
           best = i;
@@ -223,7 +247,7 @@ export class RoutingTable {
       let bd = ringDistance(me, key, M);
       let bAfter = cw(key, me, M) <= cw(me, key, M);
       for (let i = 0; i < known.length; i++) {
-        const id = known[i].id;
+        const id = ids[i];
         const d = ringDistance(id, key, M);
         if (d < bd || (d === bd && !bAfter && cw(key, id, M) <= cw(id, key, M))) {
           bd = d;
@@ -236,7 +260,7 @@ export class RoutingTable {
       // One-way fingers: the closest known node preceding the key, as in Chord.
       let bd = cw(me, key, M);
       for (let i = 0; i < known.length; i++) {
-        const d = cw(known[i].id, key, M);
+        const d = cw(ids[i], key, M);
         if (d > 0 && d < bd) {
           bd = d;
           best = i;
@@ -247,7 +271,7 @@ export class RoutingTable {
     // Settle: only nodes strictly closer to the key from above.
     let bd = cw(key, me, M);
     for (let i = 0; i < known.length; i++) {
-      const d = cw(key, known[i].id, M);
+      const d = cw(key, ids[i], M);
       if (d < bd) {
         bd = d;
         best = i;
@@ -311,7 +335,7 @@ export class RoutingTable {
         fingers.push(i);
       }
     }
-    this.mesh.delete(id);
+    this.#mesh?.delete(id);
     this.#known = null;
     return { wasPred, wasSucc, fingers };
   }
@@ -320,7 +344,7 @@ export class RoutingTable {
   distinctFingers(): NodeRef[] {
     const seen = new Map<number, NodeRef>();
     for (const n of this.fingers) if (n && !seen.has(n.id)) seen.set(n.id, n);
-    for (const n of this.mesh.values()) seen.set(n.id, n);
+    if (this.#mesh) { for (const n of this.#mesh.values()) seen.set(n.id, n); }
     return [...seen.values()];
   }
 
@@ -335,8 +359,15 @@ export class RoutingTable {
       if (n.id === this.self.id) break;
       if (!out.some((o) => o.id === n.id)) out.push(n);
     }
-    const old = this.succList;
-    this.succList = out;
-    return old.length !== out.length || old.some((n, i) => n.id !== out[i].id);
+    const old = this.#succList;
+    const changed = old.length !== out.length || old.some((n, i) => n.id !== out[i].id);
+    // The same nodes at the same addresses (a stabilisation round, mostly): keep the list, and
+    // the known-node arrays built from it.
+    const same = !changed &&
+      old.every((n, i) =>
+        n === out[i] || (n.ap.port === out[i].ap.port && n.ap.hostname === out[i].ap.hostname)
+      );
+    if (!same) this.succList = out;
+    return changed;
   }
 }

@@ -5,6 +5,7 @@
 //   deno task stress 3                             3 runs
 //   deno task stress 50 tests/processes_test.ts    50 runs of one file
 //   deno task stress 0 --demo 60                   no runs; the demo for 60 s
+//   deno task stress 10 --loops 1                  one busy loop instead of one per core
 //
 // Prints each run's result and "K of N runs passed"; the output of failed runs is kept in a
 // temporary directory, named at the end. With --demo S, the demo runs for S seconds once its
@@ -25,6 +26,15 @@ function busyLoops(count: number): Deno.ChildProcess[] {
       stdout: "null",
       stderr: "null",
     }).spawn());
+}
+
+/** The 1-, 5- and 15-minute load averages, or "unknown" where /proc is not there. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "unknown";
+  }
 }
 
 function stop(loops: Deno.ChildProcess[]): void {
@@ -84,11 +94,25 @@ async function runSuite(
   return { ok: status.success && !timedOut, output, seconds: (performance.now() - started) / 1000 };
 }
 
-const USAGE = "Usage: deno task stress [N] [TEST_FILE...] [--demo SECONDS]";
+const USAGE = "Usage: deno task stress [N] [TEST_FILE...] [--demo SECONDS] [--loops K]";
 
-/** The arguments: runs, test files, demo seconds (0: no demo); or why they are wrong. */
-function parseArgs(args: string[]): { runs: number; files: string[]; demoS: number } | string {
+/**
+ * The arguments: runs, test files, demo seconds (0: no demo), busy loops (default one per core);
+ * or why they are wrong.
+ */
+function parseArgs(
+  args: string[],
+): { runs: number; files: string[]; demoS: number; loops: number } | string {
   const rest = [...args];
+  let loops = navigator.hardwareConcurrency;
+  const l = rest.indexOf("--loops");
+  if (l >= 0) {
+    loops = Number(rest[l + 1]);
+    if (!Number.isInteger(loops) || loops < 0) {
+      return `--loops takes a number of busy loops (0 or more), got "${rest[l + 1]}"`;
+    }
+    rest.splice(l, 2);
+  }
   let demoS = 0;
   const at = rest.indexOf("--demo");
   if (at >= 0) {
@@ -102,7 +126,7 @@ function parseArgs(args: string[]): { runs: number; files: string[]; demoS: numb
   if (runs === 0 && demoS === 0) return "0 runs and no demo: nothing to do";
   const unknown = rest.find((f) => f.startsWith("-"));
   if (unknown !== undefined) return `unknown option "${unknown}"`;
-  return { runs, files: rest, demoS };
+  return { runs, files: rest, demoS, loops };
 }
 
 /**
@@ -173,7 +197,7 @@ async function main(): Promise<number> {
   }
   const { runs, files, demoS } = parsed;
   const cores = navigator.hardwareConcurrency;
-  const loops = busyLoops(cores);
+  const loops = busyLoops(parsed.loops);
   const onSignal = () => {
     stop(loops);
     Deno.exit(130);
@@ -181,7 +205,10 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGINT", onSignal);
   const logs = await Deno.makeTempDir({ prefix: "p2ps-stress-" });
   const what = files.length === 0 ? "the whole suite" : files.join(" ");
-  console.log(`${cores} busy loops started (one per core); ${runs} runs of ${what}.`);
+  console.log(
+    `${loops.length} busy loops started (${cores} cores); ${runs} runs of ${what}; ` +
+      `load average ${loadAverage()}.`,
+  );
   let passed = 0;
   let demo: { suspects: string[]; succChanges: string[] } | undefined;
   const failedTests = new Map<string, number>();
@@ -198,7 +225,11 @@ async function main(): Promise<number> {
           failedTests.set(name, (failedTests.get(name) ?? 0) + 1);
         }
       }
-      console.log(`run ${i}/${runs}: ${summary} in ${run.seconds.toFixed(0)} s`);
+      console.log(
+        `run ${i}/${runs}: ${summary} in ${
+          run.seconds.toFixed(0)
+        } s (load average ${loadAverage()})`,
+      );
       if (!run.ok) {
         for (const f of failures(run.output)) console.log(`    ${f}`);
       }
@@ -220,7 +251,7 @@ async function main(): Promise<number> {
   }
   const demoOk = !demo || demo.suspects.length === 0;
   if (runs === 0) return demoOk ? 0 : 1;
-  console.log(`\n${passed} of ${runs} runs passed (with ${cores} busy loops)`);
+  console.log(`\n${passed} of ${runs} runs passed (with ${loops.length} busy loops)`);
   if (failedTests.size > 0) {
     console.log("Tests that failed:");
     for (const [name, n] of failedTests) console.log(`  ${n}× ${name}`);

@@ -28,10 +28,10 @@ function busyLoops(count: number): Deno.ChildProcess[] {
     }).spawn());
 }
 
-/** The 1-, 5- and 15-minute load averages, or "unknown" where /proc is not there. */
+/** The 1-, 5- and 15-minute load averages, or "unknown" without the permission to read them. */
 function loadAverage(): string {
   try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+    return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
   } catch {
     return "unknown";
   }

@@ -24,7 +24,7 @@ import { parseArgs } from "node:util";
 import { Simulator } from "../lib/node/simulator.ts";
 import { responsibleAmong } from "./_lib.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
-import type { RingTiming } from "../lib/core/ring.ts";
+import { DEFAULT_TIMING, type RingTiming } from "../lib/core/ring.ts";
 
 const args = parseArgs({
   options: {
@@ -140,7 +140,11 @@ function poisson(sim: Simulator, mean: number): number {
 async function repairTime(k: number) {
   const n = 200 * k;
   const rows = [];
-  for (const [hb, to] of [[250, 250], [500, 500], [1000, 1000], [2000, 2000]]) {
+  const settings = [[250, 250], [500, 500], [1000, 1000], [2000, 2000], [
+    DEFAULT_TIMING.heartbeatMs,
+    DEFAULT_TIMING.minTimeoutMs,
+  ]];
+  for (const [hb, to] of settings) {
     const timing = { heartbeatMs: hb, minTimeoutMs: to };
     const sim = await build(n, 4, timing);
     // Maintenance load in a stable ring: control messages per node per second.
@@ -275,7 +279,11 @@ if (repairs.length) {
   for (let i = 0; i < repairs[0].rows.length; i++) {
     const r0 = repairs[0].rows[i];
     log(
-      `| ${r0.hb} / ${r0.to} ms | ${
+      `| ${r0.hb} / ${r0.to} ms${
+        r0.hb === DEFAULT_TIMING.heartbeatMs && r0.to === DEFAULT_TIMING.minTimeoutMs
+          ? " (default)"
+          : ""
+      } | ${
         repairs.map((r) => {
           const x = r.rows[i];
           return `${x.suspected.toFixed(0)} ms | ${x.repaired.toFixed(0)} ms | ${

@@ -102,6 +102,8 @@ test("forged read repairs, anti-entropy items and handovers cannot store a value
       assert.equal(after.dht.bytes, before.dht.bytes, "no byte stored");
       assert.equal(after.dht.refused - before.dht.refused, 4, "each refusal counted");
       assert.equal(after.badFrames, before.badFrames);
+      // Answers travel in the bulk lane, which the ping's answer may overtake.
+      await until(() => r.received.some((f) => f.t === T.DhtNack), "the answer to the accept");
       const nack = r.received.find((f) => f.t === T.DhtNack);
       assert.ok(nack?.t === T.DhtNack && nack.why === "full", "the accept is answered: full");
       // What the protocol trusts peers with: a read repair within the limits, for a position
@@ -226,7 +228,12 @@ test("a pull naming every bucket of the whole ring is answered with at most one 
         r.send({ t: T.DhtPull, q, j: 0, ix: 0, a: from, c: 0, lv: 1, xs });
       const answer = (q: number) =>
         r.received.filter((f): f is FrameOf<"DhtItems"> => f.t === T.DhtItems && f.q === q);
+      // The answer travels in the bulk lane, which a ping's answer may overtake: wait for the
+      // frame that ends it.
+      const ended = (q: number) =>
+        until(() => answer(q).some((f) => f.last), `the end of answer ${q}`);
       await pull(1, 0);
+      await ended(1);
       await handled(r, 1);
       const first = answer(1);
       const bytes = first.flatMap((f) => f.its).reduce((n, it) => n + (it.val?.length ?? 0), 0);
@@ -237,6 +244,7 @@ test("a pull naming every bucket of the whole ring is answered with at most one 
       assert.ok(cut.last && cut.b === keys.at(-1) && cut.b < 41, "it stopped short, and says so");
       // Asked again from there, the rest comes.
       await pull(2, cut.b);
+      await ended(2);
       await handled(r, 2);
       const rest = answer(2).flatMap((f) => f.its).map((it) => it.key);
       assert.deepEqual([...keys, ...rest], Array.from({ length: 40 }, (_, k) => k + 2));
@@ -289,6 +297,8 @@ test("a flood of prepares and accepts for new keys stops at maxItems and maxByte
       assert.equal(s.items, 60, "items up to the limit");
       assert.equal(s.refused, 100 - (60 - held));
       const full = () => r.received.filter((f) => f.t === T.DhtNack && f.why === "full").length;
+      // Answers travel in the bulk lane, which the ping's answer may overtake.
+      await until(() => full() >= s.refused, `${s.refused} refusals answered`);
       assert.equal(full(), s.refused);
       // Values for the keys prepared: bytes up to the limit, no further.
       const val = new Uint8Array(500);

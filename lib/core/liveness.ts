@@ -63,7 +63,7 @@ export class Liveness {
       this.#revive(from);
     }
     const c = this.#contacts;
-    if (from.id >= 0 && c[c.length - 1]?.id !== from.id) {
+    if (from.id >= 0 && from.id !== ring.id && c[c.length - 1]?.id !== from.id) {
       const i = c.findIndex((n) => n.id === from.id);
       if (i >= 0) c.splice(i, 1);
       else if (c.length >= CONTACTS) c.shift();

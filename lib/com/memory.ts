@@ -67,6 +67,11 @@ export class MemoryNetwork {
   options: Required<Omit<MemoryNetworkOptions, "codec">>;
   /** The wire codec frames pass through, when the network was made with `codec`. */
   readonly codec: Codec | null;
+  /**
+   * With the codec: what reads the frames arriving at each end of a connection (kept beside the
+   * connections, which would otherwise carry two empty fields each in a plain simulation).
+   */
+  readonly readers: WeakMap<Conn, { a: FrameReader; b: FrameReader }> = new WeakMap();
   /** Partition groups: two transports in different non-zero groups cannot reach each other. */
   readonly group: Map<number, number> = new Map();
   /** Frames in flight or delivered, counted for message-complexity checks. */
@@ -134,9 +139,6 @@ interface Conn {
   aRef: NodeRef;
   /** How `a` knows `b`. */
   bRef: NodeRef;
-  /** With the network's codec: what reads the frames arriving at `a`, and at `b`. */
-  aReader: FrameReader | null;
-  bReader: FrameReader | null;
 }
 
 /**
@@ -310,9 +312,8 @@ export class MemoryTransport implements Transport {
       b: peer,
       aRef: this.#refFor(mine.id, mine.host, mine.port),
       bRef: peer.#refFor(theirs.id, theirs.host, theirs.port),
-      aReader: codec?.reader() ?? null,
-      bReader: codec?.reader() ?? null,
     };
+    if (codec) this.#net.readers.set(conn, { a: codec.reader(), b: codec.reader() });
     this.#links.set(theirs.id, conn, now);
     this.stats.linksOut++;
     peer.#links.set(mine.id, conn, now);
@@ -354,7 +355,8 @@ export class MemoryTransport implements Transport {
     // TCP's orderly close); only a dead receiver loses them.
     const from = mine ? conn.aRef : conn.bRef;
     const bytes = net.codec?.encode(frame) ?? null;
-    const reader = mine ? conn.bReader : conn.aReader;
+    const readers = bytes === null ? undefined : net.readers.get(conn);
+    const reader = readers ? (mine ? readers.b : readers.a) : null;
     net.clock.timer(at - net.clock.now(), () => {
       if (dst.#dead) return;
       dst.stats.framesIn++;

@@ -15,7 +15,7 @@ import { ConnectError, HandshakeError } from "../errors.ts";
 import { WireError } from "../wire/cbor.ts";
 import { Codec, type FrameReader } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../wire/frame_decoder.ts";
-import type { VirtualClock } from "./virtual_clock.ts";
+import { ClockTask, type VirtualClock } from "./virtual_clock.ts";
 import {
   type AccessPoint,
   type Frame,
@@ -354,24 +354,74 @@ export class MemoryTransport implements Transport {
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
     const from = mine ? conn.aRef : conn.bRef;
-    const bytes = net.codec?.encode(frame) ?? null;
-    const readers = bytes === null ? undefined : net.readers.get(conn);
-    const reader = readers ? (mine ? readers.b : readers.a) : null;
-    net.clock.timer(at - net.clock.now(), () => {
+    const readers = net.codec === null ? undefined : net.readers.get(conn);
+    net.clock.schedule(
+      at - net.clock.now(),
+      readers
+        ? new MemoryTransport.#Decoded(
+          dst,
+          from,
+          net.codec!.encode(frame),
+          mine ? readers.b : readers.a,
+        )
+        : new MemoryTransport.#Delivery(dst, from, frame),
+    );
+  }
+
+  /**
+   * A frame in flight, passed by reference: one small object per frame (the simulator's most
+   * frequent allocation), where a closure would cost its context and a timer record besides.
+   */
+  static #Delivery = class extends ClockTask {
+    readonly #dst: MemoryTransport;
+    readonly #from: NodeRef;
+    readonly #frame: Frame;
+    constructor(dst: MemoryTransport, from: NodeRef, frame: Frame) {
+      super();
+      this.#dst = dst;
+      this.#from = from;
+      this.#frame = frame;
+    }
+    run(): void {
+      const dst = this.#dst;
+      if (dst.#dead) return;
+      dst.stats.framesIn++;
+      dst.#events!.frame(this.#from, this.#frame);
+    }
+  };
+
+  /** A frame in flight as bytes, read through the wire codec on arrival. */
+  static #Decoded = class extends ClockTask {
+    readonly #dst: MemoryTransport;
+    readonly #from: NodeRef;
+    readonly #bytes: Uint8Array;
+    readonly #reader: FrameReader;
+    constructor(dst: MemoryTransport, from: NodeRef, bytes: Uint8Array, reader: FrameReader) {
+      super();
+      this.#dst = dst;
+      this.#from = from;
+      this.#bytes = bytes;
+      this.#reader = reader;
+    }
+    run(): void {
+      const dst = this.#dst;
       if (dst.#dead) return;
       dst.stats.framesIn++;
       const ev = dst.#events!;
-      if (bytes === null || reader === null) return ev.frame(from, frame);
+      const bytes = this.#bytes;
       let got: Frame;
       try {
-        got = reader.read(bytes, 0, bytes.length, { maxKey: ev.limits.maxKey, peer: from });
+        got = this.#reader.read(bytes, 0, bytes.length, {
+          maxKey: ev.limits.maxKey,
+          peer: this.#from,
+        });
       } catch (e) {
         if (!(e instanceof WireError)) throw e;
-        return ev.badFrame(from, e);
+        return ev.badFrame(this.#from, e);
       }
-      ev.frame(from, got);
-    });
-  }
+      ev.frame(this.#from, got);
+    }
+  };
 
   dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void {
     const net = this.#net;

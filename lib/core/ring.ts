@@ -167,6 +167,8 @@ export class Ring implements RingPort, TransportEvents {
   readonly forwarder: Forwarder;
   /** The periodic tick. */
   #tick: Timer | null = null;
+  /** What the tick runs: made once, not at every tick (every simulated node ticks each second). */
+  readonly #onTickFn = (): void => this.#onTick();
   #due: number[] = [];
   /**
    * Every timer this node has pending, so that stopping leaves none behind; `null` while there
@@ -460,21 +462,32 @@ export class Ring implements RingPort, TransportEvents {
     return [t.stabilizeMs, t.fingerRefreshMs, t.heartbeatMs, t.reviveMs];
   }
 
+  /** Period `i` of `#periods()`, without making the array at every tick. */
+  #period(i: number): number {
+    const t = this.timing;
+    return i === 0
+      ? t.stabilizeMs
+      : i === 1
+      ? t.fingerRefreshMs
+      : i === 2
+      ? t.heartbeatMs
+      : t.reviveMs;
+  }
+
   #schedule(): void {
     let next = Infinity;
     for (const d of this.#due) if (d < next) next = d;
-    this.#tick = this.clock.timer(Math.max(0, next - this.clock.now()), () => this.#onTick());
+    this.#tick = this.clock.timer(Math.max(0, next - this.clock.now()), this.#onTickFn);
   }
 
   #onTick(): void {
     if (!this.running) return;
     const now = this.clock.now();
-    const periods = this.#periods();
     const due = this.#due;
     for (let i = 0; i < due.length; i++) {
       if (due[i] > now) continue;
       const late = now - due[i];
-      due[i] = now + periods[i];
+      due[i] = now + this.#period(i);
       if (!this.running) return;
       if (i === 0) this.stabilizer.stabilize();
       else if (i === 1) this.fingers.refreshOne();

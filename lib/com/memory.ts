@@ -110,6 +110,7 @@ export class MemoryNetwork {
 
   /** Whether `a` and `b` can reach each other now. */
   reachable(a: number, b: number): boolean {
+    if (this.group.size === 0) return true;
     return (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0);
   }
 
@@ -341,11 +342,13 @@ export class MemoryTransport implements Transport {
     const mine = conn.a === this;
     // The frame goes to whoever listens at the address it names (normally this connection's
     // other end; the network's table only when they differ).
+    // `to` is usually the very record the other end presented (no addresses to read then).
     const end = mine ? conn.b : conn.a;
-    const dst = end.ap.port === to.ap.port ? (end.#dead ? undefined : end) : net.at(to.ap.port);
+    const same = to === (mine ? conn.bRef : conn.aRef) || end.ap.port === to.ap.port;
+    const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.stats.framesOut++;
     net.framesSent++;
-    if (!dst || dst.#dead || !net.reachable(this.ap.port, to.ap.port) || net.lost()) {
+    if (!dst || dst.#dead || !net.reachable(this.ap.port, dst.ap.port) || net.lost()) {
       this.stats.framesDropped++;
       return;
     }

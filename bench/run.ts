@@ -502,7 +502,7 @@ async function scale(): Promise<void> {
       "--config",
       CONFIG,
       "--allow-read",
-      "--v8-flags=--max-old-space-size=20000,--max-semi-space-size=64,--expose-gc",
+      "--v8-flags=--max-old-space-size=20000,--max-semi-space-size=256,--expose-gc",
       "scale.ts",
       sizes.join(","),
     ],

@@ -63,7 +63,7 @@ export {
 } from "./lib/core/events.ts";
 export type { ReaderOptions } from "./lib/node/fanout.ts";
 export { MemoryNetwork, type MemoryNetworkOptions, MemoryTransport } from "./lib/com/memory.ts";
-export { VirtualClock } from "./lib/com/virtual_clock.ts";
+export { ClockTask, VirtualClock } from "./lib/com/virtual_clock.ts";
 export type {
   AccessPoint,
   Clock,

@@ -16,8 +16,12 @@
  * Costs are given in wall time and in CPU time of the process (all threads, GC included): the
  * machine may be shared, and CPU time is what the ratios between sizes are computed from.
  *
- * Usage: deno run --v8-flags=--max-old-space-size=20000,--max-semi-space-size=64,--expose-gc \
+ * Usage: deno run --v8-flags=--max-old-space-size=20000,--max-semi-space-size=256,--expose-gc \
  *          bench/scale.ts [sizes, default 10000,100000,1000000]
+ *
+ * A young generation of 256 MB (`--max-semi-space-size=256`): at 40,000 nodes it cut the
+ * steady-state CPU per node by a fifth against 64 MB (fewer scavenges, each promoting what lives
+ * longer than a simulated second, and no major GC within the measured stretch).
  *
  * Progress goes to stderr; stdout gets one JSON line with every figure.
  *
@@ -232,7 +236,7 @@ console.log(JSON.stringify({
   totalWallS: (performance.now() - t0) / 1000,
   load: (() => {
     try {
-      return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+      return Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
     } catch {
       return "unknown";
     }

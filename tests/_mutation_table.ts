@@ -431,7 +431,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "key book: the key of an id that left is kept, so the id cannot come back with a new key",
     file: "lib/core/identity.ts",
-    find: "  forget(id: number): void {\n    this.#keys.delete(id);",
+    find: "  forget(id: number): void {\n    this.#keyMap?.delete(id);",
     replace: "  forget(_id: number): void {",
     tests: [OVERLAY],
     filter: "rejoins",

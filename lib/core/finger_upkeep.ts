@@ -20,8 +20,12 @@ type LookupDone = (n: NodeRef, pred: NodeRef | null, hops: number) => void;
 /** Finger maintenance and lookups of one node. */
 export class FingerUpkeep {
   readonly #ring: Ring;
-  /** Lookups waiting for an answer, with when they were sent (swept by the periodic refresh). */
-  readonly #lookups = new Map<number, { done: LookupDone; at: number }>();
+  /**
+   * Lookups waiting for an answer, with when they were sent (swept by the periodic refresh);
+   * `null` when none waits (most of the time: a simulated network would hold an empty map per
+   * node). A few at a time, so a list.
+   */
+  #lookups: { q: number; done: LookupDone; at: number }[] | null = null;
   #nextReq = 1;
   #refreshIndex = 0;
 
@@ -43,7 +47,7 @@ export class FingerUpkeep {
     const tb = ring.table!;
     ring.emit({
       type: "fingers",
-      changed: indices.map((i) => ({ index: i, target: tb.targets[i], node: tb.fingers[i] })),
+      changed: indices.map((i) => ({ index: i, target: tb.target(i), node: tb.fingers[i] })),
     });
   }
 
@@ -51,7 +55,7 @@ export class FingerUpkeep {
   lookup(key: number, done: LookupDone): void {
     const ring = this.#ring;
     const q = this.#nextReq++;
-    this.#lookups.set(q, { done, at: ring.clock.now() });
+    (this.#lookups ??= []).push({ q, done, at: ring.clock.now() });
     ring.forwarder.route(null, {
       t: T.Lookup,
       k: key,
@@ -64,9 +68,12 @@ export class FingerUpkeep {
   }
 
   onLookupOk(f: FrameOf<"LookupOk">): void {
-    const pending = this.#lookups.get(f.q);
-    if (!pending) return;
-    this.#lookups.delete(f.q);
+    const all = this.#lookups;
+    const i = all?.findIndex((l) => l.q === f.q) ?? -1;
+    if (i < 0) return;
+    const pending = all![i];
+    all!.splice(i, 1);
+    if (all!.length === 0) this.#lookups = null;
     this.learn(f.n);
     pending.done(f.n, f.p ?? null, f.h);
   }
@@ -100,13 +107,13 @@ export class FingerUpkeep {
     const covered: [number, number][] = [];
     const step = (i: number) => {
       if (!ring.running) return;
-      for (; i < tb.targets.length; i++) {
-        const t = tb.targets[i];
+      for (; i < tb.fingers.length; i++) {
+        const t = tb.target(i);
         if (tb.responsible(t) || inOC(t, tb.self.id, tb.succ.id, M)) continue;
         if (!covered.some(([a, b]) => inOC(t, a, b, M))) break;
       }
-      if (i >= tb.targets.length) return;
-      this.lookup(tb.targets[i], (n, pred) => {
+      if (i >= tb.fingers.length) return;
+      this.lookup(tb.target(i), (n, pred) => {
         if (pred) covered.push([pred.id, n.id]);
         step(i + 1);
       });
@@ -119,12 +126,19 @@ export class FingerUpkeep {
     const ring = this.#ring;
     // Lookups that never returned (lost with a crashed hop) are forgotten after a while.
     const old = ring.clock.now() - ring.timing.joinTimeoutMs;
-    for (const [q, l] of this.#lookups) if (l.at < old) this.#lookups.delete(q);
+    const all = this.#lookups;
+    if (all !== null && all[0].at < old) {
+      // Oldest first: the list is in sending order.
+      let n = 0;
+      while (n < all.length && all[n].at < old) n++;
+      all.splice(0, n);
+      if (all.length === 0) this.#lookups = null;
+    }
     const tb = ring.table!;
-    if (tb.alone || tb.targets.length === 0) return;
-    for (let tries = 0; tries < tb.targets.length; tries++) {
-      const i = this.#refreshIndex++ % tb.targets.length;
-      const t = tb.targets[i];
+    if (tb.alone || tb.fingers.length === 0) return;
+    for (let tries = 0; tries < tb.fingers.length; tries++) {
+      const i = this.#refreshIndex++ % tb.fingers.length;
+      const t = tb.target(i);
       if (tb.responsible(t) || inOC(t, tb.self.id, tb.succ.id, tb.maxKey)) continue;
       this.lookup(t, (n) => {
         const cur = tb.fingers[i];

@@ -72,8 +72,13 @@ const DEFAULT_KEY_CAPACITY = 16384;
  * ```
  */
 export class KeyBook {
-  readonly #keys = new Map<number, Uint8Array>();
+  /** Made at the first key (a simulated network of plain links would hold an empty map each). */
+  #keyMap: Map<number, Uint8Array> | null = null;
   readonly #capacity: number;
+
+  get #keys(): Map<number, Uint8Array> {
+    return this.#keyMap ??= new Map();
+  }
 
   /** An empty book that remembers up to `capacity` keys of ids that are not live. */
   constructor(capacity: number = DEFAULT_KEY_CAPACITY) {
@@ -102,7 +107,7 @@ export class KeyBook {
    * protects an id while its node lives.
    */
   forget(id: number): void {
-    this.#keys.delete(id);
+    this.#keyMap?.delete(id);
   }
 
   /**
@@ -120,6 +125,6 @@ export class KeyBook {
 
   /** The key remembered for `id`, if any. */
   get(id: number): Uint8Array | undefined {
-    return this.#keys.get(id);
+    return this.#keyMap?.get(id);
   }
 }

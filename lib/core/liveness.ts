@@ -47,7 +47,14 @@ export class Liveness {
    * Nodes heard from lately, newest last: a node whose table empties (every node it knew is
    * gone) finds its way back to the ring through one of them instead of staying alone.
    */
-  readonly #contacts: NodeRef[] = [];
+  readonly #contacts: NodeRef[] = new Array(CONTACTS);
+  /**
+   * The ids of `#contacts`, side by side: every frame a node receives updates its contacts, and
+   * the search then reads one array instead of eight scattered records (and allocates nothing).
+   * Both arrays have their full size from the start; `#contactCount` of them are in use.
+   */
+  readonly #contactIds: number[] = new Array<number>(CONTACTS).fill(0.5);
+  #contactCount = 0;
 
   constructor(ring: Ring) {
     this.#ring = ring;
@@ -62,24 +69,48 @@ export class Liveness {
     if (grave !== null && grave.size > 0 && grave.has(from.id) && ring.running) {
       this.#revive(from);
     }
-    const c = this.#contacts;
-    if (from.id >= 0 && from.id !== ring.id && c[c.length - 1]?.id !== from.id) {
-      const i = c.findIndex((n) => n.id === from.id);
-      if (i >= 0) c.splice(i, 1);
-      else if (c.length >= CONTACTS) c.shift();
-      c.push(from);
+    const ids = this.#contactIds;
+    const n = this.#contactCount;
+    const id = from.id;
+    if (id < 0 || id === ring.id || (n > 0 && ids[n - 1] === id)) return;
+    let i = 0;
+    while (i < n && ids[i] !== id) i++;
+    if (i === n && n < CONTACTS) {
+      ids[n] = id;
+      this.#contacts[n] = from;
+      this.#contactCount = n + 1;
+      return;
     }
+    // Moves it (or, when new, the oldest's place) to the end.
+    if (i === n) i = 0;
+    const c = this.#contacts;
+    for (let j = i; j < n - 1; j++) {
+      ids[j] = ids[j + 1];
+      c[j] = c[j + 1];
+    }
+    ids[n - 1] = id;
+    c[n - 1] = from;
   }
 
   /** Forgets `id` as a contact (it left, or is taken for dead). */
   forgetContact(id: number): void {
-    const i = this.#contacts.findIndex((n) => n.id === id);
-    if (i >= 0) this.#contacts.splice(i, 1);
+    const ids = this.#contactIds, c = this.#contacts;
+    const n = this.#contactCount;
+    let i = 0;
+    while (i < n && ids[i] !== id) i++;
+    if (i === n) return;
+    for (let j = i; j < n - 1; j++) {
+      ids[j] = ids[j + 1];
+      c[j] = c[j + 1];
+    }
+    c[n - 1] = undefined!;
+    this.#contactCount = n - 1;
   }
 
   /** Nodes heard from lately that are not suspected or taken for crashed, newest first. */
   contacts(): NodeRef[] {
-    return this.#contacts.filter((n) => !this.#graveyard?.has(n.id)).reverse();
+    return this.#contacts.slice(0, this.#contactCount).filter((n) => !this.#graveyard?.has(n.id))
+      .reverse();
   }
 
   onPong(from: NodeRef, ts: number): void {

@@ -22,6 +22,7 @@ import type {
   NodeRef,
   Timer,
   Transport,
+  TransportEvents,
   WireLimits,
 } from "../com/transport.ts";
 import { PROTOCOL_VERSION } from "../com/transport.ts";
@@ -75,8 +76,8 @@ export interface RingTiming {
   reviveMs: number;
 }
 
-/** Default protocol timing. */
-export const DEFAULT_TIMING: RingTiming = {
+/** Default protocol timing (frozen: rings without timing options share it). */
+export const DEFAULT_TIMING: Readonly<RingTiming> = Object.freeze({
   stabilizeMs: 5000,
   fingerRefreshMs: 2000,
   fingersOnJoin: true,
@@ -84,7 +85,7 @@ export const DEFAULT_TIMING: RingTiming = {
   heartbeatMs: 1000,
   minTimeoutMs: 3000,
   reviveMs: 5000,
-};
+});
 
 /** The largest identifier space: sums of two ids stay exact in a double. */
 export const MAX_KEY_LIMIT: number = 2 ** 52;
@@ -131,10 +132,10 @@ function newCounters(): TrafficCounters {
 const GUEST_FRAMES: ReadonlySet<number> = new Set([T.InfoReq, T.Find]);
 
 /** One node's participation in the ring. */
-export class Ring implements RingPort {
+export class Ring implements RingPort, TransportEvents {
   readonly transport: Transport;
   readonly clock: Clock;
-  readonly timing: RingTiming;
+  readonly timing: Readonly<RingTiming>;
   readonly sink: RingSink;
   /** What frames from peers are checked against (the network's identifier space). */
   readonly limits: WireLimits = { maxKey: MAX_KEY_LIMIT };
@@ -146,12 +147,12 @@ export class Ring implements RingPort {
   id: number;
   /** Where this node stands. */
   status: RingStatus = "joining";
-  /** Application-traffic counters, by kind. */
-  readonly kinds: Record<TrafficKind, KindCounters> = noKinds();
+  /** Application-traffic counters, by kind; made on first use (most simulated nodes never). */
+  #kinds: Record<TrafficKind, KindCounters> | null = null;
   /** Protocol-message counters. */
   readonly control: TrafficCounters = newCounters();
-  /** Frames from peers dropped because they broke the schema or a protocol rule, by reason. */
-  readonly badFrames: Record<string, number> = {};
+  /** Dropped frames by reason; made at the first one. */
+  #badFrames: Record<string, number> | null = null;
   readonly random: () => number;
   /** How this node's links are secured (the transport reads it at every link). */
   readonly security: LinkSecurity;
@@ -166,12 +167,16 @@ export class Ring implements RingPort {
   readonly forwarder: Forwarder;
   /** The periodic tick. */
   #tick: Timer | null = null;
+  /** What the tick runs: made once, not at every tick (every simulated node ticks each second). */
+  readonly #onTickFn = (): void => this.#onTick();
   #due: number[] = [];
   /**
    * Every timer this node has pending, so that stopping leaves none behind; `null` while there
    * are none (most of the time: a simulated network would hold an empty set per node).
    */
   #pendingTimers: Set<Timer> | null = null;
+  /** The network name a joiner expects (presented in hellos until it has joined). */
+  readonly #expectName: string | null;
 
   /** Creates a ring member; call {@linkcode Ring.create} or {@linkcode Ring.join} next. */
   constructor(options: {
@@ -188,7 +193,8 @@ export class Ring implements RingPort {
     this.transport = options.transport;
     this.clock = options.clock;
     this.sink = options.sink;
-    this.timing = { ...DEFAULT_TIMING, ...options.timing };
+    // Shared when not changed: one copy per node would cost ~80 bytes each in a simulation.
+    this.timing = options.timing ? { ...DEFAULT_TIMING, ...options.timing } : DEFAULT_TIMING;
     this.random = options.random;
     this.security = options.security;
     this.encryptionChoice = options.encryptionChoice ?? null;
@@ -199,25 +205,40 @@ export class Ring implements RingPort {
     this.liveness = new Liveness(this);
     this.fingers = new FingerUpkeep(this);
     this.forwarder = new Forwarder(this);
-    this.transport.bind({
-      hello: (): Omit<Hello, "mf"> => ({
-        v: PROTOCOL_VERSION,
-        name: this.net?.name ?? expectName ?? "",
-        net: this.net?.netId,
-        id: this.id,
-        host: this.transport.ap.hostname,
-        port: this.transport.ap.port,
-      }),
-      checkHello: (h, key) => this.#checkHello(h, key),
-      limits: this.limits,
-      security: this.security,
-      frame: (from, f) => this.receive(from, f),
-      badFrame: (_from, e) => this.rejectFrame(e.reason),
-      peerDown: (peer, why, unsent) => {
-        this.joining.onPeerDown(peer, why);
-        this.liveness.onPeerDown(peer, why, unsent ?? []);
-      },
-    });
+    this.#expectName = expectName;
+    // The ring is its transport's listener itself: a simulated network holds a million rings,
+    // and an object of seven closures each would cost some 500 bytes per node.
+    this.transport.bind(this);
+  }
+
+  // ---- the transport's events (TransportEvents) ----
+
+  /** The identity this node presents in a handshake. */
+  hello(): Omit<Hello, "mf"> {
+    return {
+      v: PROTOCOL_VERSION,
+      name: this.net?.name ?? this.#expectName ?? "",
+      net: this.net?.netId,
+      id: this.id,
+      host: this.transport.ap.hostname,
+      port: this.transport.ap.port,
+    };
+  }
+
+  /** A valid frame arrived from a peer. */
+  frame(from: NodeRef, f: Frame): void {
+    this.receive(from, f);
+  }
+
+  /** A frame from a peer broke the wire schema. */
+  badFrame(_from: NodeRef, e: WireError): void {
+    this.rejectFrame(e.reason);
+  }
+
+  /** The link to `peer` is gone. */
+  peerDown(peer: NodeRef, why: string, unsent?: Frame[]): void {
+    this.joining.onPeerDown(peer, why);
+    this.liveness.onPeerDown(peer, why, unsent ?? []);
   }
 
   /**
@@ -225,7 +246,7 @@ export class Ring implements RingPort {
    * accepted: the same network; in a network of key-derived ids, the id its key derives; and no
    * other key for an id that is live.
    */
-  #checkHello(h: Hello, key: Uint8Array | null): string | null {
+  checkHello(h: Hello, key: Uint8Array | null): string | null {
     const net = this.net;
     if (net && h.net !== undefined && (h.name !== net.name || h.net !== net.netId)) {
       return `Peer belongs to network "${h.name}" (${h.net}), not "${net.name}" (${net.netId})`;
@@ -236,6 +257,16 @@ export class Ring implements RingPort {
       if (derived !== h.id) return `Node id ${h.id} is not the id its key derives (${derived})`;
     }
     return this.keys.check(h.id, key, (id) => this.#isLive(id));
+  }
+
+  /** Application-traffic counters, by kind. */
+  get kinds(): Record<TrafficKind, KindCounters> {
+    return this.#kinds ??= noKinds();
+  }
+
+  /** Frames from peers dropped because they broke the schema or a protocol rule, by reason. */
+  get badFrames(): Record<string, number> {
+    return this.#badFrames ??= {};
   }
 
   /** Whether the node with id `id` is taken to be alive: linked, or in the routing table. */
@@ -431,21 +462,32 @@ export class Ring implements RingPort {
     return [t.stabilizeMs, t.fingerRefreshMs, t.heartbeatMs, t.reviveMs];
   }
 
+  /** Period `i` of `#periods()`, without making the array at every tick. */
+  #period(i: number): number {
+    const t = this.timing;
+    return i === 0
+      ? t.stabilizeMs
+      : i === 1
+      ? t.fingerRefreshMs
+      : i === 2
+      ? t.heartbeatMs
+      : t.reviveMs;
+  }
+
   #schedule(): void {
     let next = Infinity;
     for (const d of this.#due) if (d < next) next = d;
-    this.#tick = this.clock.timer(Math.max(0, next - this.clock.now()), () => this.#onTick());
+    this.#tick = this.clock.timer(Math.max(0, next - this.clock.now()), this.#onTickFn);
   }
 
   #onTick(): void {
     if (!this.running) return;
     const now = this.clock.now();
-    const periods = this.#periods();
     const due = this.#due;
     for (let i = 0; i < due.length; i++) {
       if (due[i] > now) continue;
       const late = now - due[i];
-      due[i] = now + periods[i];
+      due[i] = now + this.#period(i);
       if (!this.running) return;
       if (i === 0) this.stabilizer.stabilize();
       else if (i === 1) this.fingers.refreshOne();

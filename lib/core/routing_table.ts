@@ -61,8 +61,6 @@ export class RoutingTable {
   #knownSlot: number[] = [];
   /** The ids of `#known`, side by side: the next-hop scans read these, not ~30 scattered records. */
   #knownIds: number[] = [];
-  /** Finger target positions, aligned with `fingers`. */
-  readonly targets: number[];
   /** Every node kept by a full-mesh policy; created on first use (most policies never do). */
   #mesh: Map<number, NodeRef> | null = null;
 
@@ -73,8 +71,15 @@ export class RoutingTable {
     this.policy = policy;
     this.succListSize = succListSize;
     this.#pred = self;
-    this.targets = policy.offsets.map((d) => addMod(self.id, d, maxKey));
-    this.fingers = this.targets.map(() => null);
+    this.fingers = policy.offsets.map(() => null);
+  }
+
+  /**
+   * The target position of finger `i`: computed, not stored (64 numbers per node would be a
+   * twentieth of a simulated node's memory).
+   */
+  target(i: number): number {
+    return addMod(this.self.id, this.policy.offsets[i], this.maxKey);
   }
 
   /** Every node kept by a full-mesh policy (empty otherwise). */
@@ -303,16 +308,16 @@ export class RoutingTable {
     const changed: number[] = [];
     if (n.id === this.self.id) return changed;
     const M = this.maxKey;
-    const t = this.targets;
     const f = this.fingers as (NodeRef | null)[];
-    for (let i = 0; i < t.length; i++) {
+    for (let i = 0; i < f.length; i++) {
       const cur = f[i];
+      const t = this.target(i);
       // The finger for target t is the first node at or after t; this node itself covers
       // targets in (pred, self], where no finger is needed.
-      const dn = cw(t[i], n.id, M);
-      const dself = cw(t[i], this.self.id, M);
+      const dn = cw(t, n.id, M);
+      const dself = cw(t, this.self.id, M);
       if (dn >= dself) continue;
-      if (cur === null || dn < cw(t[i], cur.id, M)) {
+      if (cur === null || dn < cw(t, cur.id, M)) {
         f[i] = n;
         changed.push(i);
       }

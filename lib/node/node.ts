@@ -16,8 +16,8 @@ import { realClock } from "../com/transport.ts";
 import { InvalidArgumentError, MessageTooLargeError, NodeClosedError } from "../errors.ts";
 import { fingerPolicy } from "../core/fingers.ts";
 import type { NodeEvent } from "../core/events.ts";
-import { DHT_DIRECT_TYPES, type TrafficKind } from "../core/port.ts";
-import { MAX_KEY_LIMIT, Ring, type RingStatus } from "../core/ring.ts";
+import { DHT_DIRECT_TYPES, type DhtRoutedFrame, type TrafficKind } from "../core/port.ts";
+import { MAX_KEY_LIMIT, Ring, type RingSink, type RingStatus } from "../core/ring.ts";
 import { type DataFrame, type FrameOf, HOP_LIMIT, MAX_SUCC_LIST, T } from "../wire/schema.ts";
 import { decodeMessage, encodeValue } from "../wire/values.ts";
 import {
@@ -142,6 +142,38 @@ export class P2PNode implements AsyncDisposable {
   /** The DHT's calls and the ring's hooks into it. */
   readonly #dht: NodeDht;
 
+  /**
+   * What the ring reports to its node: one small object per node (a simulated network holds a
+   * million; an object of seven closures would cost some 500 bytes each).
+   */
+  static #Sink = class implements RingSink {
+    readonly #node: P2PNode;
+    constructor(node: P2PNode) {
+      this.#node = node;
+    }
+    event(e: NodeEvent): void {
+      this.#node.#events.push(e);
+    }
+    listening(): boolean {
+      return this.#node.#events.readers > 0;
+    }
+    deliver(f: DataFrame): void {
+      this.#node.#deliver(f);
+    }
+    service(from: NodeRef, f: Frame): void {
+      this.#node.#service(from, f);
+    }
+    routed(f: DhtRoutedFrame): void {
+      this.#node.#dht.routed(f);
+    }
+    joining(joiner: NodeRef): void {
+      this.#node.#dht.joining(joiner);
+    }
+    leaving(done: () => void): boolean {
+      return this.#node.#dht.leaving(done);
+    }
+  };
+
   /** Use {@linkcode createNet} or {@linkcode joinNet}. */
   constructor(parts: NodeParts, options?: NodeOptions) {
     options ??= {};
@@ -159,15 +191,7 @@ export class P2PNode implements AsyncDisposable {
       expectName: options.net?.name ?? null,
       security: securityOf(parts, options),
       encryptionChoice: options.net?.encryption ?? null,
-      sink: {
-        event: (e) => this.#events.push(e),
-        listening: () => this.#events.readers > 0,
-        deliver: (f) => this.#deliver(f),
-        service: (from, f) => this.#service(from, f),
-        routed: (f) => this.#dht.routed(f),
-        joining: (j) => this.#dht.joining(j),
-        leaving: (done) => this.#dht.leaving(done),
-      },
+      sink: new P2PNode.#Sink(this),
     });
     this.#dht = new NodeDht(this.#ring, checkDhtOptions(options.dht, this.#maxFrame));
   }
@@ -597,7 +621,7 @@ export class P2PNode implements AsyncDisposable {
       pred: tb ? (tb.pred === tb.self ? null : tb.pred) : null,
       succ: tb ? tb.succ : self,
       succList: tb ? [...tb.succList] : [],
-      fingers: tb ? tb.targets.map((target, i) => ({ target, node: tb.fingers[i] })) : [],
+      fingers: tb ? tb.fingers.map((node, i) => ({ target: tb.target(i), node })) : [],
       net: r.net,
     };
   }

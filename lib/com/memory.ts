@@ -12,6 +12,7 @@
  */
 
 import { ConnectError, HandshakeError } from "../errors.ts";
+import { Links } from "./memory_links.ts";
 import { WireError } from "../wire/cbor.ts";
 import { Codec, type FrameReader } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../wire/frame_decoder.ts";
@@ -124,7 +125,7 @@ export class MemoryNetwork {
 /**
  * One connection, shared by its two ends (a simulated network holds tens of millions of them,
  * so one small object per connection rather than one per end plus node records per end; the
- * times are kept by each end, in {@linkcode Links}, as unboxed numbers).
+ * times are kept by each end, in `Links`, as unboxed numbers).
  */
 interface Conn {
   /** The end that dialled. */
@@ -147,90 +148,6 @@ interface CodecConn extends Conn {
 }
 
 /**
- * A transport's connections by peer id: ids ascending in one array, connections alongside, and
- * the virtual time at which the last frame this end sent on each arrives (FIFO order; the
- * opening time before the first). A node of a large simulation holds ~50 connection ends; a Map
- * entry with its boxed id key cost ~65 bytes each, this 24, and a binary search over a few cache
- * lines finds one.
- *
- * The arrays are managed by hand: `count` entries are in use and the arrays grow by an eighth
- * (at least 4 entries) when full. Growing by half, as arrays do by themselves, leaves a third of
- * every node's link arrays unused; reallocating at every opening keeps them exact but turns each
- * of the ~17 links a join opens into three new arrays that outlive a scavenge.
- */
-class Links {
-  count = 0;
-  ids: number[] = [];
-  conns: (Conn | undefined)[] = [];
-  sent: number[] = [];
-
-  /** Index of `id`, or `-1 - (where it would go)`. */
-  find(id: number): number {
-    const ids = this.ids;
-    let lo = 0, hi = this.count;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const x = ids[mid];
-      if (x === id) return mid;
-      if (x < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return -1 - lo;
-  }
-
-  /** Adds (or replaces) the connection to `id`, opened at `now`. */
-  set(id: number, conn: Conn, now: number): void {
-    const found = this.find(id);
-    if (found >= 0) {
-      this.conns[found] = conn;
-      this.sent[found] = now;
-      return;
-    }
-    const at = -1 - found;
-    const n = this.count;
-    if (n === this.ids.length) this.#grow(n + Math.max(4, n >> 3));
-    const { ids, conns, sent } = this;
-    for (let j = n; j > at; j--) {
-      ids[j] = ids[j - 1];
-      conns[j] = conns[j - 1];
-      sent[j] = sent[j - 1];
-    }
-    ids[at] = id;
-    conns[at] = conn;
-    sent[at] = now;
-    this.count = n + 1;
-  }
-
-  /** Removes the connection at index `i`. */
-  remove(i: number): void {
-    const n = --this.count;
-    const { ids, conns, sent } = this;
-    for (let j = i; j < n; j++) {
-      ids[j] = ids[j + 1];
-      conns[j] = conns[j + 1];
-      sent[j] = sent[j + 1];
-    }
-    conns[n] = undefined;
-  }
-
-  #grow(capacity: number): void {
-    const n = this.count;
-    // Filled with a fraction first, so that the number arrays hold unboxed numbers.
-    const ids = new Array<number>(capacity).fill(0.5);
-    const sent = new Array<number>(capacity).fill(0.5);
-    const conns = new Array<Conn | undefined>(capacity).fill(undefined);
-    for (let j = 0; j < n; j++) {
-      ids[j] = this.ids[j];
-      conns[j] = this.conns[j];
-      sent[j] = this.sent[j];
-    }
-    this.ids = ids;
-    this.conns = conns;
-    this.sent = sent;
-  }
-}
-
-/**
  * A transport on a {@linkcode MemoryNetwork}: frames go through the virtual clock.
  *
  * @example
@@ -248,7 +165,7 @@ export class MemoryTransport implements Transport {
   readonly stats: LinkStats = newLinkStats();
   readonly #net: MemoryNetwork;
   #events: TransportEvents | null = null;
-  readonly #links = new Links();
+  readonly #links = new Links<Conn>();
   #dead = false;
   /** How peers know this transport (one record shared by all its connections). */
   #ref: NodeRef | null = null;

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { findSorted } from "../com/sorted.ts";
+
 /** Detector settings. */
 export interface DetectorOptions {
   /** A peer not heard from for this long is pinged, ms. @default 1000 */
@@ -78,16 +80,7 @@ export class FailureDetector {
 
   /** Index of `id` in `#ids`, or `-1 - (where it would go)`. */
   #find(id: number): number {
-    const ids = this.#ids;
-    let lo = 0, hi = ids.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      const x = ids[mid];
-      if (x === id) return mid;
-      if (x < id) lo = mid + 1;
-      else hi = mid;
-    }
-    return -1 - lo;
+    return findSorted(this.#ids, this.#ids.length, id);
   }
 
   /** Offset of the numbers of `id` in `#clocks`, created (heard `now`) if missing. */

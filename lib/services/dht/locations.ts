@@ -10,6 +10,7 @@
 
 import type { NodeRef } from "../../wire/types.ts";
 import { inOC } from "../../core/id_space.ts";
+import { findSorted } from "../../com/sorted.ts";
 
 /** Most nodes remembered. */
 export const MAX_LOCATIONS = 1024;
@@ -78,15 +79,8 @@ export class Locations {
 
   /** Index of the first id ≥ `x`. */
   #first(x: number): number {
-    const ids = this.#ids;
-    let lo = 0;
-    let hi = ids.length;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (ids[m] < x) lo = m + 1;
-      else hi = m;
-    }
-    return lo;
+    const i = findSorted(this.#ids, this.#ids.length, x);
+    return i >= 0 ? i : -1 - i;
   }
 
   #evict(): void {

@@ -62,14 +62,21 @@ test("next hop is loop-free and ends at the responsible node for every key and s
   }
 });
 
-test("next hop on a hand-made table: approach ties go past the key, a jump past the key settles, settling moves down", () => {
-  const M = 1000;
+/**
+ * The table of node 500 in a space of 1000 keys: it knows its predecessor 400, its successor 510
+ * (node spacing 10) and node 200 further back.
+ */
+function handMadeTable(): RoutingTable {
   const n = (id: number) => ({ id, ap });
-  // Node 500 knows its predecessor 400, its successor 510 (node spacing 10) and node 200.
-  const tb = new RoutingTable(n(500), M, fingerPolicy("tango", M), 4);
+  const tb = new RoutingTable(n(500), 1000, fingerPolicy("tango", 1000), 4);
   tb.pred = n(400);
   tb.setSuccList(n(510), []);
   tb.considerFinger(n(200));
+  return tb;
+}
+
+test("next hop on a hand-made table: approach ties go past the key, a jump past the key settles, settling moves down", () => {
+  const tb = handMadeTable();
   const hop = (key: number, phase: number) => {
     const h = tb.nextHop(key, phase);
     return [h.node?.id ?? null, h.phase === Phase.Settle ? "settle" : "approach"];
@@ -87,13 +94,7 @@ test("next hop on a hand-made table: approach ties go past the key, a jump past 
 });
 
 test("a node that lost its predecessor answers only for the keys above the lost one until a new one is known", () => {
-  const M = 1000;
-  const n = (id: number) => ({ id, ap });
-  // Node 500 had predecessor 400 and knows node 200 further back, and its successor 510.
-  const tb = new RoutingTable(n(500), M, fingerPolicy("tango", M), 4);
-  tb.pred = n(400);
-  tb.setSuccList(n(510), []);
-  tb.considerFinger(n(200));
+  const tb = handMadeTable();
   assert.equal(tb.repairing, false);
   tb.pred = null; // suspected, dropped
   assert.equal(tb.repairing, true);
@@ -110,7 +111,7 @@ test("a node that lost its predecessor answers only for the keys above the lost 
   const h = tb.nextHop(300, Phase.Settle);
   assert.equal(h.node?.id, 200);
   // A new predecessor ends the repair: the range is (pred, self] again.
-  tb.pred = n(350);
+  tb.pred = { id: 350, ap };
   assert.equal(tb.repairing, false);
   assert.deepEqual([351, 349].map((k) => tb.responsible(k)), [true, false]);
 });

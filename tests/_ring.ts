@@ -20,6 +20,17 @@ export async function buildRing(
   return sim;
 }
 
+/** Whether every node's successor and predecessor are its neighbours among `nodes` by id. */
+export function ringOk(nodes: P2PNode[]): boolean {
+  const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
+  return nodes.every((n) => {
+    const i = ids.indexOf(n.id);
+    const info = n.info();
+    return info.succ.id === ids[(i + 1) % ids.length] &&
+      info.pred?.id === ids[(i - 1 + ids.length) % ids.length];
+  });
+}
+
 /** Ring-invariant violations among the live nodes: wrong successor or predecessor. */
 export function ringViolations(sim: Simulator): string[] {
   const live = sim.live.sort((a, b) => a.id - b.id);

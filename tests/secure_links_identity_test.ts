@@ -21,6 +21,7 @@ import { T } from "../lib/wire/schema.ts";
 import { helloBody, rogue, rogueResponder } from "./_rogue.ts";
 import { proxiedNode } from "./_proxy.ts";
 import { until } from "./_wait.ts";
+import { ringOk } from "./_ring.ts";
 import { test } from "./_test.ts";
 
 /** Events that say an honest node took a live neighbour for dead. */
@@ -40,16 +41,6 @@ function watch(node: P2PNode): { events: NodeEvent[]; stop(): Promise<void> } {
       await collecting;
     },
   };
-}
-
-function ringOk(nodes: P2PNode[]): boolean {
-  const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
-  return nodes.every((n) => {
-    const i = ids.indexOf(n.id);
-    const info = n.info();
-    return info.succ.id === ids[(i + 1) % ids.length] &&
-      info.pred?.id === ids[(i - 1 + ids.length) % ids.length];
-  });
 }
 
 /** A bare transport presenting id `id` of network `net` with its own key, as a process would. */

@@ -19,20 +19,11 @@ import { Codec } from "../lib/wire/codec.ts";
 import { T } from "../lib/wire/schema.ts";
 import { encodeFrame, helloBody, message } from "./_rogue.ts";
 import { until } from "./_wait.ts";
+import { ringOk } from "./_ring.ts";
 import { test } from "./_test.ts";
 
 const SECRET = "only the members know this";
 const codec = new Codec();
-
-function ringOk(nodes: P2PNode[]): boolean {
-  const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
-  return nodes.every((n) => {
-    const i = ids.indexOf(n.id);
-    const info = n.info();
-    return info.succ.id === ids[(i + 1) % ids.length] &&
-      info.pred?.id === ids[(i - 1 + ids.length) % ids.length];
-  });
-}
 
 /** Every id in `node`'s routing state. */
 function known(node: P2PNode): Set<number> {

@@ -10,6 +10,7 @@ import { type FieldSpec, type FrameName, HOP_LIMIT, SCHEMA, T } from "../lib/wir
 import type { NodeRef } from "../lib/wire/types.ts";
 import { cbor, handled, message, rogue } from "./_rogue.ts";
 import { until } from "./_wait.ts";
+import { ringOk } from "./_ring.ts";
 import { test } from "./_test.ts";
 
 const MAX_KEY = 1000;
@@ -212,16 +213,6 @@ function ruleCases(peer: NodeRef, other: NodeRef): Case[] {
     { what: "bytes that are not CBOR", body: new Uint8Array([0xff, 0xfe]) },
     { what: "trailing bytes", body: new Uint8Array([...cbor([T.Ping, 1]), 0]) },
   ];
-}
-
-function ringOk(nodes: P2PNode[]): boolean {
-  const ids = nodes.map((n) => n.id).sort((a, b) => a - b);
-  return nodes.every((n) => {
-    const i = ids.indexOf(n.id);
-    const info = n.info();
-    return info.succ.id === ids[(i + 1) % ids.length] &&
-      info.pred?.id === ids[(i - 1 + ids.length) % ids.length];
-  });
 }
 
 /** Statistics that must not move when frames are dropped (links, bytes and frames may). */

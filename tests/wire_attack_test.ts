@@ -2,7 +2,7 @@
 // passed the handshake: every one is dropped and counted, and nothing else about the node moves.
 import assert from "node:assert/strict";
 import { createNet, joinNet } from "../lib/node/net.ts";
-import type { P2PNode, Statistics } from "../lib/node/node.ts";
+import type { Statistics } from "../lib/node/node.ts";
 import type { NodeEvent } from "../lib/core/events.ts";
 import { WireError } from "../lib/wire/cbor.ts";
 import { Codec } from "../lib/wire/codec.ts";

@@ -29,6 +29,53 @@ export const MAX_MESSAGE_LENGTH = 65535;
 const EMPTY = new Uint8Array(0);
 
 /**
+ * The exact size of message `index` of `protocol`'s handshake when it carries `payloadLength`
+ * bytes of payload: ephemeral keys in the clear, static keys and the payload encrypted (plus a
+ * tag) once a key is set — by a DH, a `"psk"`, or in a PSK handshake any `"e"`, pre-messages
+ * included (spec §5.3, §9.2). A reader can bound what it buffers for an incoming message by it.
+ *
+ * @throws {InvalidArgumentError} if the pattern has no message `index`.
+ *
+ * @example The three messages of XX with a 100-byte payload each
+ * ```ts
+ * import { handshakeMessageLength, resolveProtocol } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const xx = resolveProtocol("Noise_XX_25519_ChaChaPoly_SHA256");
+ * const sizes = [0, 1, 2].map((i) => handshakeMessageLength(xx, i, 100));
+ * assert.deepEqual(sizes, [32 + 100, 32 + 48 + 116, 48 + 116]);
+ * ```
+ */
+export function handshakeMessageLength(
+  protocol: NoiseProtocol,
+  index: number,
+  payloadLength: number,
+): number {
+  const { pattern, dh } = protocol;
+  if (!Number.isInteger(index) || index < 0 || index >= pattern.messages.length) {
+    throw new InvalidArgumentError(`${pattern.name} has no handshake message ${index}`);
+  }
+  const psk = pattern.messages.some((m) => m.includes("psk"));
+  let keyed = psk &&
+    (pattern.initiatorPreMessage.includes("e") || pattern.responderPreMessage.includes("e"));
+  let length = 0;
+  for (let i = 0; i <= index; i++) {
+    length = 0;
+    for (const token of pattern.messages[i]) {
+      if (token === "e") {
+        length += dh.dhLen;
+        keyed ||= psk;
+      } else if (token === "s") {
+        length += dh.dhLen + (keyed ? 16 : 0);
+      } else {
+        keyed = true;
+      }
+    }
+  }
+  return length + payloadLength + (keyed ? 16 : 0);
+}
+
+/**
  * The arguments of `Initialize()` (spec §5.3), with the pre-shared keys of §9.
  *
  * @example
@@ -217,7 +264,7 @@ export class HandshakeState {
    */
   writeMessage(payload: Uint8Array = EMPTY): Uint8Array {
     const tokens = this.#nextMessagePattern("write");
-    const length = this.#messageLength(tokens, payload.length);
+    const length = handshakeMessageLength(this.#protocol, this.#message, payload.length);
     if (length > MAX_MESSAGE_LENGTH) {
       throw new MessageTooLargeError(
         `Handshake message ${this.#message} would be ${length} bytes (payload ${payload.length}), ` +
@@ -259,7 +306,7 @@ export class HandshakeState {
    */
   readMessage(message: Uint8Array): Uint8Array {
     const tokens = this.#nextMessagePattern("read");
-    const least = this.#messageLength(tokens, 0);
+    const least = handshakeMessageLength(this.#protocol, this.#message, 0);
     if (message.length < least || message.length > MAX_MESSAGE_LENGTH) {
       throw new NoiseError(
         `Handshake message ${this.#message} of ${this.#protocol.pattern.name} is ` +
@@ -315,24 +362,6 @@ export class HandshakeState {
       );
     }
     return this.#protocol.pattern.messages[this.#message];
-  }
-
-  /** The exact size of a message with the given tokens and payload, tracking when `k` is set. */
-  #messageLength(tokens: readonly Token[], payloadLength: number): number {
-    const { dhLen } = this.#protocol.dh;
-    let keyed = this.#symmetric.hasKey();
-    let length = 0;
-    for (const token of tokens) {
-      if (token === "e") {
-        length += dhLen;
-        keyed ||= this.#psk;
-      } else if (token === "s") {
-        length += dhLen + (keyed ? 16 : 0);
-      } else {
-        keyed = true;
-      }
-    }
-    return length + payloadLength + (keyed ? 16 : 0);
   }
 
   #finishMessage(): void {

@@ -63,6 +63,7 @@ export {
   X25519,
 } from "./crypto.ts";
 export {
+  handshakeMessageLength,
   type HandshakeOptions,
   HandshakeState,
   MAX_MESSAGE_LENGTH,

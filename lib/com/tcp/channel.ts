@@ -23,14 +23,19 @@
 
 import { FrameError, HandshakeError, NoiseError } from "../../errors.ts";
 import {
+  handshakeMessageLength,
   HandshakeState,
   type HandshakeState as NoiseHandshake,
+  LENGTH_PREFIX_SIZE,
   type NoiseProtocol,
   resolveProtocol,
+  TAG_SIZE,
   TransportOpener,
   TransportSealer,
 } from "../noise/mod.ts";
+import { FRAME_HEADER_SIZE } from "../../wire/frame_writer.ts";
 import { type Encryption, type LinkSecurity, PROTOCOL_VERSION } from "../transport.ts";
+import { LARGEST_HELLO_BODY, LARGEST_LINK_FRAME_BODY } from "./handshake_size.ts";
 
 export type { Encryption, LinkSecurity } from "../transport.ts";
 
@@ -47,6 +52,37 @@ const PROLOGUE = new TextEncoder().encode(`p2ps/${PROTOCOL_VERSION}`);
 const XX: NoiseProtocol = resolveProtocol("Noise_XX_25519_ChaChaPoly_SHA256");
 const XX_PSK3: NoiseProtocol = resolveProtocol("Noise_XXpsk3_25519_ChaChaPoly_SHA256");
 const EMPTY = new Uint8Array(0);
+/** Bytes of the length that precedes each handshake message. */
+const HANDSHAKE_LENGTH_SIZE = 2;
+
+/** The longest handshake message of `protocol` a peer may send: its payloads carry hellos. */
+function largestHandshakeMessage(protocol: NoiseProtocol): number {
+  return Math.max(
+    ...protocol.pattern.messages.map((_, i) =>
+      handshakeMessageLength(protocol, i, LARGEST_HELLO_BODY)
+    ),
+  );
+}
+
+/**
+ * The most bytes one piece of what a peer legally sends before its link is up takes on the
+ * wire: the preamble, a handshake message with its length, or a link frame (plain, or sealed in
+ * one transport message). A connection in its handshake is read with a buffer of this size.
+ *
+ * @example
+ * ```ts
+ * import { HANDSHAKE_READ_SIZE, PREAMBLE_SIZE } from "./channel.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(HANDSHAKE_READ_SIZE > PREAMBLE_SIZE && HANDSHAKE_READ_SIZE < 1024);
+ * ```
+ */
+export const HANDSHAKE_READ_SIZE: number = Math.max(
+  PREAMBLE_SIZE,
+  HANDSHAKE_LENGTH_SIZE + largestHandshakeMessage(XX),
+  HANDSHAKE_LENGTH_SIZE + largestHandshakeMessage(XX_PSK3),
+  LENGTH_PREFIX_SIZE + FRAME_HEADER_SIZE + LARGEST_LINK_FRAME_BODY + TAG_SIZE,
+);
 
 /** Whose turn it is (a function, so that checks after a state change are not narrowed away). */
 function turnOf(noise: NoiseHandshake): NoiseHandshake["turn"] {
@@ -125,6 +161,8 @@ export class Channel {
   #pending: Uint8Array = EMPTY;
   #noise: NoiseHandshake | null = null;
   #opener: TransportOpener | null = null;
+  /** The longest handshake message the peer may send (see `start`). */
+  #largest = 0;
   /** Whether our hello went in a handshake payload (otherwise the link sends it as a frame). */
   helloSent = false;
 
@@ -160,8 +198,10 @@ export class Channel {
     const keyPair = this.#security.keyPair;
     if (!keyPair) throw new HandshakeError("A Noise link needs this node's static key pair");
     const psk = this.#security.psk;
+    const protocol = psk ? XX_PSK3 : XX;
+    this.#largest = largestHandshakeMessage(protocol);
     this.#noise = new HandshakeState({
-      protocol: psk ? XX_PSK3 : XX,
+      protocol,
       initiator: this.#initiator,
       prologue: PROLOGUE,
       s: keyPair,
@@ -198,11 +238,19 @@ export class Channel {
       pos = PREAMBLE_SIZE;
       this.#stage = this.#encryption === "none" ? "open" : "handshake";
     }
-    while (this.#stage === "handshake" && data.length - pos >= 2) {
+    while (this.#stage === "handshake" && data.length - pos >= HANDSHAKE_LENGTH_SIZE) {
       const n = (data[pos] << 8) | data[pos + 1];
-      if (data.length - pos - 2 < n) break;
-      this.#onHandshake(data.subarray(pos + 2, pos + 2 + n));
-      pos += 2 + n;
+      // Checked before waiting for the rest: what is kept for an unfinished message (and copied
+      // again at every read) must stay as small as the largest one a peer may send.
+      if (n > this.#largest) {
+        throw new FrameError(
+          `A handshake message declares ${n} bytes, over the ${this.#largest}-byte limit`,
+        );
+      }
+      const start = pos + HANDSHAKE_LENGTH_SIZE;
+      if (data.length - start < n) break;
+      this.#onHandshake(data.subarray(start, start + n));
+      pos = start + n;
     }
     if (pos >= data.length) return;
     if (this.#stage === "open") this.#open(data.subarray(pos));
@@ -269,10 +317,10 @@ export class Channel {
   /** Writes our next handshake message (with its length) and returns it. */
   #frameHandshake(payload: Uint8Array): Uint8Array {
     const msg = this.#noise!.writeMessage(payload);
-    const out = new Uint8Array(2 + msg.length);
+    const out = new Uint8Array(HANDSHAKE_LENGTH_SIZE + msg.length);
     out[0] = msg.length >>> 8;
     out[1] = msg.length & 0xff;
-    out.set(msg, 2);
+    out.set(msg, HANDSHAKE_LENGTH_SIZE);
     return out;
   }
 

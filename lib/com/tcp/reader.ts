@@ -11,12 +11,12 @@ import { DecryptError, FrameError, HandshakeError, LinkLostError } from "../../e
 import { WireError } from "../../wire/cbor.ts";
 import { type Frame, T } from "../../wire/schema.ts";
 import type { NodeRef } from "../transport.ts";
-import { EncryptionMismatchError } from "./channel.ts";
+import { EncryptionMismatchError, HANDSHAKE_READ_SIZE } from "./channel.ts";
 import { describeError, type ErrorClass, type HandshakeHost, onLinkFrame } from "./handshake.ts";
 import type { Link } from "./link.ts";
 import type { WriterHost } from "./writer.ts";
 
-/** Bytes read per `read` call; one buffer per link, reused. */
+/** Bytes read per `read` call once the link is up; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
 
 /** What the reader needs from the transport that runs it. */
@@ -41,9 +41,13 @@ export interface ReaderHost extends HandshakeHost, WriterHost {
 /** Reads `conn` until it ends or fails, and closes `link` accordingly. */
 export async function readLoop(host: ReaderHost, link: Link, conn: Deno.TcpConn): Promise<void> {
   const { stats, flow } = host;
-  const buf = new Uint8Array(READ_SIZE);
+  // Until the handshake completes, the peer has proved nothing and may send only small pieces
+  // (see HANDSHAKE_READ_SIZE): a connection that never completes holds a small buffer, not a
+  // full one, for as long as the handshake may take.
+  let buf = new Uint8Array(HANDSHAKE_READ_SIZE);
   try {
     while (true) {
+      if (link.up && buf.length < READ_SIZE) buf = new Uint8Array(READ_SIZE);
       const n = await conn.read(buf);
       if (link.state === "closed") return;
       if (n === null) {

@@ -92,6 +92,11 @@ export interface LinkStats {
   linksIn: number;
   /** Connections closed for a protocol violation (garbage, oversize, bad handshake). */
   badLinks: number;
+  /**
+   * Inbound connections closed while still in their handshake to make room for a new one:
+   * too many handshakes were pending from their address, or in all.
+   */
+  shedLinks: number;
   /** Frames dropped because the link to their destination could not be opened or broke. */
   framesDropped: number;
   /** Times a link was left unread because what its peer sent congested another link. */
@@ -188,6 +193,7 @@ export function newLinkStats(): LinkStats {
     linksOut: 0,
     linksIn: 0,
     badLinks: 0,
+    shedLinks: 0,
     framesDropped: 0,
     pauses: 0,
   };

@@ -599,6 +599,7 @@ export class P2PNode implements AsyncDisposable {
       bytes: { in: s.bytesIn, out: s.bytesOut },
       frames: { in: s.framesIn, out: s.framesOut, dropped: s.framesDropped },
       badLinks: s.badLinks,
+      shedLinks: s.shedLinks,
       badFrames: Object.values(r.badFrames).reduce((a, b) => a + b, 0),
       badFrameReasons: { ...r.badFrames },
       undeliverable: this.#undeliverable,

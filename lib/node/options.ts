@@ -178,6 +178,11 @@ export interface Statistics {
   /** Connections closed for protocol violations. */
   badLinks: number;
   /**
+   * Inbound connections closed during their handshake to make room for newer ones, because too
+   * many handshakes were pending from their address or in all (see `TcpTransportOptions`).
+   */
+  shedLinks: number;
+  /**
    * Frames from peers dropped because they broke the wire schema or a protocol rule (a field out
    * of range, a sender that is not the peer, a report about messages this node never sent...).
    */

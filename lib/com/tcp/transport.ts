@@ -5,7 +5,7 @@
  * — and backpressure across links (`flow.ts`). This file runs the links' lives: listening,
  * connecting, and what happens when links come up and go.
  *
- * It stays one file of about 680 lines because what it holds is one state machine, a link's life
+ * It stays one file of about 720 lines because what it holds is one state machine, a link's life
  * (dialed or accepted, handshaking, up, replaced by a duplicate, retiring, lost, destroyed): every
  * transition touches the slot table, the counters and the node's callbacks together.
  *
@@ -36,6 +36,11 @@ import {
 } from "../transport.ts";
 import { Backpressure, DEFAULT_HIGH_WATER_BYTES } from "./flow.ts";
 import { describeError, type ErrorClass, refuse, startHandshake } from "./handshake.ts";
+import {
+  DEFAULT_MAX_PENDING_HANDSHAKES,
+  DEFAULT_MAX_PENDING_PER_ADDRESS,
+  PendingHandshakes,
+} from "./admission.ts";
 import { type DialCallback, Link } from "./link.ts";
 import { onBad, onFrame, type ReaderHost, readLoop } from "./reader.ts";
 import { keeps, type Slot, Slots } from "./slots.ts";
@@ -69,6 +74,17 @@ export interface TcpTransportOptions {
    * `maxQueuedBytes`)
    */
   highWaterBytes?: number;
+  /**
+   * Inbound connections from one address that may be in their handshake at once. A new one
+   * past this sheds the oldest of them (see `admission.ts`). @default 64
+   */
+  maxPendingPerAddress?: number;
+  /**
+   * Inbound connections that may be in their handshake at once, from all addresses. A new one
+   * past this sheds the oldest pending handshake of the address with the most.
+   * @default 1024
+   */
+  maxPendingHandshakes?: number;
 }
 
 /** Default high-water mark of a link's send queue (16 MiB). */
@@ -105,6 +121,8 @@ export class TcpTransport implements Transport {
   readonly #links = new Set<Link>();
   readonly #flow: Backpressure;
   readonly #slots = new Slots();
+  /** Inbound links still in their handshake. */
+  readonly #pending: PendingHandshakes<Link>;
   /** Every loop and pending operation; `close()` waits for all of them. */
   readonly #tasks = new Set<Promise<void>>();
   #stopped = false;
@@ -148,6 +166,18 @@ export class TcpTransport implements Transport {
         Math.max(1, Math.min(DEFAULT_HIGH_WATER_BYTES, Math.floor(this.#maxQueued / 4))),
       ),
       this.stats,
+    );
+    this.#pending = new PendingHandshakes(
+      checkPositive(
+        "maxPendingPerAddress",
+        options.maxPendingPerAddress,
+        DEFAULT_MAX_PENDING_PER_ADDRESS,
+      ),
+      checkPositive(
+        "maxPendingHandshakes",
+        options.maxPendingHandshakes,
+        DEFAULT_MAX_PENDING_HANDSHAKES,
+      ),
     );
     const hostname = options.hostname ?? "127.0.0.1";
     const port = options.port ?? 0;
@@ -421,6 +451,15 @@ export class TcpTransport implements Transport {
         return;
       }
       const link = this.#newLink(false, where(conn.remoteAddr), null, null);
+      const shed = this.#pending.admit(conn.remoteAddr.hostname, link);
+      if (shed) {
+        this.stats.shedLinks++;
+        this.#fail(
+          shed,
+          `Handshake with ${shed.where} abandoned: too many connections in their handshake`,
+          HandshakeError,
+        );
+      }
       this.#links.add(link);
       link.timer = setTimeout(() => this.#timedOut(link), this.#timeoutMs);
       this.#start(link, conn);
@@ -515,6 +554,7 @@ export class TcpTransport implements Transport {
     link.timer = undefined;
     link.state = "open";
     link.up = true;
+    this.#pending.remove(link);
     if (link.closeWhenUp || this.#stopped) {
       this.#retire(link, !this.#stopped);
       return;
@@ -676,6 +716,7 @@ export class TcpTransport implements Transport {
       // Already closed.
     }
     this.#links.delete(link);
+    this.#pending.remove(link);
     this.#uncount(link);
     this.#undrain(link);
     this.#flow.release(link);

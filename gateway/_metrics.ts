@@ -49,6 +49,10 @@ const FAMILIES: Record<string, { type: MetricType; help: string }> = {
   p2ps_frames_total: { type: "counter", help: "Frames on the wire." },
   p2ps_frames_dropped_total: { type: "counter", help: "Frames dropped for a dead link." },
   p2ps_bad_links_total: { type: "counter", help: "Links closed for protocol violations." },
+  p2ps_shed_links_total: {
+    type: "counter",
+    help: "Inbound connections closed in their handshake to make room: too many were pending.",
+  },
   p2ps_bad_frames_total: { type: "counter", help: "Ill-typed frames from peers, dropped." },
   p2ps_undeliverable_total: { type: "counter", help: "Own messages reported undeliverable." },
   p2ps_delivered_hops_total: { type: "counter", help: "Overlay hops of messages delivered here." },
@@ -105,9 +109,10 @@ const DHT_COUNTERS = new Set(["repaired", "quorumFailures", "handedOver", "refus
  * import { prometheusText } from "./_metrics.ts";
  * import assert from "node:assert/strict";
  *
- * const text = prometheusText({ data: { sent: 3 }, badLinks: 0 });
+ * const text = prometheusText({ data: { sent: 3 }, badLinks: 0, shedLinks: 2 });
  * assert.match(text, /^p2ps_data_messages_total\{event="sent"\} 3$/m);
  * assert.match(text, /^# TYPE p2ps_bad_links_total counter$/m);
+ * assert.match(text, /^p2ps_shed_links_total 2$/m);
  * ```
  */
 export function prometheusText(

@@ -4,7 +4,12 @@
 // with a small buffer (lib/com/tcp/channel.ts, HANDSHAKE_READ_SIZE), counts the ones it sheds,
 // and stays open to honest peers — also to one whose handshake arrives in single bytes.
 import assert from "node:assert/strict";
-import { preamble, PREAMBLE_SIZE } from "../lib/com/tcp/channel.ts";
+import {
+  HANDSHAKE_INPUT_LIMIT,
+  HANDSHAKE_READ_SIZE,
+  preamble,
+  PREAMBLE_SIZE,
+} from "../lib/com/tcp/channel.ts";
 import { DEFAULT_MAX_PENDING_PER_ADDRESS } from "../lib/com/tcp/admission.ts";
 import type { AccessPoint } from "../lib/com/transport.ts";
 import type { NodeOptions } from "../lib/node/options.ts";
@@ -149,6 +154,31 @@ test("a handshake message declared longer than any legal one closes the connecti
     await until(() => s.closedByNode, "the node to close the connection");
     await until(() => a.statistics().badLinks === 1, "the violation to be counted");
     assert.equal(a.statistics().shedLinks, 0);
+  } finally {
+    await closeFlood([s]);
+  }
+});
+
+test("a peer that sends more than a whole handshake's worth of bytes without completing it is closed and counted", async () => {
+  // In the clear the hello is a frame, and its length could announce up to the frame limit.
+  await using a = await createNet({ node: { id: 1 }, net: { encryption: "none" } });
+  const [s] = await flood(a.ap, 1);
+  try {
+    const header = new Uint8Array([...preamble("none"), 0x00, 0x10, 0x00, 0x00]);
+    await s.conn.write(header);
+    for (let sent = 0; sent < 4 * HANDSHAKE_INPUT_LIMIT && !s.closedByNode; sent += 512) {
+      try {
+        await s.conn.write(new Uint8Array(512).fill(0x41));
+      } catch {
+        break; // closed by the node
+      }
+    }
+    await until(() => s.closedByNode, "the node to close the connection");
+    await until(() => a.statistics().badLinks === 1, "the violation to be counted");
+    // It stopped reading at the limit (a connection left to time out would have read it all):
+    // the limit, the read that went past it, and the read that found it past.
+    const read = a.statistics().bytes.in;
+    assert.ok(read <= HANDSHAKE_INPUT_LIMIT + 2 * HANDSHAKE_READ_SIZE, `${read} bytes read`);
   } finally {
     await closeFlood([s]);
   }

@@ -64,6 +64,19 @@ function largestHandshakeMessage(protocol: NoiseProtocol): number {
   );
 }
 
+/** Bytes of all handshake messages of `protocol`, with their lengths and the largest hellos. */
+function handshakeBytes(protocol: NoiseProtocol): number {
+  return protocol.pattern.messages.reduce(
+    (n, _, i) =>
+      n + HANDSHAKE_LENGTH_SIZE + handshakeMessageLength(protocol, i, LARGEST_HELLO_BODY),
+    0,
+  );
+}
+
+/** The most bytes one link frame takes on the wire: sealed, in a transport message of its own. */
+const LARGEST_LINK_FRAME = LENGTH_PREFIX_SIZE + FRAME_HEADER_SIZE + LARGEST_LINK_FRAME_BODY +
+  TAG_SIZE;
+
 /**
  * The most bytes one piece of what a peer legally sends before its link is up takes on the
  * wire: the preamble, a handshake message with its length, or a link frame (plain, or sealed in
@@ -81,8 +94,25 @@ export const HANDSHAKE_READ_SIZE: number = Math.max(
   PREAMBLE_SIZE,
   HANDSHAKE_LENGTH_SIZE + largestHandshakeMessage(XX),
   HANDSHAKE_LENGTH_SIZE + largestHandshakeMessage(XX_PSK3),
-  LENGTH_PREFIX_SIZE + FRAME_HEADER_SIZE + LARGEST_LINK_FRAME_BODY + TAG_SIZE,
+  LARGEST_LINK_FRAME,
 );
+
+/**
+ * The most bytes a peer may send before its link is up, whatever its role and its network's
+ * security: its preamble, every message of the handshake pattern (as if it sent them all), a
+ * hello, an accept and a refusal, each at its largest. A peer that sends more without completing
+ * its handshake breaks the protocol; nothing it sends makes the connection hold more than this.
+ *
+ * @example
+ * ```ts
+ * import { HANDSHAKE_INPUT_LIMIT, HANDSHAKE_READ_SIZE } from "./channel.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(HANDSHAKE_INPUT_LIMIT > 3 * HANDSHAKE_READ_SIZE && HANDSHAKE_INPUT_LIMIT < 8192);
+ * ```
+ */
+export const HANDSHAKE_INPUT_LIMIT: number = PREAMBLE_SIZE +
+  Math.max(handshakeBytes(XX), handshakeBytes(XX_PSK3)) + 3 * LARGEST_LINK_FRAME;
 
 /** Whose turn it is (a function, so that checks after a state change are not narrowed away). */
 function turnOf(noise: NoiseHandshake): NoiseHandshake["turn"] {

@@ -11,7 +11,7 @@ import { DecryptError, FrameError, HandshakeError, LinkLostError } from "../../e
 import { WireError } from "../../wire/cbor.ts";
 import { type Frame, T } from "../../wire/schema.ts";
 import type { NodeRef } from "../transport.ts";
-import { EncryptionMismatchError, HANDSHAKE_READ_SIZE } from "./channel.ts";
+import { EncryptionMismatchError, HANDSHAKE_INPUT_LIMIT, HANDSHAKE_READ_SIZE } from "./channel.ts";
 import { describeError, type ErrorClass, type HandshakeHost, onLinkFrame } from "./handshake.ts";
 import type { Link } from "./link.ts";
 import type { WriterHost } from "./writer.ts";
@@ -45,18 +45,36 @@ export async function readLoop(host: ReaderHost, link: Link, conn: Deno.TcpConn)
   // (see HANDSHAKE_READ_SIZE): a connection that never completes holds a small buffer, not a
   // full one, for as long as the handshake may take.
   let buf = new Uint8Array(HANDSHAKE_READ_SIZE);
+  /** Bytes read before this read while the link was not up. */
+  let early = 0;
   try {
     while (true) {
       if (link.up && buf.length < READ_SIZE) buf = new Uint8Array(READ_SIZE);
       const n = await conn.read(buf);
       if (link.state === "closed") return;
+      // A link refused during its handshake leaves its input unread: nothing there is checked.
+      const unread = !link.up && link.state === "closing";
       if (n === null) {
-        link.channel!.end();
-        link.decoder.end();
+        if (!unread) {
+          link.channel!.end();
+          link.decoder.end();
+        }
         ended(host, link);
         return;
       }
       stats.bytesIn += n;
+      if (unread) continue;
+      if (!link.up) {
+        // A read that completes the handshake may carry the first frames after it; the reads
+        // before it carry nothing else.
+        if (early > HANDSHAKE_INPUT_LIMIT) {
+          throw new FrameError(
+            `${early} bytes arrived before the handshake completed, over the ` +
+              `${HANDSHAKE_INPUT_LIMIT}-byte limit`,
+          );
+        }
+        early += n;
+      }
       // Idleness is tracked per read and per write, not per frame (clock reads cost).
       const now = performance.now();
       link.used = link.readAt = now;

@@ -2,8 +2,9 @@
  * The TCP transport: one connection per neighbour (`slots.ts`), a secured handshake on every
  * connection (`channel.ts`, `handshake.ts`), a reader (`reader.ts`) and a writer (`writer.ts`)
  * per link — the writer coalesces everything queued for a link into one write (`send_queue.ts`)
- * — and backpressure across links (`flow.ts`). This file runs the links' lives: listening,
- * connecting, and what happens when links come up and go.
+ * — backpressure across links (`flow.ts`), and caps on inbound connections still in their
+ * handshake (`admission.ts`). This file runs the links' lives: listening, connecting, and what
+ * happens when links come up and go.
  *
  * It stays one file of about 720 lines because what it holds is one state machine, a link's life
  * (dialed or accepted, handshaking, up, replaced by a duplicate, retiring, lost, destroyed): every

@@ -11,7 +11,9 @@
  *    (an error, or a value other than the one stored) beside the routing-only share.
  * 3. `tcp`: 16 nodes in 4 processes over TCP on this machine: inserts/s and lookups/s with
  *    latency p50/p99, and the lookup p50 against an acknowledged routed send to the same keys
- *    measured in the same run (rounds alternate; target ≤ 1.5×).
+ *    measured in the same run (rounds alternate; target ≤ 1.5×), and the CPU time per operation
+ *    that the four processes used for each (with the load average: on 2 shared cores a
+ *    one-at-a-time operation takes about as long as the CPU its messages cost).
  * 4. `memory`: heap per stored item (one replica of one key) in a simulated network holding
  *    1,000,000 items (250,000 keys × 4 replicas).
  *
@@ -36,7 +38,7 @@ import {
   stopAll,
 } from "../tests/_dht.ts";
 import { DhtProcess } from "../tests/_dht_process.ts";
-import { fmt, mdTable, quantile, responsibleAmong } from "./_lib.ts";
+import { cpuMicros, fmt, mdTable, quantile, readProc, responsibleAmong } from "./_lib.ts";
 
 const args = parseArgs({
   options: {
@@ -233,6 +235,10 @@ async function tcp(): Promise<void> {
   const rounds = quick ? 3 : 5;
   log(`\n## Over TCP: 16 nodes in 4 processes (f = 4, values ≈ 30 bytes), client: one node\n`);
   const procs = Array.from({ length: 4 }, () => new DhtProcess());
+  // Linux only (NaN elsewhere): the load, and the CPU time the four processes used.
+  const load = () => attempt(() => readProc("loadavg").split(" ").slice(0, 3).join(" "), "?");
+  const cpu = () => attempt(() => procs.reduce((a, p) => a + cpuMicros(p.child.pid), 0), NaN);
+  const load0 = load();
   try {
     const id = (p: number, j: number) => (p * per + j) * (MAX_KEY / 16) + 77;
     const first = await procs[0].request({ op: "create", id: id(0, 0), maxKey: MAX_KEY });
@@ -271,6 +277,8 @@ async function tcp(): Promise<void> {
     const look: number[] = [];
     const ping: number[] = [];
     const ratios: number[] = [];
+    let lookCpu = 0, pingCpu = 0;
+    let c0 = cpu();
     const each = Math.floor(count / rounds);
     for (let r = 0; r < rounds; r++) {
       const prefix = `t-`;
@@ -278,10 +286,14 @@ async function tcp(): Promise<void> {
         { op: "read", node: 0, prefix, count: each, conc: 1 },
         300_000,
       );
+      const c1 = cpu();
       const b = await client.request(
         { op: "ping", node: 0, prefix, count: each, conc: 1 },
         300_000,
       );
+      lookCpu += c1 - c0;
+      c0 = cpu();
+      pingCpu += c0 - c1;
       look.push(...(a.us as number[]));
       ping.push(...(b.us as number[]));
       ratios.push(quantile(a.us as number[], 0.5) / quantile(b.us as number[], 0.5));
@@ -312,8 +324,27 @@ async function tcp(): Promise<void> {
         ratios.map((x) => fmt(x, 2)).join(", ")
       }).`,
     );
+    // On a machine whose cores are all busy, a one-at-a-time operation takes about as long as
+    // the CPU that all its messages cost, wherever they run: this says what each one costs.
+    const lookUs = lookCpu / look.length;
+    const pingUs = pingCpu / ping.length;
+    log(
+      `\nCPU per one-at-a-time operation, the four processes together: lookup ${
+        fmt(lookUs, 0)
+      } µs, acknowledged send ${fmt(pingUs, 0)} µs (${fmt(lookUs / pingUs, 2)}×). ` +
+        `Load average at the start and end: ${load0} → ${load()}.`,
+    );
   } finally {
     await Promise.all(procs.map((p) => p.stop()));
+  }
+}
+
+/** `f()`, or `fallback` when it throws (a figure this platform cannot give). */
+function attempt<T>(f: () => T, fallback: T): T {
+  try {
+    return f();
+  } catch {
+    return fallback;
   }
 }
 

@@ -89,7 +89,12 @@ const PIECE_SIZE = 4 * 1024;
  */
 export class FrameDecoder {
   readonly #reader: FrameReader;
-  readonly #max: number;
+  /**
+   * Largest frame body accepted, in bytes. It may change between pushes, or from `onFrame`
+   * during one: the frames after that one are checked against the new value (a link accepts
+   * only small frames until its handshake completes).
+   */
+  maxFrameSize: number;
   /** What frames are checked against (the receiver's network, the link's peer). */
   ctx: DecodeContext;
   /**
@@ -109,7 +114,7 @@ export class FrameDecoder {
   constructor(reader: FrameReader, ctx: DecodeContext, maxFrameSize = DEFAULT_MAX_FRAME_SIZE) {
     this.#reader = reader;
     this.ctx = ctx;
-    this.#max = maxFrameSize;
+    this.maxFrameSize = maxFrameSize;
   }
 
   /** Bytes of an incomplete frame waiting for more input (0 at a frame boundary). */
@@ -129,10 +134,10 @@ export class FrameDecoder {
 
   /** The frame size its `length` prefix declares, once checked against the limit. */
   #checked(length: number): number {
-    if (length > this.#max) {
+    if (length > this.maxFrameSize) {
       this.#reset();
       throw new FrameError(
-        `Frame declares a ${length}-byte body, over the ${this.#max}-byte limit`,
+        `Frame declares a ${length}-byte body, over the ${this.maxFrameSize}-byte limit`,
       );
     }
     return FRAME_HEADER_SIZE + length;

@@ -12,7 +12,7 @@
 // - `--declare`: in a network in the clear, a preamble and the 4-byte length of a frame as long
 //   as the frame limit (1 MiB), then, once that was read, one byte of its body;
 // - `--declare-up`: the same after a complete handshake in the clear (a hello with an id of
-//   its own, an accept), on a link that is up: it holds a link's 64 KiB read buffer as well.
+//   its own, an accept), on a link that is up.
 //
 // The transport's caps on pending handshakes are raised above N for the measurement (past a cap
 // it sheds connections, which is what it is for, and would hide the cost per connection), unless

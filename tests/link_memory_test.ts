@@ -8,10 +8,22 @@
 // Memory is V8's `external` of this process, which runs the node and the rogues' ends of the
 // links: growth over an attack, against a bound from what was sent.
 import assert from "node:assert/strict";
+import { preamble } from "../lib/com/tcp/channel.ts";
+import { PROTOCOL_VERSION } from "../lib/com/transport.ts";
+import { Codec } from "../lib/wire/codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../lib/wire/frame_decoder.ts";
+import { encodeFrame } from "../lib/wire/frame_writer.ts";
+import { T } from "../lib/wire/schema.ts";
 import { createNet } from "../mod.ts";
 import type { P2PNode } from "../lib/node/node.ts";
-import { framePrefix, honestJoinAndSend, nodeRead } from "./_raw_peer.ts";
+import {
+  closeAll,
+  framePrefix,
+  honestJoinAndSend,
+  nodeRead,
+  RAW_READ_SIZE,
+  rawPeers,
+} from "./_raw_peer.ts";
 import { type Rogue, rogue } from "./_rogue.ts";
 import { test } from "./_test.ts";
 import { until } from "./_wait.ts";
@@ -94,3 +106,40 @@ for (const encryption of ["noise", "none"] as const) {
     }
   });
 }
+
+test("links that come up and stay quiet hold a small read buffer, not a full-size one", async () => {
+  await using a = await createNet({ node: { id: 1 }, net: { encryption: "none" } });
+  const net = a.info().net!;
+  const codec = new Codec();
+  const N = 32;
+  const linked = (n: number) => a.statistics().links.in >= n;
+  const before = external();
+  const peers = [];
+  try {
+    // A hello and an accept, in the clear, and nothing more.
+    for (let i = 0; i < N; i++) {
+      const hello = encodeFrame(codec, {
+        t: T.Hello,
+        v: PROTOCOL_VERSION,
+        name: net.name,
+        net: net.netId,
+        id: 300 + i,
+        host: "127.0.0.1",
+        port: 1,
+        mf: DEFAULT_MAX_FRAME_SIZE,
+      }, 4096);
+      const accept = encodeFrame(codec, { t: T.Accept }, 64);
+      peers.push(
+        ...await rawPeers(a.ap, 1, new Uint8Array([...preamble("none"), ...hello, ...accept])),
+      );
+    }
+    await until(() => linked(N), `${N} links to come up`);
+    const grown = external() - before;
+    // 64 KiB each would be 2 MiB; the attackers' ends (in this process) read with 4 KiB.
+    const bound = N * (RAW_READ_SIZE + 4096) + SLACK;
+    assert.ok(grown < bound, `${N} quiet links grew external memory by ${grown} (bound ${bound})`);
+    assert.equal(a.statistics().badLinks, 0);
+  } finally {
+    await closeAll(peers);
+  }
+});

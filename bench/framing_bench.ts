@@ -91,4 +91,35 @@ Deno.bench({
     decoder.push(batch, onFrame);
   },
 });
+// Frames cut by the ends of 64 KiB reads, as a link reads a stream: each read ends inside a
+// frame, which the decoder carries into the next; and one large frame, whole or in reads.
+function stream(payloadBytes: number, count: number): Uint8Array {
+  const one = encodeFrame(codec, sampleFrame(payloadBytes), MAX);
+  const out = new Uint8Array(one.length * count);
+  for (let i = 0; i < count; i++) out.set(one, i * one.length);
+  return out;
+}
+function reads(bytes: Uint8Array, size = 64 * 1024): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += size) out.push(bytes.slice(at, at + size));
+  return out;
+}
+const large = stream(1024 * 1024 - 200, 1);
+for (
+  const [name, chunks] of [
+    ["a 1 MiB frame in one chunk", [large]],
+    ["a 1 MiB frame in 64 KiB reads", reads(large)],
+    ["4000 100-byte frames in 64 KiB reads", reads(stream(100, 4000))],
+    ["30 40 KB frames in 64 KiB reads", reads(stream(40_000, 30))],
+  ] as const
+) {
+  const d = new FrameDecoder(codec.reader(), sampleContext, MAX);
+  Deno.bench({
+    name: `FrameDecoder: ${name}`,
+    group: "decode frames cut by reads",
+    fn() {
+      for (const chunk of chunks) d.push(chunk, onFrame);
+    },
+  });
+}
 globalThis.addEventListener("unload", () => void sink);

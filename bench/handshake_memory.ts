@@ -1,10 +1,18 @@
-// Memory held per inbound connection that is still in its handshake: N raw sockets (another
-// process) connect to one TCP transport and send nothing, or a partial first handshake message;
-// this process measures its own RSS, V8 external memory and heap before and after, and prints
-// the difference per connection.
+// Memory held per inbound connection that is still in its handshake, or whose link is up and
+// that declared a frame as long as the frame limit and sent nothing more of it: N raw sockets
+// (another process) connect to one TCP transport; this process measures its own RSS, V8
+// external memory and heap before and after, and prints the difference per connection.
 //
-//   deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-run \
-//     bench/handshake_memory.ts [--connections=2000] [--partial] [--default-caps]
+//   deno run --v8-flags=--expose-gc --allow-net=127.0.0.1 --allow-run --allow-read \
+//     bench/handshake_memory.ts [--connections=2000] [--partial | --declare | --declare-up]
+//     [--default-caps]
+//
+// - (nothing): the sockets send nothing;
+// - `--partial`: a preamble and the first bytes of a Noise handshake message;
+// - `--declare`: in a network in the clear, a preamble and the 4-byte length of a frame as long
+//   as the frame limit (1 MiB), then, once that was read, one byte of its body;
+// - `--declare-up`: the same after a complete handshake in the clear (a hello with an id of
+//   its own, an accept), on a link that is up.
 //
 // The transport's caps on pending handshakes are raised above N for the measurement (past a cap
 // it sheds connections, which is what it is for, and would hide the cost per connection), unless
@@ -16,38 +24,108 @@ import { TcpTransport } from "../lib/com/tcp/transport.ts";
 import { preamble, PREAMBLE_SIZE } from "../lib/com/tcp/channel.ts";
 import { PROTOCOL_VERSION, type TransportEvents } from "../lib/com/transport.ts";
 import { generateStaticKeyPair } from "../lib/com/noise/mod.ts";
+import { Codec } from "../lib/wire/codec.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameDecoder } from "../lib/wire/frame_decoder.ts";
+import { encodeFrame } from "../lib/wire/frame_writer.ts";
+import { T } from "../lib/wire/schema.ts";
 
 const args = parseArgs({
   args: Deno.args,
   options: {
     connections: { type: "string", default: "2000" },
     partial: { type: "boolean", default: false },
+    declare: { type: "boolean", default: false },
+    "declare-up": { type: "boolean", default: false },
     "default-caps": { type: "boolean", default: false },
     flood: { type: "string" },
   },
 });
 const N = Number(args.values.connections);
+const modes = ["partial", "declare", "declare-up"] as const;
+const mode = modes.find((m) => args.values[m]) ?? "idle";
+if (modes.filter((m) => args.values[m]).length > 1) {
+  throw new Error("Give at most one of --partial, --declare, --declare-up");
+}
+/** The attack is in the clear: the hole it measures was cheapest there. */
+const clear = mode === "declare" || mode === "declare-up";
+const NET = "bench";
+
+/** Writes all of `bytes` (a shed or closed socket fails: that is an outcome, not an error). */
+async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<boolean> {
+  try {
+    for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads `conn` until `done` says what arrived is enough, or it ends. */
+async function readUntil(conn: Deno.TcpConn, done: (chunk: Uint8Array) => boolean): Promise<void> {
+  const buf = new Uint8Array(4096);
+  for (;;) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null || done(buf.slice(0, n))) return;
+  }
+}
 
 if (args.values.flood !== undefined) {
-  // The attacker: connects N sockets, optionally writes a preamble and the first bytes of a
-  // handshake message on each, reports, and holds them until its stdin closes.
+  // The attacker: connects N sockets, sends what its mode says on each, reports, and holds them
+  // until its stdin closes.
   const port = Number(args.values.flood);
+  const codec = new Codec();
   const conns: Deno.TcpConn[] = [];
-  const start = new Uint8Array([...preamble("noise"), 0x00, 0x20, 1, 2, 3]);
+  const prefix = new Uint8Array(4);
+  new DataView(prefix.buffer).setUint32(0, DEFAULT_MAX_FRAME_SIZE);
+  const start = (i: number): Uint8Array => {
+    if (mode === "partial") return new Uint8Array([...preamble("noise"), 0x00, 0x20, 1, 2, 3]);
+    if (mode === "declare") return new Uint8Array([...preamble("none"), ...prefix]);
+    if (mode === "idle") return new Uint8Array(0);
+    const hello = encodeFrame(codec, {
+      t: T.Hello,
+      v: PROTOCOL_VERSION,
+      name: NET,
+      net: NET,
+      id: 1000 + i,
+      host: "127.0.0.1",
+      port: 1,
+      mf: DEFAULT_MAX_FRAME_SIZE,
+    }, 4096);
+    const accept = encodeFrame(codec, { t: T.Accept }, 64);
+    return new Uint8Array([...preamble("none"), ...hello, ...accept]);
+  };
   for (let i = 0; i < N; i++) {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    if (args.values.partial) await conn.write(start);
+    conn.setNoDelay(true);
+    await writeAll(conn, start(i));
     conns.push(conn);
   }
-  // The transport writes its preamble once it has accepted a connection and started reading it.
-  // A connection it shed is closed (read returns null, or fails on a reset).
-  const got = new Uint8Array(PREAMBLE_SIZE);
+  // The transport writes its preamble once it has accepted a connection and started reading it
+  // (and its hello and accept once it accepted ours). A connection it shed or refused is closed
+  // (read returns null, or fails on a reset).
   for (const conn of conns) {
-    for (let n = 0; n < PREAMBLE_SIZE;) {
-      const r = await conn.read(got.subarray(n)).catch(() => null);
-      if (r === null) break;
-      n += r;
+    if (mode === "declare-up") {
+      // Its preamble, then frames: its hello and its accept of ours.
+      let skip = PREAMBLE_SIZE;
+      let accepted = false;
+      const decoder = new FrameDecoder(codec.reader(), { maxKey: 2 ** 52, peer: null });
+      await readUntil(conn, (chunk) => {
+        const frames = chunk.subarray(Math.min(skip, chunk.length));
+        skip -= chunk.length - frames.length;
+        decoder.push(frames, (f) => accepted ||= f.t === T.Accept);
+        return accepted;
+      });
+      await writeAll(conn, prefix);
+    } else {
+      let got = 0;
+      await readUntil(conn, (chunk) => (got += chunk.length) >= PREAMBLE_SIZE);
     }
+  }
+  if (clear) {
+    // One byte of each declared body, in a read of its own: the length prefix was read alone.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (const conn of conns) await writeAll(conn, new Uint8Array([0x41]));
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
   console.log("ready");
   for await (const _ of Deno.stdin.readable) { /* until EOF */ }
@@ -71,15 +149,17 @@ const t = await TcpTransport.listen({ handshakeTimeoutMs: 60_000, ...caps });
 const events: TransportEvents = {
   hello: () => ({
     v: PROTOCOL_VERSION,
-    name: "bench",
-    net: "bench",
+    name: NET,
+    net: NET,
     id: 1,
     host: t.ap.hostname,
     port: t.ap.port,
   }),
   checkHello: () => null,
   limits: { maxKey: 2 ** 52 },
-  security: { encryption: "noise", keyPair: generateStaticKeyPair(), psk: null },
+  security: clear
+    ? { encryption: "none", keyPair: null, psk: null }
+    : { encryption: "noise", keyPair: generateStaticKeyPair(), psk: null },
   badFrame: () => {},
   frame: () => {},
   peerDown: () => {},
@@ -94,7 +174,7 @@ async function flood(): Promise<() => Promise<void>> {
       new URL(import.meta.url).pathname,
       `--connections=${N}`,
       `--flood=${t.ap.port}`,
-      ...(args.values.partial ? ["--partial"] : []),
+      ...(mode === "idle" ? [] : [`--${mode}`]),
     ],
     stdin: "piped",
     stdout: "piped",
@@ -118,7 +198,7 @@ function report(before: Deno.MemoryUsage, after: Deno.MemoryUsage): void {
   const per = (k: keyof Deno.MemoryUsage) => ((after[k] - before[k]) / N / 1024).toFixed(2);
   const all = (k: keyof Deno.MemoryUsage) => ((after[k] - before[k]) / 1024 / 1024).toFixed(2);
   console.log(
-    `${N} connections (${args.values.partial ? "partial first message" : "idle"}, ` +
+    `${N} connections (${mode}, ` +
       `${args.values["default-caps"] ? "default caps" : "caps above N"}): ` +
       `RSS +${per("rss")} KiB, external +${per("external")} KiB, ` +
       `heap +${per("heapUsed")} KiB per connection; in all RSS +${all("rss")} MiB, ` +
@@ -132,6 +212,9 @@ function report(before: Deno.MemoryUsage, after: Deno.MemoryUsage): void {
 const before = await settled();
 const stop = await flood();
 report(before, await settled());
-console.log(`shed ${t.stats.shedLinks}, bad links ${t.stats.badLinks}`);
+console.log(
+  `shed ${t.stats.shedLinks}, bad links ${t.stats.badLinks}, links up ${t.stats.linksIn}, ` +
+    `bytes read ${t.stats.bytesIn}`,
+);
 await stop();
 await t.close();

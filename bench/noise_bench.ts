@@ -49,6 +49,17 @@ for (
       opener.push(wire, sink);
     },
   });
+  // As a link reads it: in pieces of at most 16 KiB, so that messages span reads.
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < wire.length; at += 16 * 1024) pieces.push(wire.slice(at, at + 16 * 1024));
+  Deno.bench({
+    name: `open, ${label} write in 16 KiB reads`,
+    group: `open ${label}`,
+    fn() {
+      receive.setNonce(0n);
+      for (const piece of pieces) opener.push(piece, sink);
+    },
+  });
 }
 
 const initiatorKey = generateStaticKeyPair();

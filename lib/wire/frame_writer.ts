@@ -136,7 +136,8 @@ export class FrameWriter {
  * @throws {MessageTooLargeError} when its body is over `maxFrameSize`.
  */
 export function encodeFrame(codec: Codec, frame: Frame, maxFrameSize: number): Uint8Array {
-  const w = new FrameWriter(codec);
+  // Sized for this frame: a writer grows by at least 16 KiB, which a hello would keep alive.
+  const w = new FrameWriter(codec, FRAME_HEADER_SIZE + codec.bound(frame));
   w.append(frame, maxFrameSize);
   return w.bytes();
 }

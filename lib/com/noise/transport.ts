@@ -188,7 +188,11 @@ export class TransportSealer {
  */
 export class TransportOpener {
   readonly #cipher: CipherState;
-  /** A message that spans chunks, prefix included; allocated the first time one does. */
+  /**
+   * A message that spans chunks, prefix included. The buffer grows with the bytes that arrived
+   * (doubling, up to the message's declared end), not with what its prefix declares, and is
+   * reused: a peer that announces a 64 KiB message and sends little of it holds little.
+   */
   #pending: Uint8Array = EMPTY;
   #pendingLength = 0;
   #broken = false;
@@ -208,6 +212,25 @@ export class TransportOpener {
   /** Bytes of an incomplete message waiting for more input (0 at a message boundary). */
   get buffered(): number {
     return this.#pendingLength;
+  }
+
+  /**
+   * Bytes of the buffer held for messages that span chunks: at most twice what arrived of the
+   * largest one so far (and never more than a whole message with its prefix).
+   *
+   * @example A message announced at 64 KiB, 3 bytes of it sent
+   * ```ts
+   * import { CHACHAPOLY, CipherState, TransportOpener } from "./mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const opener = new TransportOpener(new CipherState(CHACHAPOLY, new Uint8Array(32)));
+   * opener.push(new Uint8Array([0xff, 0xff, 1, 2, 3]), () => assert.fail("not complete"));
+   * assert.equal(opener.buffered, 5);
+   * assert.ok(opener.reserved < 16);
+   * ```
+   */
+  get reserved(): number {
+    return this.#pending.length;
   }
 
   /**
@@ -277,20 +300,28 @@ export class TransportOpener {
 
   /** Copies the start of `bytes` into the pending message, up to its end; returns the count. */
   #fillPending(bytes: Uint8Array): number {
-    if (this.#pending.length === 0) {
-      this.#pending = new Uint8Array(LENGTH_PREFIX_SIZE + MAX_MESSAGE_LENGTH);
-    }
     let taken = 0;
     if (this.#pendingLength < LENGTH_PREFIX_SIZE) {
       taken = Math.min(LENGTH_PREFIX_SIZE - this.#pendingLength, bytes.length);
+      this.#reserve(LENGTH_PREFIX_SIZE, LENGTH_PREFIX_SIZE);
       this.#pending.set(bytes.subarray(0, taken), this.#pendingLength);
       this.#pendingLength += taken;
       if (this.#pendingLength < LENGTH_PREFIX_SIZE) return taken;
     }
-    const more = Math.min(this.#pendingEnd() - this.#pendingLength, bytes.length - taken);
+    const end = this.#pendingEnd();
+    const more = Math.min(end - this.#pendingLength, bytes.length - taken);
+    this.#reserve(this.#pendingLength + more, end);
     this.#pending.set(bytes.subarray(taken, taken + more), this.#pendingLength);
     this.#pendingLength += more;
     return taken + more;
+  }
+
+  /** Makes room for `size` bytes of the pending message, which ends at `end`. */
+  #reserve(size: number, end: number): void {
+    if (this.#pending.length >= size) return;
+    const next = new Uint8Array(Math.min(end, Math.max(size, this.#pending.length * 2)));
+    next.set(this.#pending.subarray(0, this.#pendingLength));
+    this.#pending = next;
   }
 
   #open(ciphertext: Uint8Array): Uint8Array {

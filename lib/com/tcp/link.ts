@@ -20,6 +20,7 @@ import type { Frame } from "../../wire/schema.ts";
 import type { TransportSealer } from "../noise/mod.ts";
 import type { Hello, NodeRef, WireLimits } from "../transport.ts";
 import type { Channel } from "./channel.ts";
+import { LARGEST_LINK_FRAME_BODY } from "./handshake_size.ts";
 import { SendQueue } from "./send_queue.ts";
 
 /** Where a link is in its life (see the module documentation). */
@@ -119,7 +120,13 @@ export class Link {
     this.target = target;
     this.done = done;
     this.queue = new SendQueue(codec);
-    this.decoder = new FrameDecoder(codec.reader(), new LinkContext(limits, null), maxFrameSize);
+    // Until the link is up, only link frames may come: a longer declared length is a violation
+    // at once, not something to wait for (the transport raises the limit once it is up).
+    this.decoder = new FrameDecoder(
+      codec.reader(),
+      new LinkContext(limits, null),
+      Math.min(maxFrameSize, LARGEST_LINK_FRAME_BODY),
+    );
   }
 
   /** Whether the socket is closed (a method, so that checks after an await are not narrowed). */

@@ -16,7 +16,7 @@ import { describeError, type ErrorClass, type HandshakeHost, onLinkFrame } from 
 import type { Link } from "./link.ts";
 import type { WriterHost } from "./writer.ts";
 
-/** Bytes read per `read` call once the link is up; one buffer per link, reused. */
+/** Most bytes read per `read` call once the link is up; one buffer per link, reused. */
 const READ_SIZE = 64 * 1024;
 
 /** What the reader needs from the transport that runs it. */
@@ -43,14 +43,22 @@ export async function readLoop(host: ReaderHost, link: Link, conn: Deno.TcpConn)
   const { stats, flow } = host;
   // Until the handshake completes, the peer has proved nothing and may send only small pieces
   // (see HANDSHAKE_READ_SIZE): a connection that never completes holds a small buffer, not a
-  // full one, for as long as the handshake may take.
+  // full one, for as long as the handshake may take. Once the link is up the buffer doubles
+  // each time a read fills it, up to READ_SIZE: a link that carries little (or a peer that
+  // opened it and stays quiet) holds little, and a busy one reaches full-size reads within a
+  // few reads, for good.
   let buf = new Uint8Array(HANDSHAKE_READ_SIZE);
+  /** The last read filled the buffer. */
+  let full = false;
   /** Bytes read before this read while the link was not up. */
   let early = 0;
   try {
     while (true) {
-      if (link.up && buf.length < READ_SIZE) buf = new Uint8Array(READ_SIZE);
+      if (full && link.up && buf.length < READ_SIZE) {
+        buf = new Uint8Array(Math.min(2 * buf.length, READ_SIZE));
+      }
       const n = await conn.read(buf);
+      full = n === buf.length;
       if (link.state === "closed") return;
       // A link refused during its handshake leaves its input unread: nothing there is checked.
       const unread = !link.up && link.state === "closing";

@@ -555,6 +555,8 @@ export class TcpTransport implements Transport {
     link.timer = undefined;
     link.state = "open";
     link.up = true;
+    // From the next frame on (this runs from the decoder's callback for the peer's accept).
+    link.decoder.maxFrameSize = this.#maxFrame;
     this.#pending.remove(link);
     if (link.closeWhenUp || this.#stopped) {
       this.#retire(link, !this.#stopped);

@@ -1,7 +1,7 @@
 // The admission of inbound connections in their handshake, as plain data (lib/com/tcp/admission.ts):
-// which pending handshake is shed when a cap is reached. Addresses other than loopback cannot be
-// had over real TCP here, so the total cap across addresses is checked on the data structure;
-// tests/handshake_flood_test.ts floods a live node.
+// which pending handshake is shed when a cap is reached, for every tie and order, on the data
+// structure. tests/handshake_flood_test.ts floods a live node from one address, and
+// tests/prelink_memory_test.ts from twenty (127.0.0.2–21, in a child process bound to each).
 import assert from "node:assert/strict";
 import { PendingHandshakes } from "../lib/com/tcp/admission.ts";
 import { TcpTransport } from "../lib/com/tcp/transport.ts";

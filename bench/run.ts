@@ -471,6 +471,7 @@ interface ScaleStep {
     wallPerSimS: number;
     cpuPerSimS: number;
     eventsPerNodePerS: number;
+    eventsPerNodeEachS: number[];
     cpuUsPerNodePerSimS: number;
   };
   lookups: { count: number; answered: number; right: number; meanHops: number; maxHops: number };
@@ -519,7 +520,9 @@ async function scale(): Promise<void> {
       "stabilisation every 5 s, revival pings every 5 s, every finger looked up after joining; " +
       "latency 1–5 ms per frame. One network grows through the sizes: joins in waves of " +
       `${st.waves}. At each size: ${st.settleMs / 1000} s of simulated time for every node's ` +
-      `maintenance, then ${st.steadyMs / 1000} s of steady state measured, then 20,000 lookups ` +
+      `maintenance, then ${st.steadyMs / 1000} s of steady state measured second by second (one ` +
+      "rhythm of the finger pings: a finger silent for five heartbeats is pinged at the sixth), " +
+      "then 20,000 lookups " +
       "of random keys from random nodes, each checked against the live responsible node; heap " +
       "after a forced GC. CPU time is the process's (all threads, GC included).\n",
   );
@@ -531,7 +534,7 @@ async function scale(): Promise<void> {
       "steady state: wall per simulated s",
       "CPU per simulated s",
       "CPU per node per simulated s",
-      "events/node/s",
+      "events/node/s (second by second)",
       "heap/node",
       "lookups to the right node",
       "hops mean (max)",
@@ -546,7 +549,7 @@ async function scale(): Promise<void> {
       `${s.steady.wallPerSimS.toFixed(2)} s`,
       `${s.steady.cpuPerSimS.toFixed(2)} s`,
       `${fmt(s.steady.cpuUsPerNodePerSimS, 0)} µs`,
-      s.steady.eventsPerNodePerS.toFixed(1),
+      `${s.steady.eventsPerNodePerS.toFixed(1)} (${s.steady.eventsPerNodeEachS.join(", ")})`,
       `${(s.heapPerNode / 1000).toFixed(1)} KB (${(s.heapUsed / 2 ** 30).toFixed(2)} GiB)`,
       `${s.lookups.right.toLocaleString("en-US")} / ${s.lookups.count.toLocaleString("en-US")}`,
       `${s.lookups.meanHops.toFixed(2)} (${s.lookups.maxHops})`,

@@ -231,6 +231,8 @@ async function handshake(
   loops.push(pumping);
   while (!accepted) {
     if (ended) {
+      // The connection may have ended after the pump's last turn: read what came before it.
+      pump();
       const refusal = received.find((f) => f.t === T.Refuse);
       throw new Error(
         `The node refused the rogue${refusal?.t === T.Refuse ? `: ${refusal.why}` : ""}`,

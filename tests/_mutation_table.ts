@@ -492,6 +492,15 @@ export const MUTATIONS: Mutation[] = [
     limitS: 180,
   },
   {
+    name: "DHT: a leaver does not pass on the range of a predecessor that left at the same time",
+    file: "lib/services/dht/migration.ts",
+    find: "      if (leave && fresh) {",
+    replace: "      if (leave && false) {",
+    tests: [DHT_REPAIR],
+    filter: "ring-adjacent",
+    limitS: 180,
+  },
+  {
     name: "DHT: a graceful leave hands nothing over",
     file: "lib/services/dht/migration.ts",
     find: "    const items = store.all().filter((it) => inOC(store.position(it), a, hi, M));",

@@ -105,6 +105,26 @@ export function collect(
   };
 }
 
+/**
+ * Runs `sim` in steps of `stepMs` until `cond` holds; fails, naming `what`, when it does not
+ * within `limitMs` of virtual time. For what the protocol only promises eventually.
+ */
+export function runUntil(
+  sim: Simulator,
+  cond: () => boolean,
+  what: string,
+  limitMs = 30_000,
+  stepMs = 50,
+): void {
+  const end = sim.clock.now() + limitMs;
+  while (!cond()) {
+    if (sim.clock.now() >= end) {
+      throw new Error(`No ${what} within ${limitMs} ms of virtual time`);
+    }
+    sim.run(stepMs);
+  }
+}
+
 /** Lets pending promise callbacks run (the simulator's clock does not move). */
 export function flush(): Promise<void> {
   return new Promise((r) => setTimeout(r, 0));

@@ -15,7 +15,7 @@ import type { Frame } from "../lib/com/transport.ts";
 import { T } from "../lib/wire/schema.ts";
 import { replicaPositions } from "../lib/services/dht/replicas.ts";
 import { anyNode, dhtRing, dhtTotal, holders, readBack, stopAll } from "./_dht.ts";
-import { responsibleFor, ringViolations } from "./_ring.ts";
+import { responsibleFor, ringViolations, runUntil } from "./_ring.ts";
 import { test } from "./_test.ts";
 
 function node(sim: Simulator, id: number): P2PNode {
@@ -317,18 +317,12 @@ test("while a node repairs a lost predecessor its DHT claims nothing below the l
   const host = portHost(ringOf(s));
   assert.deepEqual(host.range(), [p.id, s.id]);
   sim.vanish(p);
-  const runUntil = (cond: () => boolean, what: string) => {
-    for (let t = 0; !cond(); t += 50) {
-      if (t > 30_000) throw new Error(`No ${what} within 30 s of virtual time`);
-      sim.run(50);
-    }
-  };
-  runUntil(() => ringOf(s).table!.repairing, "suspicion of the lost predecessor");
+  runUntil(sim, () => ringOf(s).table!.repairing, "suspicion of the lost predecessor");
   // The routing does not claim the keys below the lost node, and neither does the DHT.
   assert.equal(s.info().pred, null);
   assert.deepEqual(host.range(), [p.id, s.id], "the lost predecessor still bounds the range");
   const repairedBefore = s.statistics().dht.repaired;
-  runUntil(() => s.info().pred?.id === q.id, "the new predecessor");
+  runUntil(sim, () => s.info().pred?.id === q.id, "new predecessor");
   assert.deepEqual(host.range(), [q.id, s.id]);
   sim.run(20_000);
   assert.equal(s.statistics().dht.pendingRanges, 0, "the grown range was recovered");

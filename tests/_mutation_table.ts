@@ -510,6 +510,15 @@ export const MUTATIONS: Mutation[] = [
     limitS: 180,
   },
   {
+    name: "DHT: anti-entropy rounds never run",
+    file: "lib/services/dht/dht.ts",
+    find: "    if (store.items > 0 && m.pendingRanges === 0) this.#sync.round(...m.range());\n",
+    replace: "",
+    tests: [DHT_REPAIR],
+    filter: "anti-entropy repairs",
+    limitS: 180,
+  },
+  {
     name: "DHT: a leaver does not pass on the range of a predecessor that left at the same time",
     file: "lib/services/dht/migration.ts",
     find: "      if (leave && fresh) {",

@@ -45,36 +45,49 @@ test("a replica that missed a write (cut off for a moment) is repaired by a look
 });
 
 test("anti-entropy repairs a replica that missed writes, with traffic that follows the differences, not the items stored", async () => {
+  // The DHT's frames (sent and passed on, over every node): the ring's own upkeep (pings,
+  // stabilisation, finger refresh) varies by a hundred frames or more from one 10 s window to
+  // the next with the phases of its timers, while a quiet DHT sends the same digests each round.
+  const dhtFrames = (sim: Simulator) =>
+    sim.live.reduce(
+      (a, x) => a + x.statistics().kinds.dht.sent + x.statistics().kinds.dht.forwarded,
+      0,
+    );
   const quiet = async (keys: number) => {
     const sim = await dhtRing(20, { seed: 22, dht: { syncMs: 5_000 } });
     const ws = Array.from({ length: keys }, (_, k) => anyNode(sim).insert(`k${k}`, k));
     await sim.settle(Promise.all(ws));
     sim.run(12_000); // a round or two: every replica holds everything
-    const f0 = sim.network.framesSent;
+    const f0 = dhtFrames(sim);
     sim.run(10_000);
-    return { sim, frames: sim.network.framesSent - f0 };
+    return { sim, frames: dhtFrames(sim) - f0 };
   };
   const small = await quiet(100);
   stopAll(small.sim);
   const { sim, frames } = await quiet(2_000);
-  console.log(`  frames in 10 s of quiet: ${small.frames} with 100 keys, ${frames} with 2,000`);
+  console.log(`  DHT frames in 10 s of quiet: ${small.frames} with 100 keys, ${frames} with 2,000`);
   assert.ok(frames < 1.25 * small.frames, "twenty times the items, about the same traffic");
-  // One replica misses 10 updates; the next rounds bring it up to date without a lookup.
+  // One replica misses 10 updates; the next rounds bring it up to date without a lookup. Keys
+  // of which it holds one replica only, so that the writes find a majority without it and it is
+  // cut off for a moment, not long enough to be suspected (a node whose range spans more than
+  // a quarter of the ring holds two replicas of some keys).
   const h = sim.live[3];
   const mine = [...Array(2_000).keys()].map((k) => `k${k}`)
-    .filter((k) => holders(sim, hashKey(k, h.maxKey), 4).includes(h.id)).slice(0, 10);
+    .filter((k) => holders(sim, hashKey(k, h.maxKey), 4).filter((id) => id === h.id).length === 1)
+    .slice(0, 10);
   assert.equal(mine.length, 10);
   sim.partition([[h], sim.live.filter((x) => x !== h)]);
   const writer = sim.live.find((x) => x !== h)!;
   await sim.settle(Promise.all(mine.map((k) => writer.insert(k, "new"))), 5);
   sim.heal();
+  assert.deepEqual(ringOf(writer).suspected(), [], "cut off for a moment only");
   const before = h.statistics().dht.repaired;
-  const f0 = sim.network.framesSent;
+  const f0 = dhtFrames(sim);
   sim.run(10_000);
-  const extra = sim.network.framesSent - f0 - frames;
-  console.log(`  10 stale items repaired with ${extra} frames beyond a quiet period's`);
+  const extra = dhtFrames(sim) - f0 - frames;
+  console.log(`  10 stale items repaired with ${extra} DHT frames beyond a quiet period's`);
   assert.equal(h.statistics().dht.repaired - before, 10);
-  assert.ok(extra < 200, `${extra} extra frames`);
+  assert.ok(extra < 100, `${extra} extra frames`);
   stopAll(sim);
 });
 

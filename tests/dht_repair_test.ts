@@ -205,7 +205,9 @@ test("with f = 1, three ring-adjacent nodes leaving at once pass their predecess
 test("frames from a peer cannot make a node store outside its range, and oversize item lists are dropped whole at the edge", async () => {
   // Every frame goes through the wire codec, as over TCP: the schema checks DHT frames whole.
   const sim = await dhtRing(10, { seed: 27, codec: true });
-  const [a, b] = sim.live;
+  // A sender that is not b's predecessor: a leaving predecessor's range is b's to take.
+  const b = sim.live[1];
+  const a = sim.live.find((x) => x !== b && x.id !== b.info().pred?.id)!;
   const ref = { id: b.id, ap: b.ap };
   const maxKey = a.maxKey;
   // Keys whose every replica lies outside b's range.

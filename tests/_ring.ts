@@ -115,22 +115,23 @@ export function collect(
 }
 
 /**
- * Runs `sim` in steps of `stepMs` until `cond` holds; fails, naming `what`, when it does not
- * within `limitMs` of virtual time. For what the protocol only promises eventually.
+ * Runs `sim` until `cond` holds; fails, naming `what`, when it does not within `limitMs` of
+ * virtual time. For what the protocol only promises eventually. It checks every 50 ms of virtual
+ * time, or with `eachEvent` after every event, for a state that may last less than that (two
+ * events a millisecond apart).
  */
 export function runUntil(
   sim: Simulator,
   cond: () => boolean,
   what: string,
-  limitMs = 30_000,
-  stepMs = 50,
+  { limitMs = 30_000, eachEvent = false }: { limitMs?: number; eachEvent?: boolean } = {},
 ): void {
   const end = sim.clock.now() + limitMs;
   while (!cond()) {
     if (sim.clock.now() >= end) {
       throw new Error(`No ${what} within ${limitMs} ms of virtual time`);
     }
-    sim.run(stepMs);
+    sim.run(50, eachEvent ? 1 : Infinity);
   }
 }
 

@@ -205,19 +205,23 @@ test("with f = 1, three ring-adjacent nodes leaving at once pass their predecess
 test("frames from a peer cannot make a node store outside its range, and oversize item lists are dropped whole at the edge", async () => {
   // Every frame goes through the wire codec, as over TCP: the schema checks DHT frames whole.
   const sim = await dhtRing(10, { seed: 27, codec: true });
-  // A sender that is not b's predecessor: a leaving predecessor's range is b's to take.
-  const b = sim.live[1];
+  const maxKey = sim.live[0].maxKey;
+  // The node with the smallest range (a range past a quarter of the ring holds a replica of
+  // every key), and a sender that is not its predecessor (a leaving predecessor's range is b's
+  // to take).
+  const range = (x: P2PNode) => (x.id - x.info().pred!.id + maxKey) % maxKey;
+  const b = sim.live.toSorted((x, y) => range(x) - range(y))[0];
   const a = sim.live.find((x) => x !== b && x.id !== b.info().pred?.id)!;
   const ref = { id: b.id, ap: b.ap };
-  const maxKey = a.maxKey;
   // Keys whose every replica lies outside b's range.
   const foreign: number[] = [];
-  for (let k = 1; foreign.length < 5; k += 7919) {
+  for (let k = 1; foreign.length < 5 && k < 1_000 * 7919; k += 7919) {
     const key = Math.floor((k * 2 ** 40) % maxKey);
     if (replicaPositions(key, 4, maxKey).every((p) => responsibleFor(sim, p) !== b.id)) {
       foreign.push(key);
     }
   }
+  assert.equal(foreign.length, 5);
   const items = foreign.map((key) => ({
     key,
     i: 0,

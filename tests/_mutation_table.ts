@@ -180,6 +180,25 @@ export const MUTATIONS: Mutation[] = [
     limitS: 120,
   },
   {
+    name:
+      "acknowledged broadcast: a child the ring trusts is given up after a few unanswered tries",
+    file: "lib/services/broadcast.ts",
+    find: "      if (++c.tries > CHILD_TRIES && !this.#trusted(c.ref.id)) {",
+    replace: "      if (++c.tries > CHILD_TRIES) {",
+    tests: [GROUP],
+    filter: "keeps retrying",
+    limitS: 120,
+  },
+  {
+    name: "acknowledged broadcast: a vanished child is never given up",
+    file: "lib/services/broadcast.ts",
+    find: "      if (++c.tries > CHILD_TRIES && !this.#trusted(c.ref.id)) {",
+    replace: "      if (++c.tries > CHILD_TRIES && false) {",
+    tests: [GROUP],
+    filter: "keeps retrying",
+    limitS: 120,
+  },
+  {
     name: "undeliverable reporting: a message for a missing id is dropped silently",
     file: "lib/core/forwarding.ts",
     find: "          return this.#undeliverable(f, `no node has id ${f.k}`);",

@@ -14,7 +14,7 @@ import { Simulator } from "../lib/node/simulator.ts";
 import type { Frame } from "../lib/com/transport.ts";
 import { T } from "../lib/wire/schema.ts";
 import { replicaPositions } from "../lib/services/dht/replicas.ts";
-import { anyNode, dhtRing, dhtTotal, holders, readBack, stopAll } from "./_dht.ts";
+import { anyNode, dhtRing, dhtTotal, holders, readBack, spreadKey, stopAll } from "./_dht.ts";
 import { responsibleFor, ringViolations, runUntil } from "./_ring.ts";
 import { test } from "./_test.ts";
 
@@ -24,7 +24,7 @@ function node(sim: Simulator, id: number): P2PNode {
 
 test("a replica that missed a write (cut off for a moment) is repaired by a lookup that hears from it", async () => {
   const sim = await dhtRing(20, { seed: 21 });
-  const key = 12345;
+  const key = spreadKey(sim, 12345, 4);
   const [, h1] = holders(sim, key, 4);
   const writer = sim.live.find((x) => !holders(sim, key, 4).includes(x.id))!;
   await sim.settle(writer.insert(key, "v1"));
@@ -93,7 +93,7 @@ test("anti-entropy repairs a replica that missed writes, with traffic that follo
 
 test("a lookup that cannot reach a majority of replicas fails with a QuorumError naming how many answered", async () => {
   const sim = await dhtRing(20, { seed: 23 });
-  const key = 777;
+  const key = spreadKey(sim, 777, 4);
   const hs = holders(sim, key, 4);
   const client = sim.live.find((x) => !hs.includes(x.id))!;
   await sim.settle(client.insert(key, "x"));

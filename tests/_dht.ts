@@ -39,6 +39,17 @@ export function holders(sim: Simulator, key: number, f: number): number[] {
   return replicaPositions(key, f, maxKey).map((p) => ids.find((id) => id >= p) ?? ids[0]);
 }
 
+/**
+ * The first key from `start` on whose `f` replicas sit on `f` different nodes (a node whose
+ * range spans more than `1/f` of the ring holds two replicas of some keys).
+ */
+export function spreadKey(sim: Simulator, start: number, f: number): number {
+  for (let key = start; key < start + 10_000; key++) {
+    if (new Set(holders(sim, key, f)).size === f) return key;
+  }
+  throw new Error(`No key from ${start} on has its ${f} replicas on ${f} different nodes`);
+}
+
 /** What reading every key of `want` back from random nodes found. */
 export interface ReadBack {
   good: number;

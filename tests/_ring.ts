@@ -2,17 +2,26 @@
 import { Simulator, type SimulatorOptions } from "../lib/node/simulator.ts";
 import { type NodeOptions, type P2PNode, ringOf } from "../lib/node/node.ts";
 
-/** Builds a ring of `n` nodes joining through the first, in batches, then lets it settle. */
+/**
+ * Builds a ring of `n` nodes joining through the first, in batches, then lets it settle. Ids are
+ * the system's choice, or `ids[i]` for the i-th node.
+ */
 export async function buildRing(
   n: number,
-  options: SimulatorOptions & { node?: NodeOptions; batch?: number; settleMs?: number } = {},
+  options: SimulatorOptions & {
+    node?: NodeOptions;
+    batch?: number;
+    settleMs?: number;
+    ids?: readonly number[];
+  } = {},
 ): Promise<Simulator> {
   const sim = new Simulator(options);
-  const first = sim.createNet(options.node ?? {});
+  const id = (i: number) => options.ids ? { node: { id: options.ids[i] } } : {};
+  const first = sim.createNet({ ...options.node, ...id(0) });
   const joins: Promise<P2PNode>[] = [];
   const batch = options.batch ?? 50;
   for (let i = 1; i < n; i++) {
-    joins.push(sim.joinNet(first, { timing: options.node?.timing }));
+    joins.push(sim.joinNet(first, { timing: options.node?.timing, ...id(i) }));
     if (i % batch === 0) sim.run(200);
   }
   sim.run(options.settleMs ?? 30_000);
@@ -103,6 +112,27 @@ export function collect(
       for (const it of its) await it.return?.();
     },
   };
+}
+
+/**
+ * Runs `sim` until `cond` holds; fails, naming `what`, when it does not within `limitMs` of
+ * virtual time. For what the protocol only promises eventually. It checks every 50 ms of virtual
+ * time, or with `eachEvent` after every event, for a state that may last less than that (two
+ * events a millisecond apart).
+ */
+export function runUntil(
+  sim: Simulator,
+  cond: () => boolean,
+  what: string,
+  { limitMs = 30_000, eachEvent = false }: { limitMs?: number; eachEvent?: boolean } = {},
+): void {
+  const end = sim.clock.now() + limitMs;
+  while (!cond()) {
+    if (sim.clock.now() >= end) {
+      throw new Error(`No ${what} within ${limitMs} ms of virtual time`);
+    }
+    sim.run(50, eachEvent ? 1 : Infinity);
+  }
 }
 
 /** Lets pending promise callbacks run (the simulator's clock does not move). */

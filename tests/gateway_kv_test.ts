@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createNet, hashKey, joinNet, type P2PNode } from "../mod.ts";
 import { createGateway, type GatewayServer, serveGateway } from "../gateway/mod.ts";
 import { Simulator } from "../lib/node/simulator.ts";
+import { holders } from "./_dht.ts";
 import { test } from "./_test.ts";
 import { within } from "./_wait.ts";
 
@@ -319,8 +320,12 @@ test("a read that cannot reach a majority of replicas answers 504 naming how man
   for (let i = 0; i < 5; i++) await sim.settle(sim.joinNet(first));
   sim.run(5_000);
   await sim.settle(first.insert("k", 1));
-  using gateway = createGateway(first);
-  sim.partition([[first], sim.live.filter((n) => n !== first)]);
+  // A node holding fewer than a majority of k's replicas (a node whose range spans more than
+  // half of the ring holds three of the four).
+  const reps = holders(sim, hashKey("k", first.maxKey), 4);
+  const x = sim.live.find((n) => reps.filter((id) => id === n.id).length < 3)!;
+  using gateway = createGateway(x);
+  sim.partition([[x], sim.live.filter((n) => n !== x)]);
   const res = await sim.settle(gateway.fetch(new Request("http://127.0.0.1/kv/k?timeoutMs=500")));
   assert.equal(res.status, 504);
   const body = await res.json();

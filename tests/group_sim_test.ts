@@ -165,6 +165,35 @@ test("with 10 % of frames lost, acknowledged sends and broadcasts are delivered 
   await c.stop();
 });
 
+test("an acknowledged broadcast keeps retrying a child the failure detector still trusts, and gives up one that vanished", async () => {
+  // Failure detectors slow enough that a 20 s cut raises no suspicion.
+  const patient = { heartbeatMs: 30_000, minTimeoutMs: 60_000 };
+  const sim = await buildRing(20, { seed: 12, node: { timing: patient } });
+  const live = sim.live.toSorted((a, b) => a.id - b.id);
+  const others = (src: (typeof live)[number], but: number[] = []) =>
+    live.filter((n) => n !== src && !but.includes(n.id)).map((n) => n.id);
+  // The source's successor is a child whose stretch holds no other node. It is cut off for
+  // 20 s, longer than the 7 tries (12 s) after which a child that does not answer was given
+  // up: the broadcast reaches it after the cut.
+  const src = live[0];
+  const child = live[1];
+  sim.partition([[child], live.filter((n) => n !== child)]);
+  const cut = src.broadcast("through a cut", { ack: true, timeoutMs: 60_000 });
+  sim.run(20_000);
+  sim.heal();
+  const report = await sim.settle(cut);
+  assert.deepEqual(report.reached.toSorted((a, b) => a - b), others(src));
+  // A child that vanished is suspected by the source (patient: after 90 s), then given up: its
+  // stretch goes to the node after it, and the report lists every other node.
+  const gone = live[2];
+  sim.vanish(gone);
+  const after = await sim.settle(
+    src.broadcast("past a vanished node", { ack: true, timeoutMs: 300_000 }),
+  );
+  assert.deepEqual(after.reached.toSorted((a, b) => a - b), others(src, [gone.id]));
+  for (const n of sim.live) n.crash();
+});
+
 test("acknowledged send to a missing id rejects with NodeAbsentError; bad arguments fail before sending", async () => {
   const sim = await buildRing(20, { seed: 8 });
   const n = sim.live[0];

@@ -7,22 +7,28 @@ import { type NodeEvent, type NodeOptions, type P2PNode, ringOf } from "../lib/n
 import { encodeValue } from "../lib/wire/values.ts";
 import { type FrameOf, T } from "../lib/wire/schema.ts";
 import { fingerPolicy } from "../lib/core/fingers.ts";
-import { collect, flush, queued, ringViolations } from "./_ring.ts";
+import { collect, flush, queued, ringViolations, runUntil } from "./_ring.ts";
 import { simRogue } from "./_sim_rogue.ts";
 import { test } from "./_test.ts";
 import { exactly } from "./_assert.ts";
 import { NodeAbsentError } from "../lib/errors.ts";
 
-/** A settled ring with exactly these ids (maxKey 1000). */
-async function ringOfIds(ids: number[], options: NodeOptions = {}, seed = 1): Promise<Simulator> {
+/** A settled ring with exactly these ids (maxKey 1000); `of(id)`: one node's own options. */
+async function ringOfIds(
+  ids: number[],
+  options: NodeOptions = {},
+  seed = 1,
+  of: (id: number) => NodeOptions = () => ({}),
+): Promise<Simulator> {
   const sim = new Simulator({ seed });
   const first = sim.createNet({
     ...options,
+    ...of(ids[0]),
     node: { id: ids[0] },
     net: { maxKey: 1000, ...options.net },
   });
   for (const id of ids.slice(1)) {
-    await sim.settle(sim.joinNet(first, { ...options, node: { id } }));
+    await sim.settle(sim.joinNet(first, { ...options, ...of(id), node: { id } }));
   }
   sim.run(20_000);
   assert.deepEqual(ringViolations(sim), []);
@@ -143,10 +149,15 @@ test("while a node falsely suspects its predecessor, its own keys are delivered 
   const c = collect(sim.live);
   // Node 400 is cut off: it is alive, but node 500 hears nothing from it.
   sim.partition([[p], sim.live.filter((n) => n !== p)]);
-  // A heartbeat of silence, a ping, and the failure detector's timeout.
-  sim.run(8_000);
+  // A heartbeat of silence, a ping and the failure detector's timeout, at node 300 and at
+  // node 500 (in either order), then node 300's notification (at once, or at its next
+  // stabilisation when node 500 still named node 400 as its predecessor).
+  runUntil(
+    sim,
+    () => x.info().pred?.id === 300 && node(sim, 300).info().succ.id === 500,
+    "ring closed around node 400 (node 500 suspects it, node 300 routes past it)",
+  );
   await flush();
-  assert.equal(x.info().pred?.id, 300, "node 500 suspects node 400 and the ring closes around it");
   // Keys of node 500's own range, acknowledged, during the suspicion: delivered to it, once.
   const receipts = await sim.settle(Promise.all(
     [450, 499, 500].map((k) => sender.send(k, { k }, { toResp: true, ack: true })),
@@ -177,5 +188,46 @@ test("while a node falsely suspects its predecessor, its own keys are delivered 
   assert.equal(story[0], "suspect");
   assert.equal(story.at(-1), "alive");
   await c.stop();
+  for (const n of sim.live) n.crash();
+});
+
+test("a node that suspects its successor does not take it back on another node's word, only when it answers itself", async () => {
+  // Failure detectors judge each peer on their own: node 500's gives node 400 longer, so node
+  // 300 suspects node 400 while node 500 still takes it for its predecessor.
+  const slow = (id: number): NodeOptions => id === 500 ? { timing: { minTimeoutMs: 10_000 } } : {};
+  const sim = await ringOfIds([100, 200, 300, 400, 500, 600, 700, 800], {}, 1, slow);
+  const [a, p, b] = [node(sim, 300), node(sim, 400), node(sim, 500)];
+  const table = ringOf(a).table!;
+  sim.partition([[p], sim.live.filter((n) => n !== p)]);
+  runUntil(sim, () => ringOf(a).suspected().some((n) => n.id === 400), "suspicion of node 400");
+  assert.equal(table.succ.id, 500, "node 300 routes past node 400");
+  assert.equal(b.info().pred?.id, 400, "node 500 has not noticed yet");
+  // Node 500 answers node 300's notification naming node 400 as its predecessor: node 300 keeps
+  // node 500, and does not notify it again at once (they would ping-pong until node 500 too
+  // suspects node 400; its next stabilisation tells node 500 instead).
+  const sent = a.statistics().control.sent;
+  sim.run(2_000);
+  assert.equal(b.info().pred?.id, 400);
+  assert.equal(table.succ.id, 500, "not back on node 500's word");
+  const extra = a.statistics().control.sent - sent;
+  assert.ok(extra <= 10, `${extra} control frames in 2 s: no ping-pong with node 500`);
+  // Another node names node 400 as the predecessor of node 500, and as a finger.
+  const stale = simRogue(sim, 250);
+  sim.network.group.set(stale.ref.ap.port, 2); // on node 300's side of the partition
+  const ref400 = { id: 400, ap: p.ap };
+  stale.send(a, { t: T.Stab, p: ref400, s: [] });
+  stale.send(a, { t: T.Fix, i: 0, n: ref400 });
+  const heard = a.statistics().control.received;
+  sim.run(1_000);
+  assert.ok(a.statistics().control.received >= heard + 2, "both frames arrived");
+  assert.equal(table.succ.id, 500, "not back on another node's word");
+  assert.ok(!table.fingers.some((n) => n?.id === 400), "no finger on node 400");
+  // Once node 500 suspects node 400 too, the ring closes around it.
+  runUntil(sim, () => b.info().pred?.id === 300, "node 300 as node 500's predecessor");
+  // Node 400 answers node 300's pings once it can: it is back.
+  sim.heal();
+  runUntil(sim, () => table.succ.id === 400, "node 400 back as node 300's successor");
+  sim.run(20_000);
+  assert.deepEqual(ringViolations(sim), []);
   for (const n of sim.live) n.crash();
 });

@@ -232,14 +232,22 @@ export class VirtualClock implements Clock {
   }
 }
 
-/** A small, fast, seedable PRNG (mulberry32); returns floats in [0, 1). */
+/**
+ * A small, fast, seedable PRNG (mulberry32); returns floats in [0, 1) with 53 random bits, as
+ * `Math.random` does. One mulberry32 output has only 32: node ids drawn from it (`random() ·
+ * 2^52`) would take 2^32 values, and by the birthday bound a simulated network of 100,000 nodes
+ * would hold a duplicate id about once, a million-node one about a hundred times (a joiner whose
+ * id is taken is refused, or times out when another joiner races it for the id).
+ */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
-  return () => {
+  const next32 = () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return (t ^ (t >>> 14)) >>> 0;
   };
+  // 21 high bits from one output, 32 low bits from the next.
+  return () => ((next32() >>> 11) * 4294967296 + next32()) / 9007199254740992;
 }

@@ -33,10 +33,14 @@ export class FingerUpkeep {
     this.#ring = ring;
   }
 
-  /** Takes a node into the fingers where it fits better; emits `fingers` when any changed. */
+  /**
+   * Takes a node into the fingers where it fits better; emits `fingers` when any changed. A node
+   * this one suspects is not taken on another's word (a node heard from directly was un-suspected
+   * before its frame is handled).
+   */
   learn(n: NodeRef, emit = true): void {
     const ring = this.#ring;
-    if (n.id === ring.id || !ring.table) return;
+    if (n.id === ring.id || !ring.table || ring.liveness.suspects(n.id)) return;
     const changed = ring.table.considerFinger(n);
     if (emit && changed.length) this.emitFingers(changed);
   }

@@ -199,6 +199,11 @@ export class Liveness {
     }
   }
 
+  /** Whether `id` is suspected or taken for crashed (and not heard from since). */
+  suspects(id: number): boolean {
+    return this.#graveyard?.has(id) ?? false;
+  }
+
   /** Nodes suspected now but not declared crashed. */
   suspected(): NodeRef[] {
     const out: NodeRef[] = [];

@@ -118,21 +118,28 @@ export class Stabilizer {
     ring.fingers.learn(from);
     if (p) ring.fingers.learn(p);
     const succ = tb.succ;
+    // `p` sits between us and our successor: a closer successor, unless this node suspects it
+    // (or took it for crashed). Then the sender has not noticed yet, and `p` comes back only
+    // when it answers this node itself (liveness.ts), not on hearsay.
+    const closer = p !== null && p.id !== me && inOO(p.id, me, succ.id, M);
+    const suspect = closer && ring.liveness.suspects(p.id);
     if (from.id === succ.id && !tb.alone) {
-      if (p && p.id !== me && inOO(p.id, me, succ.id, M)) {
+      if (closer && !suspect) {
         this.setSucc(p, [from, ...succs]);
         ring.sendControl(p, { t: T.Notify });
         return;
       }
       const changed = tb.setSuccList(from, succs);
-      if (p === null || p.id !== me) ring.sendControl(from, { t: T.Notify });
+      // Notifying again while it names the suspect would only bring the same answer back at
+      // once, again and again; the periodic stabilisation tells it later.
+      if ((p === null || p.id !== me) && !suspect) ring.sendControl(from, { t: T.Notify });
       if (changed) this.#propagateSuccList();
       return;
     }
     if (tb.alone || inOO(from.id, me, succ.id, M)) {
       this.setSucc(from, succs);
       ring.sendControl(from, { t: T.Notify });
-    } else if (p && p.id !== me && inOO(p.id, me, succ.id, M)) {
+    } else if (closer && !suspect) {
       this.setSucc(p, [from, ...succs]);
       ring.sendControl(p, { t: T.Notify });
     }

@@ -4,7 +4,8 @@
  * same inside its stretch. In a stable ring each node receives the message once: N−1 messages,
  * depth O(log N). Acknowledged broadcast adds a convergecast: each node reports its subtree's
  * reached nodes to its parent once its children have reported, with per-edge retransmission; a
- * child that never answers has its stretch handed to the first live node after it.
+ * child that does not answer and that the failure detector no longer trusts (suspected, or
+ * gone from the routing table) has its stretch handed to the first live node after it.
  *
  * @module
  */
@@ -150,8 +151,14 @@ export class Broadcast {
   #armChild(state: BcastState, c: Child): void {
     const port = this.#g.host.port;
     c.timer = port.timer(Math.min(MAX_RTO, FIRST_RTO * 2 ** c.tries), () => {
-      if (!state.children.has(c.ref.id)) return;
-      if (++c.tries > CHILD_TRIES) {
+      // Stops when the broadcast is over or forgotten here (the origin's deadline, REMEMBER_MS).
+      if (!state.children.has(c.ref.id) || this.#states.get(`${state.src}|${state.id}`) !== state) {
+        return;
+      }
+      // Unanswered tries alone do not make a child gone: its answers may have been lost (7 in a
+      // row: about 1e-5 at 10 % loss each way), and a live child left out of the report would
+      // be neither reached nor missing. Gone is what the failure detector says.
+      if (++c.tries > CHILD_TRIES && !this.#trusted(c.ref.id)) {
         // The child is gone. The first live node after it (once the ring has repaired) starts
         // what is left of its stretch: look it up and hand the stretch over.
         state.children.delete(c.ref.id);
@@ -160,6 +167,16 @@ export class Broadcast {
       port.send(c.ref, c.frame, "broadcast", "retransmitted");
       this.#armChild(state, c);
     });
+  }
+
+  /** Whether the ring takes `id` for alive: a node of its table, not suspected. */
+  #trusted(id: number): boolean {
+    const port = this.#g.host.port;
+    let known = false;
+    port.table?.forEachKnown((n) => {
+      if (n.id === id) known = true;
+    });
+    return known && !port.suspected().some((n) => n.id === id);
   }
 
   #handOver(state: BcastState, gone: NodeRef, frame: Bcast): void {

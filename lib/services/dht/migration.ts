@@ -13,7 +13,8 @@
  * - **Graceful leave.** Before the ring tells its neighbours, the leaver refuses new requests
  *   and hands every item to its successor (mode `leave`): the successor keeps them as a range
  *   being handed to it, and when its range grows by exactly that range it has nothing to
- *   recover.
+ *   recover. A leaver whose predecessor leaves too starts its handover again once the
+ *   predecessor's range has arrived, so that range follows it instead of leaving with it.
  * - **Crash.** A range that grows without a complete handover (the predecessor crashed, or a
  *   handover was cut short) is _recovered_: after 200 ms (the ring often corrects a guessed
  *   predecessor by then) the node compares it with every other replica (anti-entropy, see
@@ -284,8 +285,17 @@ export class Migration {
     host.send(from, { t: T.DhtItemsAck, q: f.q, n: f.n });
     if (!f.last) return;
     if (rec) {
+      const fresh = !rec.done;
       rec.done = true;
       rec.rec = f.rec;
+      // Our own handover began without this range: start it again with it, or the items leave
+      // with us (the predecessor departs on this acknowledgement, and for f = 1 no other
+      // replica holds them).
+      const leave = this.#leave;
+      if (leave && fresh) {
+        this.#transfers.cancel(leave.q);
+        this.#handOver(leave.finish);
+      }
       return;
     }
     const awaited = this.#waits.filter((w) => !w.recover && w.from === from.id);
@@ -308,8 +318,9 @@ export class Migration {
   /**
    * A graceful leave: refuse requests, hand every item to the successor, then call `done`.
    * Returns false when there is nobody to hand to (`done` is not called). When the successor
-   * changes meanwhile (it left too), the handover starts again to the new one; it ends by
-   * `leaveTimeoutMs` whatever happens.
+   * changes meanwhile (it left too), the handover starts again to the new one, and when a
+   * leaving predecessor's range arrives, again with that range; it ends by `leaveTimeoutMs`
+   * whatever happens.
    */
   leave(done: () => void): boolean {
     const { host, options } = this.#ctx;

@@ -422,9 +422,13 @@ export const MUTATIONS: Mutation[] = [
     name:
       "private network, channel: links run plain XX, so a joiner with another secret is accepted",
     file: "lib/com/tcp/channel.ts",
-    find: "      protocol: psk ? XX_PSK3 : XX,\n      initiator: this.#initiator,\n" +
+    find: "    const protocol = psk ? XX_PSK3 : XX;\n" +
+      "    this.#largest = largestHandshakeMessage(protocol);\n" +
+      "    this.#noise = new HandshakeState({\n      protocol,\n      initiator: this.#initiator,\n" +
       "      prologue: PROLOGUE,\n      s: keyPair,\n      psks: psk ? [psk] : [],",
-    replace: "      protocol: XX,\n      initiator: this.#initiator,\n" +
+    replace: "    const protocol = XX;\n" +
+      "    this.#largest = largestHandshakeMessage(protocol);\n" +
+      "    this.#noise = new HandshakeState({\n      protocol,\n      initiator: this.#initiator,\n" +
       "      prologue: PROLOGUE,\n      s: keyPair,\n      psks: [],",
     tests: [OVERLAY],
     filter: "private network",

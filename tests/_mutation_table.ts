@@ -352,7 +352,7 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "frame-size limit, receiver: an oversize declared length is accepted",
     file: "lib/wire/frame_decoder.ts",
-    find: "    if (length > this.#max) {",
+    find: "    if (length > this.maxFrameSize) {",
     replace: "    if (false) {",
     tests: [WIRE_STREAM, TCP],
     limitS: 120,

@@ -4,8 +4,10 @@ import {
   type FieldSpec,
   type Frame,
   type FrameName,
+  type FrameOf,
   HOP_LIMIT,
   SCHEMA,
+  T,
 } from "../lib/wire/schema.ts";
 import type { NodeRef } from "../lib/wire/types.ts";
 import { EDGE_NUMBERS } from "./_values.ts";
@@ -148,3 +150,29 @@ export function randomFrame(name: FrameName, rng: Rng, maxKey: number, peer: Nod
 
 /** Every frame type's name. */
 export const FRAME_NAMES: readonly FrameName[] = Object.keys(SCHEMA) as FrameName[];
+
+/**
+ * An acknowledged data frame from `from` to key 9 on its second hop, carrying the messages `ps`
+ * (each CBOR bytes), with `extra` fields replaced: the codec and stream tests' usual frame.
+ */
+export function dataFrame(
+  from: NodeRef,
+  id: number,
+  ps: Uint8Array[],
+  extra: Partial<FrameOf<"Data">> = {},
+): FrameOf<"Data"> {
+  return {
+    t: T.Data,
+    k: 9,
+    h: 2,
+    ph: 0,
+    f: -1,
+    s: from,
+    r: true,
+    id,
+    q: undefined,
+    lo: undefined,
+    ps,
+    ...extra,
+  };
+}

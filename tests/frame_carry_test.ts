@@ -16,6 +16,7 @@ import {
   TransportOpener,
   TransportSealer,
 } from "../lib/com/noise/mod.ts";
+import { dataFrame } from "./_frames.ts";
 import { message } from "./_rogue.ts";
 import { test } from "./_test.ts";
 
@@ -29,19 +30,7 @@ function decoder(): FrameDecoder {
 
 /** A data frame whose message is `size` bytes of `fill`. */
 function data(id: number, size: number, fill: number): FrameOf<"Data"> {
-  return {
-    t: T.Data,
-    k: 9,
-    h: 2,
-    ph: 0,
-    f: -1,
-    s: peer,
-    r: true,
-    id,
-    q: undefined,
-    lo: undefined,
-    ps: [message(new Uint8Array(size).fill(fill))],
-  };
+  return dataFrame(peer, id, [message(new Uint8Array(size).fill(fill))]);
 }
 
 /** The bytes of `frames` on the wire, one after another. */

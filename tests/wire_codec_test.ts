@@ -6,7 +6,7 @@ import { WireError } from "../lib/wire/cbor.ts";
 import { Codec, type DecodeContext } from "../lib/wire/codec.ts";
 import { type FieldSpec, type Frame, type FrameOf, SCHEMA, T } from "../lib/wire/schema.ts";
 import type { NodeRef } from "../lib/wire/types.ts";
-import { FRAME_NAMES, randomFrame } from "./_frames.ts";
+import { dataFrame, FRAME_NAMES, randomFrame } from "./_frames.ts";
 import { cbor, message } from "./_rogue.ts";
 import { seeded } from "./_values.ts";
 import { test } from "./_test.ts";
@@ -166,19 +166,7 @@ test("integers at every CBOR width and text in every script travel exactly", () 
 });
 
 test("consecutive messages merge into one frame only when the schema allows", () => {
-  const base: FrameOf<"Data"> = {
-    t: T.Data,
-    k: 9,
-    h: 2,
-    ph: 0,
-    f: -1,
-    s: peer,
-    r: true,
-    id: 100,
-    q: undefined,
-    lo: undefined,
-    ps: [message("a")],
-  };
+  const base = dataFrame(peer, 100, [message("a")]);
   const buf = new Uint8Array(4096);
   const view = new DataView(buf.buffer);
   const end = codec.write(base, buf, view, 0);

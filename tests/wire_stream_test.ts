@@ -7,7 +7,7 @@ import { FrameDecoder } from "../lib/wire/frame_decoder.ts";
 import { FrameWriter } from "../lib/wire/frame_writer.ts";
 import { type Frame, type FrameOf, T } from "../lib/wire/schema.ts";
 import type { NodeRef } from "../lib/wire/types.ts";
-import { FRAME_NAMES, randomFrame } from "./_frames.ts";
+import { dataFrame, FRAME_NAMES, randomFrame } from "./_frames.ts";
 import { message } from "./_rogue.ts";
 import { seeded } from "./_values.ts";
 import { test } from "./_test.ts";
@@ -20,20 +20,7 @@ function decoder(max = 1 << 20): FrameDecoder {
 }
 
 function data(id: number, text: string, extra: Partial<FrameOf<"Data">> = {}): FrameOf<"Data"> {
-  return {
-    t: T.Data,
-    k: 9,
-    h: 2,
-    ph: 0,
-    f: -1,
-    s: peer,
-    r: true,
-    id,
-    q: undefined,
-    lo: undefined,
-    ps: [message(text)],
-    ...extra,
-  };
+  return dataFrame(peer, id, [message(text)], extra);
 }
 
 test("frames cut at every byte position come out whole and in order", () => {

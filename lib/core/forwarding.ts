@@ -75,7 +75,9 @@ export class Forwarder {
       // travels without its sender, whom the receiver knows from the link.
       f.h = 1;
       f.ph = hop.phase;
-      f.f = hop.finger;
+      // A lookup of a finger's own target through that finger asks for no correction of it
+      // (`Fix`): the lookup's answer, the node responsible for the target, corrects it.
+      f.f = f.t === T.Lookup && hop.finger >= 0 && tb.target(hop.finger) === f.k ? -1 : hop.finger;
       if (data) f.s = undefined;
       ring.transport.send(hop.node, f);
       return;

@@ -1,10 +1,11 @@
 /**
  * Joining, relaxed-ring style. The joiner asks its access point for the network's
  * characteristics (`InfoReq` → `Info`) and which node is responsible for the id it wants
- * (`Find` → `Found`: a taken id is refused there), then sends `Join`, routed to that node. The
- * responsible node adopts the joiner as predecessor at once and answers with the old predecessor,
- * its successor list and its fingers (`JoinOk`); the old predecessor learns of the joiner from a
- * `Stab` and takes it as successor. Every step is between two nodes.
+ * (`Find` → `Found`: a taken id is refused there), then sends `Join` to that node (which routes
+ * it on if a newer node has taken the place meanwhile). The responsible node adopts the joiner as
+ * predecessor at once and answers with the old predecessor, its successor list and its fingers
+ * (`JoinOk`); the old predecessor learns of the joiner from a `Stab` and takes it as successor.
+ * Every step is between two nodes.
  *
  * Until it knows the network, a joiner presents a negative provisional id: its access point
  * answers it on the link it came on, and it may send nothing else (see `GUEST_FRAMES`).
@@ -188,7 +189,11 @@ export class Joining {
     ring.transport.disconnect(from.id);
     ring.id = id;
     ring.table = ring.newTable(id);
-    ring.sendControl(from, {
+    // The join goes straight to the node found responsible (it will be this node's successor,
+    // so the link is needed anyway), not again through the access point, which would route it
+    // along the same hops a second time. If another node has taken the place meanwhile, the
+    // found node routes the join on.
+    ring.sendControl(f.n, {
       t: T.Join,
       k: id,
       h: 1,

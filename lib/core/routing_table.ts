@@ -33,6 +33,9 @@ export interface Hop {
 
 const LOCAL: Hop = Object.freeze({ node: null, phase: Phase.Settle, finger: -1 }) as Hop;
 
+/** No finger changed (shared, never modified). */
+const NONE: number[] = Object.freeze([]) as unknown as number[];
+
 /** Predecessor, successor list and fingers of one node. */
 export class RoutingTable {
   /** This node. */
@@ -141,7 +144,22 @@ export class RoutingTable {
     };
     if (p) add(p, -1);
     for (const x of this.#succList) add(x, -1);
-    for (let i = 0; i < f.length; i++) if (f[i]) add(f[i]!, i);
+    // Fingers the same way round mostly repeat their neighbour (the near ones are all the
+    // successor or the predecessor): that is checked first, before the scan.
+    const offsets = this.policy.offsets;
+    let lastCw = NaN, lastCcw = NaN;
+    for (let i = 0; i < f.length; i++) {
+      const x = f[i];
+      if (x === null) continue;
+      if (offsets[i] >= 0) {
+        if (x.id === lastCw) continue;
+        lastCw = x.id;
+      } else {
+        if (x.id === lastCcw) continue;
+        lastCcw = x.id;
+      }
+      add(x, i);
+    }
     before = n;
     if (mesh) { for (const x of mesh.values()) add(x, -1); }
     const known = all.slice(0, n);
@@ -302,23 +320,43 @@ export class RoutingTable {
 
   /**
    * Takes `n` into the fingers wherever it is a better fit than the current entry (closer at or
-   * after the target). Returns the indices that changed.
+   * after the target). Returns the indices that changed (a shared empty array when none did).
+   *
+   * Every node heard of is offered (a simulated network does this tens of times per join), so
+   * the test works from two distances computed once: with `D` the clockwise distance from this
+   * node to `n`, the finger of a clockwise offset `o` fits `n` when `o ≤ D` (then `n` lies
+   * `D − o` past the target), and the finger of a counter-clockwise offset `−a` when
+   * `a ≥ maxKey − D` (then `n` lies `a − (maxKey − D)` past it). Elsewhere `n` lies past this
+   * node, which covers those targets itself.
    */
   considerFinger(n: NodeRef): number[] {
-    const changed: number[] = [];
-    if (n.id === this.self.id) return changed;
+    const me = this.self.id;
+    if (n.id === me) return NONE;
     const M = this.maxKey;
     const f = this.fingers as (NodeRef | null)[];
+    const offsets = this.policy.offsets;
+    const D = cw(me, n.id, M);
+    const back = M - D;
+    let changed: number[] = NONE;
     for (let i = 0; i < f.length; i++) {
+      const o = offsets[i];
+      let dn: number;
+      if (o > 0 && o < M) {
+        if (o > D) continue;
+        dn = D - o;
+      } else if (o < 0 && o > -M) {
+        if (-o < back) continue;
+        dn = -o - back;
+      } else {
+        // An offset of a whole turn or none: the general test.
+        const t = this.target(i);
+        dn = cw(t, n.id, M);
+        if (dn >= cw(t, me, M)) continue;
+      }
       const cur = f[i];
-      const t = this.target(i);
-      // The finger for target t is the first node at or after t; this node itself covers
-      // targets in (pred, self], where no finger is needed.
-      const dn = cw(t, n.id, M);
-      const dself = cw(t, this.self.id, M);
-      if (dn >= dself) continue;
-      if (cur === null || dn < cw(t, cur.id, M)) {
+      if (cur === null || dn < cw(this.target(i), cur.id, M)) {
         f[i] = n;
+        if (changed === NONE) changed = [];
         changed.push(i);
       }
     }

@@ -72,6 +72,8 @@ export class MemoryNetwork {
   readonly group: Map<number, number> = new Map();
   /** Frames in flight or delivered, counted for message-complexity checks. */
   framesSent = 0;
+  /** Connections opened so far; each is known by its number in this count. */
+  linksOpened = 0;
 
   /** Creates a network over `clock`, drawing latency and loss from `random`. */
   constructor(clock: VirtualClock, random: () => number, options?: MemoryNetworkOptions) {
@@ -123,31 +125,6 @@ export class MemoryNetwork {
 }
 
 /**
- * One connection, shared by its two ends (a simulated network holds tens of millions of them,
- * so one small object per connection rather than one per end plus node records per end; the
- * times are kept by each end, in `Links`, as unboxed numbers).
- */
-interface Conn {
-  /** The end that dialled. */
-  a: MemoryTransport;
-  /** The end that accepted. */
-  b: MemoryTransport;
-  /** How `b` knows `a`. */
-  aRef: NodeRef;
-  /** How `a` knows `b`. */
-  bRef: NodeRef;
-}
-
-/**
- * A connection of a network with the codec: also what reads the frames arriving at `a`, and at
- * `b` (plain connections leave these out: two fields fewer on tens of millions of them).
- */
-interface CodecConn extends Conn {
-  aReader: FrameReader;
-  bReader: FrameReader;
-}
-
-/**
  * A transport on a {@linkcode MemoryNetwork}: frames go through the virtual clock.
  *
  * @example
@@ -165,9 +142,14 @@ export class MemoryTransport implements Transport {
   readonly stats: LinkStats = newLinkStats();
   readonly #net: MemoryNetwork;
   #events: TransportEvents | null = null;
-  readonly #links = new Links<Conn>();
+  readonly #links = new Links<MemoryTransport>();
+  /** With the codec: what reads the frames arriving here, by connection number. */
+  #readers: Map<number, FrameReader> | null = null;
   #dead = false;
-  /** How peers know this transport (one record shared by all its connections). */
+  /**
+   * How peers know this transport (one record shared by all its connections; a joiner's link
+   * opened under its provisional id is closed before it takes its real one).
+   */
   #ref: NodeRef | null = null;
 
   /** Use {@linkcode MemoryNetwork.transport}. */
@@ -192,8 +174,11 @@ export class MemoryTransport implements Transport {
     return (this.#ref = { id, ap: { hostname, port } });
   }
 
-  /** Opens a connection (handshake on both sides), dialled from this end, or explains why not. */
-  #open(port: number): { conn?: Conn; error?: Error } {
+  /**
+   * Opens a connection (handshake on both sides), dialled from this end: the other end, or why
+   * not.
+   */
+  #open(port: number): { peer?: MemoryTransport; error?: Error } {
     const ev = this.#events!;
     const peer = this.#net.at(port);
     const where = `${this.ap.hostname}:${port}`;
@@ -227,25 +212,21 @@ export class MemoryTransport implements Transport {
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
       }
     }
-    const now = this.#net.clock.now();
-    const codec = this.#net.codec;
-    const aRef = this.#refFor(mine.id, mine.host, mine.port);
-    const bRef = peer.#refFor(theirs.id, theirs.host, theirs.port);
-    const conn: Conn = codec
-      ? {
-        a: this,
-        b: peer,
-        aRef,
-        bRef,
-        aReader: codec.reader(),
-        bReader: codec.reader(),
-      } as CodecConn
-      : { a: this, b: peer, aRef, bRef };
-    this.#links.set(theirs.id, conn, now);
+    const net = this.#net;
+    const now = net.clock.now();
+    this.#refFor(mine.id, mine.host, mine.port);
+    peer.#refFor(theirs.id, theirs.host, theirs.port);
+    const serial = ++net.linksOpened;
+    this.#links.set(theirs.id, peer, serial, now);
     this.stats.linksOut++;
-    peer.#links.set(mine.id, conn, now);
+    peer.#links.set(mine.id, this, -serial, now);
     peer.stats.linksIn++;
-    return { conn };
+    const codec = net.codec;
+    if (codec) {
+      (this.#readers ??= new Map()).set(serial, codec.reader());
+      (peer.#readers ??= new Map()).set(serial, codec.reader());
+    }
+    return { peer };
   }
 
   send(to: NodeRef, frame: Frame): void {
@@ -255,22 +236,19 @@ export class MemoryTransport implements Transport {
     let i = links.find(to.id);
     if (i < 0) {
       const r = this.#open(to.ap.port);
-      if (!r.conn) {
+      if (!r.peer) {
         net.clock.timer(net.latency(), () => {
           if (!this.#dead) this.#events!.peerDown(to, r.error!.message, [frame]);
         });
         return;
       }
       // Keyed by the id the peer presented, which a stale record may not carry.
-      i = links.find(r.conn.bRef.id);
+      i = links.find(r.peer.#ref!.id);
     }
-    const conn = links.conns[i]!;
-    const mine = conn.a === this;
     // The frame goes to whoever listens at the address it names (normally this connection's
     // other end; the network's table only when they differ).
-    // `to` is usually the very record the other end presented (no addresses to read then).
-    const end = mine ? conn.b : conn.a;
-    const same = to === (mine ? conn.bRef : conn.aRef) || end.ap.port === to.ap.port;
+    const end = links.peers[i]!;
+    const same = to === end.#ref || end.ap.port === to.ap.port;
     const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.stats.framesOut++;
     net.framesSent++;
@@ -282,7 +260,7 @@ export class MemoryTransport implements Transport {
     links.sent[i] = at;
     // Frames already on the wire arrive even if either side closes the link meanwhile (as with
     // TCP's orderly close); only a dead receiver loses them.
-    const from = mine ? conn.aRef : conn.bRef;
+    const from = this.#ref!;
     const codec = net.codec;
     net.clock.schedule(
       at - net.clock.now(),
@@ -291,7 +269,7 @@ export class MemoryTransport implements Transport {
           dst,
           from,
           codec.encode(frame),
-          mine ? (conn as CodecConn).bReader : (conn as CodecConn).aReader,
+          end.#readers!.get(Math.abs(links.serials[i]))!,
         )
         : new MemoryTransport.#Delivery(dst, from, frame),
     );
@@ -358,7 +336,7 @@ export class MemoryTransport implements Transport {
       if (this.#dead) return done(new ConnectError("Transport is closed"));
       const r = this.#open(ap.port);
       if (r.error) return done(r.error);
-      done(null, r.conn!.bRef);
+      done(null, r.peer!.#ref!);
     });
   }
 
@@ -374,14 +352,14 @@ export class MemoryTransport implements Transport {
   idle(ms: number): number[] {
     const since = this.#net.clock.now() - ms;
     const out: number[] = [];
-    const { ids, conns, sent, count } = this.#links;
+    const { ids, peers, serials, sent, count } = this.#links;
+    const me = this.#ref;
     for (let i = 0; i < count; i++) {
       if (sent[i] >= since) continue;
       // Idle both ways: the last frame the other end sent on this connection arrived before too.
-      const c = conns[i]!;
-      const peer = c.a === this ? c.b : c.a;
-      const j = peer.#links.find((c.a === this ? c.aRef : c.bRef).id);
-      if (j < 0 || peer.#links.conns[j] !== c || peer.#links.sent[j] < since) out.push(ids[i]);
+      const theirs = peers[i]!.#links;
+      const j = me ? theirs.find(me.id) : -1;
+      if (j < 0 || theirs.serials[j] !== -serials[i] || theirs.sent[j] < since) out.push(ids[i]);
     }
     return out;
   }
@@ -400,25 +378,28 @@ export class MemoryTransport implements Transport {
    * with `reset` it sees the link go down (a crash); with `silent` it is told nothing.
    */
   #drop(peerId: number, mode: "bye" | "reset" | "silent"): void {
-    const i = this.#links.find(peerId);
+    const links = this.#links;
+    const i = links.find(peerId);
     if (i < 0) return;
-    const conn = this.#links.conns[i]!;
-    const last = this.#links.sent[i];
-    this.#links.remove(i);
-    const mine = conn.a === this;
-    if (mine) this.stats.linksOut--;
+    const peer = links.peers[i]!;
+    const serial = links.serials[i];
+    const last = links.sent[i];
+    links.remove(i);
+    this.#readers?.delete(Math.abs(serial));
+    // A positive number: this end dialled.
+    if (serial > 0) this.stats.linksOut--;
     else this.stats.linksIn--;
-    const peer = mine ? conn.b : conn.a;
     if (peer.#dead || mode === "silent") return;
     const net = this.#net;
+    const me = this.#ref!;
     // The close arrives after the frames already in flight on this link.
     const at = Math.max(net.clock.now() + net.latency(), last);
     net.clock.timer(at - net.clock.now(), () => {
-      const me = mine ? conn.aRef : conn.bRef;
       const j = peer.#links.find(me.id);
-      if (peer.#dead || j < 0 || peer.#links.conns[j] !== conn) return;
+      if (peer.#dead || j < 0 || peer.#links.serials[j] !== -serial) return;
       peer.#links.remove(j);
-      if (mine) peer.stats.linksIn--;
+      peer.#readers?.delete(Math.abs(serial));
+      if (serial > 0) peer.stats.linksIn--;
       else peer.stats.linksOut--;
       if (mode === "reset") peer.#events!.peerDown(me, "connection reset by peer");
     });

@@ -216,6 +216,15 @@ export const MUTATIONS: Mutation[] = [
     limitS: 180,
   },
   {
+    name: "join: the Join goes back through the access point, along the Find's path again",
+    file: "lib/core/join.ts",
+    find: "    ring.sendControl(f.n, {",
+    replace: "    ring.sendControl(from, {",
+    tests: [JOIN],
+    filter: "straight to",
+    limitS: 120,
+  },
+  {
     name: "join timeout: a join that gets no answer waits a thousand times too long",
     file: "lib/core/join.ts",
     find: "    const timeout = ring.timer(ms, () => {",

@@ -211,3 +211,35 @@ test("simulator: a private network refuses joiners without its secret or with an
   assert.deepEqual(ringViolations(sim), []);
   assert.deepEqual(sim.nodes.slice(2).map((n) => n.statistics().badLinks), [1, 1]);
 });
+
+test("a joiner sends its Join straight to the node its Find named; if a newer node took the place meanwhile, that node routes the Join on", async () => {
+  // Every frame takes 1 ms, so that the two joins below interleave the same way every run.
+  const sim = new Simulator({ seed: 3, minLatency: 1, maxLatency: 1 });
+  const net = { maxKey: 1000, succListSize: 4 };
+  const a = sim.createNet({ node: { id: 100 }, net });
+  const b = await sim.settle(sim.joinNet(a, { node: { id: 500 } }));
+  sim.run(2_000);
+  const forwarded = (n: P2PNode) => n.statistics().control.forwarded;
+  // Alone: the access point routes the Find's lookup, and no Join (node 500 is responsible for
+  // 300, and gets the Join from the joiner itself).
+  const a0 = forwarded(a), joins0 = sim.network.framesByType[T.Join];
+  const x = await sim.settle(sim.joinNet(a, { node: { id: 300 } }));
+  assert.equal(forwarded(a) - a0, 0, "the access point forwarded nothing");
+  assert.equal(sim.network.framesByType[T.Join] - joins0, 1, "one Join frame");
+  assert.equal(x.info().succList[0].id, 500);
+  // Racing: 350 joins through 500 itself and is adopted before 320's Join reaches 500, which
+  // its Find (routed through 100) named; 500 hands that Join on to 350, responsible by then.
+  const a1 = forwarded(a), b1 = forwarded(b), joins1 = sim.network.framesByType[T.Join];
+  const late = sim.joinNet(a, { node: { id: 320 } });
+  const early = sim.joinNet(b, { node: { id: 350 } });
+  const [y, z] = await Promise.all([sim.settle(late), sim.settle(early)]);
+  sim.run(2_000);
+  assert.deepEqual(ringViolations(sim), []);
+  assert.equal(y.info().succList[0].id, 350);
+  assert.equal(z.info().succList[0].id, 500);
+  assert.equal(forwarded(a) - a1, 0, "the access point forwarded nothing");
+  assert.ok(forwarded(b) - b1 >= 1, "500 routed the late Join on");
+  // Two from the joiners, one hop on.
+  assert.equal(sim.network.framesByType[T.Join] - joins1, 3);
+  for (const n of sim.live) n.crash();
+});

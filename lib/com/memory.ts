@@ -72,6 +72,8 @@ export class MemoryNetwork {
   readonly group: Map<number, number> = new Map();
   /** Frames in flight or delivered, counted for message-complexity checks. */
   framesSent = 0;
+  /** The same frames by type number (`T.Join`, ...), for message-complexity checks. */
+  readonly framesByType: number[] = new Array<number>(32).fill(0);
   /** Connections opened so far; each is known by its number in this count. */
   linksOpened = 0;
 
@@ -252,6 +254,8 @@ export class MemoryTransport implements Transport {
     const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.stats.framesOut++;
     net.framesSent++;
+    const byType = net.framesByType, t = frame.t;
+    if (t >>> 0 === t && t < byType.length) byType[t]++;
     if (!dst || dst.#dead || !net.reachable(this.ap.port, dst.ap.port) || net.lost()) {
       this.stats.framesDropped++;
       return;

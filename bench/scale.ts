@@ -41,6 +41,7 @@ import process from "node:process";
 import { Simulator } from "../lib/node/simulator.ts";
 import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import { DEFAULT_TIMING } from "../lib/core/ring.ts";
+import { T } from "../lib/wire/schema.ts";
 
 const SIZES = (Deno.args[0] ?? "10000,100000,1000000").split(",").map(Number);
 /**
@@ -90,6 +91,19 @@ function wave(n: number): void {
       },
     );
   }
+}
+
+const TYPE_NAMES = new Map(Object.entries(T).map(([name, t]) => [t as number, name]));
+
+/** Frames sent per `per` since `before` (a copy of `framesByType`), by type, largest first. */
+function framesPer(before: number[], per: number): Record<string, number> {
+  const now = sim.network.framesByType;
+  const out: [string, number][] = [];
+  for (let t = 0; t < now.length; t++) {
+    const d = now[t] - before[t];
+    if (d > 0) out.push([TYPE_NAMES.get(t) ?? `type ${t}`, Number((d / per).toFixed(2))]);
+  }
+  return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
 }
 
 /** Runs simulated time in slices until `done()`, letting join promises settle in between. */
@@ -182,6 +196,7 @@ const t0 = performance.now();
 for (const target of SIZES) {
   const from = live.length;
   const w0 = performance.now(), c0 = cpuMs(), v0 = sim.clock.now(), e0 = events;
+  const f0 = [...sim.network.framesByType];
   await grow(target);
   const join = {
     joined: live.length - from,
@@ -190,6 +205,8 @@ for (const target of SIZES) {
     simulatedS: (sim.clock.now() - v0) / 1000,
     events: events - e0,
     failedSoFar: failed,
+    /** Frames per joiner by type (the maintenance of the nodes already there included). */
+    framesPerJoin: framesPer(f0, live.length - from),
   };
   log(
     `${live.length.toLocaleString("en-US")} nodes: joined ${
@@ -197,6 +214,11 @@ for (const target of SIZES) {
     } in ${join.wallS.toFixed(0)} s (${join.cpuS.toFixed(0)} s CPU, ${
       join.simulatedS.toFixed(1)
     } s simulated)`,
+  );
+  log(
+    `  frames per joiner: ${
+      Object.entries(join.framesPerJoin).map(([k, v]) => `${k} ${v}`).join(", ")
+    }`,
   );
   events += sim.run(SETTLE_MS);
   const w1 = performance.now(), c1 = cpuMs();

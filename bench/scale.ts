@@ -5,10 +5,11 @@
  * pings (5 s), and every finger looked up once after joining. Nothing is turned off or slowed.
  *
  * One network grows through the sizes given. Nodes join in waves through random members (each a
- * real relaxed-ring join: routed lookup of its id, routed join, answer with predecessor,
- * successors and fingers, notify/stabilise, then a lookup per finger); a wave adds an eighth of
- * the network (at least 256 nodes), so that joins arrive at a rate proportional to the network's
- * size, and the next wave starts once all but 2 % of a wave are on the ring. At each size:
+ * real relaxed-ring join: routed lookup of its id, the join sent to the node found, answer with
+ * predecessor, successors and fingers, notify/stabilise, then a lookup per finger); a wave adds
+ * an eighth of the network (at least 256 nodes), so that joins arrive at a rate proportional to
+ * the network's size, and the next wave starts once all but 2 % of a wave are on the ring. At each
+ * size:
  * the cost of growing to it, a stretch of steady state (every node running its maintenance),
  * the heap per node after a forced GC, and 20,000 lookups of random keys from random nodes, each
  * checked against the live node responsible for the key.

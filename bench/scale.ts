@@ -101,8 +101,8 @@ function framesPer(before: number[], per: number): Record<string, number> {
   const now = sim.network.framesByType;
   const out: [string, number][] = [];
   for (let t = 0; t < now.length; t++) {
-    const d = now[t] - before[t];
-    if (d > 0) out.push([TYPE_NAMES.get(t) ?? `type ${t}`, Number((d / per).toFixed(2))]);
+    const d = Number(((now[t] - before[t]) / per).toFixed(2));
+    if (d > 0) out.push([TYPE_NAMES.get(t) ?? `type ${t}`, d]);
   }
   return Object.fromEntries(out.sort((a, b) => b[1] - a[1]));
 }

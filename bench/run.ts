@@ -504,7 +504,7 @@ async function scale(): Promise<void> {
       CONFIG,
       "--allow-read",
       "--allow-sys=loadavg",
-      "--v8-flags=--max-old-space-size=20000,--max-semi-space-size=256,--expose-gc",
+      "--v8-flags=--max-old-space-size=16000,--max-semi-space-size=256,--expose-gc",
       "scale.ts",
       sizes.join(","),
     ],

@@ -219,6 +219,9 @@ export class MemoryTransport implements Transport {
     this.#refFor(mine.id, mine.host, mine.port);
     peer.#refFor(theirs.id, theirs.host, theirs.port);
     const serial = ++net.linksOpened;
+    // A link either end still had to the other (its close still on the way) is replaced.
+    this.#replaced(theirs.id);
+    peer.#replaced(mine.id);
     this.#links.set(theirs.id, peer, serial, now);
     this.stats.linksOut++;
     peer.#links.set(mine.id, this, -serial, now);
@@ -229,6 +232,25 @@ export class MemoryTransport implements Transport {
       (peer.#readers ??= new Map()).set(serial, codec.reader());
     }
     return { peer };
+  }
+
+  /** Forgets the link to `id` that a new one replaces: its count and, with the codec, its reader. */
+  #replaced(id: number): void {
+    const i = this.#links.find(id);
+    if (i < 0) return;
+    const serial = this.#links.serials[i];
+    if (serial > 0) this.stats.linksOut--;
+    else this.stats.linksIn--;
+    this.#readers?.delete(Math.abs(serial));
+  }
+
+  /**
+   * What reads the frames arriving at this end on connection `serial`. A frame may be sent on a
+   * link this end has closed already (its close is still on the way to the sender): it still
+   * arrives, as over TCP, and is read by a reader of its own.
+   */
+  #reader(serial: number, codec: Codec): FrameReader {
+    return this.#readers?.get(Math.abs(serial)) ?? codec.reader();
   }
 
   send(to: NodeRef, frame: Frame): void {
@@ -273,7 +295,7 @@ export class MemoryTransport implements Transport {
           dst,
           from,
           codec.encode(frame),
-          end.#readers!.get(Math.abs(links.serials[i]))!,
+          end.#reader(links.serials[i], codec),
         )
         : new MemoryTransport.#Delivery(dst, from, frame),
     );

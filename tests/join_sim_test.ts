@@ -243,3 +243,25 @@ test("a joiner sends its Join straight to the node its Find named; if a newer no
   assert.equal(sim.network.framesByType[T.Join] - joins1, 3);
   for (const n of sim.live) n.crash();
 });
+
+test("a joiner whose Join went to a node that crashed before answering joins through the access point, without waiting for its timeout", async () => {
+  const sim = new Simulator({ seed: 3, minLatency: 1, maxLatency: 1 });
+  const net = { maxKey: 1000, succListSize: 4 };
+  const a = sim.createNet({ node: { id: 100 }, net });
+  const b = await sim.settle(sim.joinNet(a, { node: { id: 500 } }));
+  sim.run(2_000);
+  const t0 = sim.clock.now();
+  const joining = sim.joinNet(a, { node: { id: 300 }, timing: { joinTimeoutMs: 20_000 } });
+  // 500, responsible for 300, answers the Find's lookup and crashes before the Join reaches it.
+  sim.run(6.5);
+  const joins = sim.network.framesByType[T.Join];
+  b.crash();
+  const x = await sim.settle(joining);
+  assert.ok(sim.clock.now() - t0 < 1_000, `joined after ${sim.clock.now() - t0} ms`);
+  // The Join to 500 never left (its link could not open); the one through 100 did.
+  assert.equal(sim.network.framesByType[T.Join] - joins, 1);
+  sim.run(5_000);
+  assert.deepEqual(x.info().succList.map((n) => n.id), [100]);
+  assert.deepEqual(ringViolations(sim), []);
+  for (const n of sim.live) n.crash();
+});

@@ -33,6 +33,8 @@ export class Joining {
   /** The id asked for (negative: any), then the id being joined with. */
   #wanted = -1;
   #findQ = 0;
+  /** The node the join was sent to, until it answers (see `onPeerDown`). */
+  #joinedVia: NodeRef | null = null;
   /** Frames that arrived between our join request and its answer, replayed once joined. */
   #early: [NodeRef, Frame][] = [];
 
@@ -56,6 +58,7 @@ export class Joining {
       finished = true;
       timeout.cancel();
       this.#done = null;
+      this.#joinedVia = null;
       done(err);
     };
     this.#done = finish;
@@ -100,7 +103,15 @@ export class Joining {
    */
   onPeerDown(peer: NodeRef, why: string): void {
     const bootstrap = this.#bootstrap;
-    if (!this.#done || bootstrap === null || peer.id !== bootstrap.id) return;
+    if (!this.#done || bootstrap === null) return;
+    const via = this.#joinedVia;
+    if (via !== null && peer.id === via.id && via.id !== bootstrap.id) {
+      // The node the join went to is gone before answering: the access point routes the join
+      // around it (once; if that link fails too, the join fails below).
+      this.#joinedVia = null;
+      return this.#sendJoin(bootstrap);
+    }
+    if (peer.id !== bootstrap.id) return;
     const { hostname, port } = bootstrap.ap;
     this.#done(
       new JoinError(`Lost the link to the access point ${hostname}:${port} while joining: ${why}`),
@@ -193,9 +204,15 @@ export class Joining {
     // so the link is needed anyway), not again through the access point, which would route it
     // along the same hops a second time. If another node has taken the place meanwhile, the
     // found node routes the join on.
-    ring.sendControl(f.n, {
+    this.#joinedVia = f.n;
+    this.#sendJoin(f.n);
+  }
+
+  #sendJoin(to: NodeRef): void {
+    const ring = this.#ring;
+    ring.sendControl(to, {
       t: T.Join,
-      k: id,
+      k: ring.id,
       h: 1,
       ph: Phase.Approach,
       f: -1,

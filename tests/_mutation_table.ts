@@ -218,8 +218,8 @@ export const MUTATIONS: Mutation[] = [
   {
     name: "join: the Join goes back through the access point, along the Find's path again",
     file: "lib/core/join.ts",
-    find: "    ring.sendControl(f.n, {",
-    replace: "    ring.sendControl(from, {",
+    find: "    this.#sendJoin(f.n);",
+    replace: "    this.#sendJoin(from);",
     tests: [JOIN],
     filter: "straight to",
     limitS: 120,

@@ -212,13 +212,18 @@ test("simulator: a private network refuses joiners without its secret or with an
   assert.deepEqual(sim.nodes.slice(2).map((n) => n.statistics().badLinks), [1, 1]);
 });
 
-test("a joiner sends its Join straight to the node its Find named; if a newer node took the place meanwhile, that node routes the Join on", async () => {
-  // Every frame takes 1 ms, so that the two joins below interleave the same way every run.
+/** Nodes 100 and 500 of a 1,000-id ring, every frame taking 1 ms (joins interleave alike). */
+async function twoNodes() {
   const sim = new Simulator({ seed: 3, minLatency: 1, maxLatency: 1 });
-  const net = { maxKey: 1000, succListSize: 4 };
-  const a = sim.createNet({ node: { id: 100 }, net });
+  const a = sim.createNet({ node: { id: 100 }, net: { maxKey: 1000, succListSize: 4 } });
   const b = await sim.settle(sim.joinNet(a, { node: { id: 500 } }));
   sim.run(2_000);
+  return { sim, a, b };
+}
+
+test("a joiner sends its Join straight to the node its Find named; if a newer node took the place meanwhile, that node routes the Join on", async () => {
+  // Every frame takes 1 ms, so that the two joins below interleave the same way every run.
+  const { sim, a, b } = await twoNodes();
   const forwarded = (n: P2PNode) => n.statistics().control.forwarded;
   // Alone: the access point routes the Find's lookup, and no Join (node 500 is responsible for
   // 300, and gets the Join from the joiner itself).
@@ -245,11 +250,7 @@ test("a joiner sends its Join straight to the node its Find named; if a newer no
 });
 
 test("a joiner whose Join went to a node that crashed before answering joins through the access point, without waiting for its timeout", async () => {
-  const sim = new Simulator({ seed: 3, minLatency: 1, maxLatency: 1 });
-  const net = { maxKey: 1000, succListSize: 4 };
-  const a = sim.createNet({ node: { id: 100 }, net });
-  const b = await sim.settle(sim.joinNet(a, { node: { id: 500 } }));
-  sim.run(2_000);
+  const { sim, a, b } = await twoNodes();
   const t0 = sim.clock.now();
   const joining = sim.joinNet(a, { node: { id: 300 }, timing: { joinTimeoutMs: 20_000 } });
   // 500, responsible for 300, answers the Find's lookup and crashes before the Join reaches it.

@@ -237,8 +237,14 @@ export class MemoryTransport implements Transport {
   /** Forgets the link to `id` that a new one replaces: its count and, with the codec, its reader. */
   #replaced(id: number): void {
     const i = this.#links.find(id);
-    if (i < 0) return;
-    const serial = this.#links.serials[i];
+    if (i >= 0) this.#uncount(this.#links.serials[i]);
+  }
+
+  /**
+   * Uncounts this end's connection `serial` (positive: this end dialled) and forgets its reader
+   * (with the codec).
+   */
+  #uncount(serial: number): void {
     if (serial > 0) this.stats.linksOut--;
     else this.stats.linksIn--;
     this.#readers?.delete(Math.abs(serial));
@@ -411,10 +417,7 @@ export class MemoryTransport implements Transport {
     const serial = links.serials[i];
     const last = links.sent[i];
     links.remove(i);
-    this.#readers?.delete(Math.abs(serial));
-    // A positive number: this end dialled.
-    if (serial > 0) this.stats.linksOut--;
-    else this.stats.linksIn--;
+    this.#uncount(serial);
     if (peer.#dead || mode === "silent") return;
     const net = this.#net;
     const me = this.#ref!;
@@ -424,9 +427,7 @@ export class MemoryTransport implements Transport {
       const j = peer.#links.find(me.id);
       if (peer.#dead || j < 0 || peer.#links.serials[j] !== -serial) return;
       peer.#links.remove(j);
-      peer.#readers?.delete(Math.abs(serial));
-      if (serial > 0) peer.stats.linksIn--;
-      else peer.stats.linksOut--;
+      peer.#uncount(-serial);
       if (mode === "reset") peer.#events!.peerDown(me, "connection reset by peer");
     });
   }

@@ -10,7 +10,7 @@
  * - `finger_upkeep.ts`: lookups, finger refresh and correction-on-use;
  * - `forwarding.ts`: routing frames one hop, delivery, undeliverable reports.
  *
- * What stays here (about 575 lines) is the hub those files share: the ring's state and counters,
+ * What stays here (about 590 lines) is the hub those files share: the ring's state and counters,
  * the transport's events, the port, the lifecycle and the dispatch table. Each part is a few
  * dozen lines that every component reaches through `Ring`; split further, they would only pass
  * the same object around.

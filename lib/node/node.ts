@@ -4,7 +4,7 @@
  * statistics. Its options and result types are in `options.ts`, the DHT's calls in
  * `dht_calls.ts`.
  *
- * It is about 630 lines because it is the public API: one class whose methods validate their
+ * It is about 660 lines because it is the public API: one class whose methods validate their
  * arguments and delegate (to the ring, the group services, the DHT), each with the documentation
  * and runnable example a user reads; the code of any one method is short.
  *

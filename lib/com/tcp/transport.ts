@@ -6,7 +6,7 @@
  * handshake (`admission.ts`). This file runs the links' lives: listening, connecting, and what
  * happens when links come up and go.
  *
- * It stays one file of about 720 lines because what it holds is one state machine, a link's life
+ * It stays one file of about 730 lines because what it holds is one state machine, a link's life
  * (dialed or accepted, handshaking, up, replaced by a duplicate, retiring, lost, destroyed): every
  * transition touches the slot table, the counters and the node's callbacks together.
  *

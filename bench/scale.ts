@@ -195,7 +195,13 @@ log(
     }`,
 );
 
-const steps = [];
+/** What the ratios between sizes are computed from (each step holds more, all printed). */
+interface Step {
+  nodes: number;
+  joinCpuUsPerJoin: number;
+  steady: { cpuUsPerNodePerSimS: number; eventsPerNodePerS: number };
+}
+const steps: Step[] = [];
 const t0 = performance.now();
 for (const target of SIZES) {
   const from = live.length;
@@ -225,6 +231,7 @@ for (const target of SIZES) {
     }`,
   );
   events += sim.run(SETTLE_MS);
+  const f1 = [...sim.network.framesByType];
   const w1 = performance.now(), c1 = cpuMs();
   const perSecond: number[] = [];
   for (let t = 0; t < STEADY_MS; t += 1000) {
@@ -236,6 +243,8 @@ for (const target of SIZES) {
     cpuPerSimS: (cpuMs() - c1) / (STEADY_MS / 1000) / 1000,
     eventsPerNodePerS: steadyEvents / live.length / (STEADY_MS / 1000),
     eventsPerNodeEachS: perSecond.map((x) => Number((x / live.length).toFixed(2))),
+    /** Frames sent per node per simulated second, by type. */
+    framesPerNodePerS: framesPer(f1, live.length * (STEADY_MS / 1000)),
     cpuUsPerNodePerSimS: 0,
   };
   steady.cpuUsPerNodePerSimS = (steady.cpuPerSimS * 1e6) / live.length;
@@ -245,6 +254,11 @@ for (const target of SIZES) {
     } s CPU) per simulated second, ${steady.eventsPerNodePerS.toFixed(1)} events per node per s (${
       steady.eventsPerNodeEachS.join(", ")
     } second by second)`,
+  );
+  log(
+    `  frames per node per s: ${
+      Object.entries(steady.framesPerNodePerS).map(([k, v]) => `${k} ${v}`).join(", ")
+    }`,
   );
   const look = await lookups(LOOKUPS);
   log(`  lookups: ${look.right}/${look.count} to the right node, ${look.meanHops.toFixed(2)} hops`);
@@ -278,9 +292,28 @@ for (const target of SIZES) {
   );
   steps.push(step);
 }
+/** Cost per node of each size against the size before it (the scale target: ≤ 1.5× per 10×). */
+const ratios = steps.slice(1).map((s, i) => {
+  const p = steps[i];
+  const r = {
+    sizes: `${p.nodes}→${s.nodes}`,
+    steadyCpuPerNode: s.steady.cpuUsPerNodePerSimS / p.steady.cpuUsPerNodePerSimS,
+    eventsPerNode: s.steady.eventsPerNodePerS / p.steady.eventsPerNodePerS,
+    joinCpuPerJoin: s.joinCpuUsPerJoin / p.joinCpuUsPerJoin,
+  };
+  log(
+    `${r.sizes}: steady CPU per node ×${r.steadyCpuPerNode.toFixed(2)} (events per node ×${
+      r.eventsPerNode.toFixed(2)
+    }, CPU per event ×${(r.steadyCpuPerNode / r.eventsPerNode).toFixed(2)}), CPU per join ×${
+      r.joinCpuPerJoin.toFixed(2)
+    }`,
+  );
+  return r;
+});
 console.log(JSON.stringify({
   settings,
   steps,
+  ratios,
   totalWallS: (performance.now() - t0) / 1000,
   load: (() => {
     try {

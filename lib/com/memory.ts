@@ -141,8 +141,15 @@ export class MemoryNetwork {
  */
 export class MemoryTransport implements Transport {
   readonly ap: AccessPoint;
-  readonly stats: LinkStats = newLinkStats();
   readonly #net: MemoryNetwork;
+  // The counters live in the transport itself, read into a record on demand: a separate record
+  // would be one more scattered object touched by every frame sent and delivered.
+  #framesOut = 0;
+  #framesIn = 0;
+  #framesDropped = 0;
+  #linksOut = 0;
+  #linksIn = 0;
+  #badLinks = 0;
   #events: TransportEvents | null = null;
   readonly #links = new Links<MemoryTransport>();
   /** With the codec: what reads the frames arriving here, by connection number. */
@@ -158,6 +165,19 @@ export class MemoryTransport implements Transport {
   constructor(net: MemoryNetwork, ap: AccessPoint) {
     this.#net = net;
     this.ap = ap;
+  }
+
+  /** Counters (a fresh record each time). */
+  get stats(): LinkStats {
+    return {
+      ...newLinkStats(),
+      framesOut: this.#framesOut,
+      framesIn: this.#framesIn,
+      framesDropped: this.#framesDropped,
+      linksOut: this.#linksOut,
+      linksIn: this.#linksIn,
+      badLinks: this.#badLinks,
+    };
   }
 
   /** Whether this transport was closed or aborted. */
@@ -195,8 +215,8 @@ export class MemoryTransport implements Transport {
     const ours = ev.security;
     const their = peer.#events.security;
     if (!samePsk(ours.psk, their.psk)) {
-      this.stats.badLinks++;
-      peer.stats.badLinks++;
+      this.#badLinks++;
+      peer.#badLinks++;
       const why = ours.psk === null
         ? "The peer's network requires a secret (net.secret), and this node has none"
         : their.psk === null
@@ -210,7 +230,7 @@ export class MemoryTransport implements Transport {
       const key = other.#events!.security.keyPair?.publicKey ?? null;
       const why = helloProblem(b, a.id, side.#events!, key);
       if (why) {
-        side.stats.badLinks++;
+        side.#badLinks++;
         return { error: new HandshakeError(`Handshake with ${where} refused: ${why}`) };
       }
     }
@@ -223,9 +243,9 @@ export class MemoryTransport implements Transport {
     this.#replaced(theirs.id);
     peer.#replaced(mine.id);
     this.#links.set(theirs.id, peer, serial, now);
-    this.stats.linksOut++;
+    this.#linksOut++;
     peer.#links.set(mine.id, this, -serial, now);
-    peer.stats.linksIn++;
+    peer.#linksIn++;
     const codec = net.codec;
     if (codec) {
       (this.#readers ??= new Map()).set(serial, codec.reader());
@@ -245,8 +265,8 @@ export class MemoryTransport implements Transport {
    * (with the codec).
    */
   #uncount(serial: number): void {
-    if (serial > 0) this.stats.linksOut--;
-    else this.stats.linksIn--;
+    if (serial > 0) this.#linksOut--;
+    else this.#linksIn--;
     this.#readers?.delete(Math.abs(serial));
   }
 
@@ -280,12 +300,12 @@ export class MemoryTransport implements Transport {
     const end = links.peers[i]!;
     const same = to === end.#ref || end.ap.port === to.ap.port;
     const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
-    this.stats.framesOut++;
+    this.#framesOut++;
     net.framesSent++;
     const byType = net.framesByType, t = frame.t;
     if (t >>> 0 === t && t < byType.length) byType[t]++;
     if (!dst || dst.#dead || !net.reachable(this.ap.port, dst.ap.port) || net.lost()) {
-      this.stats.framesDropped++;
+      this.#framesDropped++;
       return;
     }
     const at = Math.max(net.clock.now() + net.latency(), links.sent[i]);
@@ -324,7 +344,7 @@ export class MemoryTransport implements Transport {
     run(): void {
       const dst = this.#dst;
       if (dst.#dead) return;
-      dst.stats.framesIn++;
+      dst.#framesIn++;
       dst.#events!.frame(this.#from, this.#frame);
     }
   };
@@ -345,7 +365,7 @@ export class MemoryTransport implements Transport {
     run(): void {
       const dst = this.#dst;
       if (dst.#dead) return;
-      dst.stats.framesIn++;
+      dst.#framesIn++;
       const ev = dst.#events!;
       const bytes = this.#bytes;
       let got: Frame;

@@ -167,7 +167,7 @@ export class MemoryTransport implements Transport {
     this.ap = ap;
   }
 
-  /** Counters (a fresh record each time). */
+  /** Counters: a fresh snapshot at each read (changing it changes nothing here). */
   get stats(): LinkStats {
     return {
       ...newLinkStats(),

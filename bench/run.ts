@@ -483,6 +483,8 @@ interface ScaleStep {
 interface ScaleRun {
   settings: { settleMs: number; steadyMs: number; waves: string; turnedOff: string[] };
   steps: ScaleStep[];
+  /** Each size against the one before it, as bench/scale.ts computes and prints them. */
+  ratios: { sizes: string; steadyCpuPerNode: number; joinCpuPerJoin: number }[];
   totalWallS: number;
   load: string;
 }
@@ -563,10 +565,10 @@ async function scale(): Promise<void> {
     r.steps.map((s) => `${s.lookups.right}/${s.lookups.count}`).join(", "),
     verdict("lookups all to the right node", lookupsOk ? "all" : "not all", lookupsOk),
   ]];
-  const small = at(100_000), big = at(1_000_000);
-  if (small && big) {
-    const steadyRatio = big.steady.cpuUsPerNodePerSimS / small.steady.cpuUsPerNodePerSimS;
-    const joinRatio = big.joinCpuUsPerJoin / small.joinCpuUsPerJoin;
+  const big = at(1_000_000);
+  const ratio = r.ratios.find((x) => x.sizes === "100000→1000000");
+  if (big && ratio) {
+    const steadyRatio = ratio.steadyCpuPerNode, joinRatio = ratio.joinCpuPerJoin;
     const kb = big.heapPerNode / 1000;
     verdictRows.push(
       [

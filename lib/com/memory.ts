@@ -331,16 +331,16 @@ export class MemoryTransport implements Transport {
    * A frame in flight, passed by reference: one small object per frame (the simulator's most
    * frequent allocation), where a closure would cost its context and a timer record besides.
    *
-   * It lets go of its frame once delivered (a frame in flight as bytes, of its bytes). A spent
-   * delivery can stay referenced from the old generation for a while: the clock's bucket that held
-   * it was made a second before it ran (by the nodes' ticks), and is old by then. A
-   * young-generation collection keeps alive whatever an old object references, dead or not, until a
-   * full collection, and promotes it. Measured with `--trace-gc-nvp` (`--max-semi-space-size=128`,
-   * one run before, two after): the young collections in 6 simulated seconds at 50,000 nodes
-   * promoted 148 bytes per event before and 95–104 after, and paused 1.75 s before and 0.87–1.58 s
-   * after; the growth to 50,000 nodes promoted 1,463 MB before and 1,196–1,205 MB after. At 20,000
-   * nodes with a 4-MB young generation (as little simulated time as the benchmark's 256 MB spans at
-   * a million nodes): 191 and 140 bytes per event.
+   * It lets go of its frame once delivered (a frame in flight as bytes, of its bytes): anything in
+   * the old generation still pointing to a spent delivery would keep the frame alive through
+   * young-generation collections, which promote it, until a full collection. The clock's buckets
+   * did (they are made a second before they run, by the nodes' ticks, and overwrite spent timers
+   * since: see `virtual_clock.ts`). Measured before that (`--trace-gc-nvp`,
+   * `--max-semi-space-size=128`, one run before, two after): the young collections in 6 simulated
+   * seconds at 50,000 nodes promoted 148 bytes per event before and 95–104 after, and paused 1.75 s
+   * before and 0.87–1.58 s after; the growth to 50,000 nodes promoted 1,463 MB before and
+   * 1,196–1,205 MB after. At 20,000 nodes with a 4-MB young generation (as little simulated time as
+   * the benchmark's 256 MB spans at a million nodes): 191 and 140 bytes per event.
    */
   static #Delivery = class extends ClockTask {
     readonly #dst: MemoryTransport;

@@ -81,6 +81,19 @@ class Entry extends ClockTask implements Timer {
   }
 }
 
+/**
+ * What a bucket holds in place of a timer once run. A bucket is made when its first timer is set,
+ * mostly a node's tick a second ahead, so it is in the old generation by the time it runs; the
+ * frames in flight added to it meanwhile are young, and a young-generation collection keeps alive
+ * whatever an old object points to until a full collection, and promotes it. Overwritten, a spent
+ * timer dies young. At 50,000 nodes (`--max-semi-space-size=128`, `--trace-gc-nvp`) the young
+ * collections promoted 95 bytes per event in the steady state before and 59 after, and 1,205 MB
+ * before and 919 MB after during the growth to 50,000 nodes.
+ */
+const DONE: ClockTask = new (class extends ClockTask {
+  run(): void {}
+})();
+
 /** Earlier first; -1, 0 or 1 (small integers: a fractional difference would be boxed per call). */
 function byTime(a: ClockTask, b: ClockTask): number {
   return a.at < b.at ? -1 : a.at > b.at ? 1 : 0;
@@ -181,7 +194,7 @@ export class VirtualClock implements Clock {
       }
       const e = cur[this.#next];
       if (e.at > until) break;
-      this.#next++;
+      cur[this.#next++] = DONE;
       if (e.done) continue;
       e.done = true;
       this.#count.live--;

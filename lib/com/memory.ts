@@ -330,22 +330,11 @@ export class MemoryTransport implements Transport {
   /**
    * A frame in flight, passed by reference: one small object per frame (the simulator's most
    * frequent allocation), where a closure would cost its context and a timer record besides.
-   *
-   * It lets go of its frame once delivered (a frame in flight as bytes, of its bytes): anything in
-   * the old generation still pointing to a spent delivery would keep the frame alive through
-   * young-generation collections, which promote it, until a full collection. The clock's buckets
-   * did (they are made a second before they run, by the nodes' ticks, and overwrite spent timers
-   * since: see `virtual_clock.ts`). Measured before that (`--trace-gc-nvp`,
-   * `--max-semi-space-size=128`, one run before, two after): the young collections in 6 simulated
-   * seconds at 50,000 nodes promoted 148 bytes per event before and 95–104 after, and paused 1.75 s
-   * before and 0.87–1.58 s after; the growth to 50,000 nodes promoted 1,463 MB before and
-   * 1,196–1,205 MB after. At 20,000 nodes with a 4-MB young generation (as little simulated time as
-   * the benchmark's 256 MB spans at a million nodes): 191 and 140 bytes per event.
    */
   static #Delivery = class extends ClockTask {
     readonly #dst: MemoryTransport;
     readonly #from: NodeRef;
-    #frame: Frame | null;
+    readonly #frame: Frame;
     constructor(dst: MemoryTransport, from: NodeRef, frame: Frame) {
       super();
       this.#dst = dst;
@@ -353,11 +342,10 @@ export class MemoryTransport implements Transport {
       this.#frame = frame;
     }
     run(): void {
-      const dst = this.#dst, frame = this.#frame!;
-      this.#frame = null;
+      const dst = this.#dst;
       if (dst.#dead) return;
       dst.#framesIn++;
-      dst.#events!.frame(this.#from, frame);
+      dst.#events!.frame(this.#from, this.#frame);
     }
   };
 
@@ -365,7 +353,7 @@ export class MemoryTransport implements Transport {
   static #Decoded = class extends ClockTask {
     readonly #dst: MemoryTransport;
     readonly #from: NodeRef;
-    #bytes: Uint8Array | null;
+    readonly #bytes: Uint8Array;
     readonly #reader: FrameReader;
     constructor(dst: MemoryTransport, from: NodeRef, bytes: Uint8Array, reader: FrameReader) {
       super();
@@ -379,8 +367,7 @@ export class MemoryTransport implements Transport {
       if (dst.#dead) return;
       dst.#framesIn++;
       const ev = dst.#events!;
-      const bytes = this.#bytes!;
-      this.#bytes = null;
+      const bytes = this.#bytes;
       let got: Frame;
       try {
         got = this.#reader.read(bytes, 0, bytes.length, {

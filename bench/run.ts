@@ -497,7 +497,7 @@ async function scale(): Promise<void> {
   section("3. Scale: the largest network one process builds, keeps and routes in");
   const sizes = FULL ? [10_000, 100_000, 1_000_000] : [10_000];
   progress(
-    `scale: bench/scale.ts ${sizes.join(",")}${FULL ? " (about an hour)" : ""}`,
+    `scale: bench/scale.ts ${sizes.join(",")}${FULL ? " (about 80 minutes)" : ""}`,
   );
   const r = await runJson(
     [

@@ -62,7 +62,9 @@ export {
   type NodeEventType,
 } from "./lib/core/events.ts";
 export type { ReaderOptions } from "./lib/node/fanout.ts";
-export { MemoryNetwork, type MemoryNetworkOptions, MemoryTransport } from "./lib/com/memory.ts";
+export { MemoryNetwork, type MemoryNetworkOptions } from "./lib/com/memory_network.ts";
+export { MemoryTransport } from "./lib/com/memory.ts";
+export { type CrossMessage, shardOfPort, type ShardOptions } from "./lib/com/memory_shard.ts";
 export { ClockTask, VirtualClock } from "./lib/com/virtual_clock.ts";
 export type {
   AccessPoint,

@@ -2,7 +2,8 @@
 // whose other end has just closed it still arrive (as over TCP), and the link counters stay
 // right when a link is closed and opened again before the close has arrived.
 import assert from "node:assert/strict";
-import { MemoryNetwork, type MemoryTransport } from "../lib/com/memory.ts";
+import type { MemoryTransport } from "../lib/com/memory.ts";
+import { MemoryNetwork } from "../lib/com/memory_network.ts";
 import { seededRandom, VirtualClock } from "../lib/com/virtual_clock.ts";
 import { type Frame, PROTOCOL_VERSION, type TransportEvents } from "../lib/com/transport.ts";
 import { T } from "../lib/wire/schema.ts";

@@ -1,12 +1,17 @@
 /**
- * The simulator's in-memory network: transports that hand frames to each other through the
- * virtual clock, with per-link FIFO order (like TCP), configurable latency and loss, crashes
- * that reset links, and partitions that silently cut them.
+ * The simulator's in-memory transport: frames handed to other transports of the network
+ * (`memory_network.ts`) through the virtual clock, with per-link FIFO order (like TCP),
+ * configurable latency and loss, crashes that reset links, and partitions that silently cut them.
  *
  * Frames are passed by reference by default: protocol code never mutates a frame it received
  * (except to put back the sender a first hop leaves out). With `codec`, every frame is encoded
  * and read back through the real wire codec on its way instead, validated as over TCP: the same
  * wire code then runs in the simulator's churn tests.
+ *
+ * A sharded network's transports also hold links to transports in other shards (other threads or
+ * processes), opened and used through messages (`memory_shard.ts`). Why one file: those links live
+ * in the same table as the local ones and move the same counters, all private to the transport;
+ * splitting the cross-shard half out would expose them.
  *
  * @module
  */
@@ -14,9 +19,11 @@
 import { ConnectError, HandshakeError } from "../errors.ts";
 import { Links } from "./memory_links.ts";
 import { WireError } from "../wire/cbor.ts";
-import { Codec, type FrameReader } from "../wire/codec.ts";
+import type { Codec, FrameReader } from "../wire/codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "../wire/frame_decoder.ts";
-import { ClockTask, type VirtualClock } from "./virtual_clock.ts";
+import { ClockTask } from "./virtual_clock.ts";
+import { Cross, type CrossMessage, RemoteEnd } from "./memory_shard.ts";
+import type { MemoryNetwork } from "./memory_network.ts";
 import {
   type AccessPoint,
   type Frame,
@@ -28,101 +35,26 @@ import {
   type TransportEvents,
 } from "./transport.ts";
 
-function samePsk(a: Uint8Array | null, b: Uint8Array | null): boolean {
+/** Whether two network secrets are the same (or both absent). */
+export function samePsk(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Options of a simulated network. */
-export interface MemoryNetworkOptions {
-  /** Minimum one-way latency in ms. @default 1 */
-  minLatency?: number;
-  /** Maximum one-way latency in ms. @default 5 */
-  maxLatency?: number;
-  /** Probability that a data-bearing frame is lost in transit. @default 0 */
-  loss?: number;
-  /** Pass every frame through the wire codec (encoded, then read and validated). @default false */
-  codec?: boolean;
-}
+/** Handles a message from another shard at its time (set up by `MemoryTransport`). */
+let arrive: (net: MemoryNetwork, m: CrossMessage) => void;
 
-/**
- * A simulated network joining many {@linkcode MemoryTransport}s.
- *
- * @example Injecting loss
- * ```ts
- * import { Simulator } from "@p2ps/p2ps";
- * import assert from "node:assert/strict";
- *
- * const sim = new Simulator({ seed: 3 });
- * sim.network.options.loss = 0.1; // 10 % of frames vanish from now on
- * assert.equal(sim.network.options.loss, 0.1);
- * ```
- */
-export class MemoryNetwork {
-  /** The clock all transports schedule on. */
-  readonly clock: VirtualClock;
-  readonly #random: () => number;
-  readonly #nodes = new Map<number, MemoryTransport>();
-  #nextPort = 1;
-  /** Latency bounds and loss; may be changed between phases of a run. */
-  options: Required<Omit<MemoryNetworkOptions, "codec">>;
-  /** The wire codec frames pass through, when the network was made with `codec`. */
-  readonly codec: Codec | null;
-  /** Partition groups: two transports in different non-zero groups cannot reach each other. */
-  readonly group: Map<number, number> = new Map();
-  /** Frames in flight or delivered, counted for message-complexity checks. */
-  framesSent = 0;
-  /** The same frames by type number (`T.Join`, ...), for message-complexity checks. */
-  readonly framesByType: number[] = new Array<number>(32).fill(0);
-  /** Connections opened so far; each is known by its number in this count. */
-  linksOpened = 0;
-
-  /** Creates a network over `clock`, drawing latency and loss from `random`. */
-  constructor(clock: VirtualClock, random: () => number, options?: MemoryNetworkOptions) {
-    options ??= {};
-    this.clock = clock;
-    this.#random = random;
-    this.options = {
-      minLatency: options.minLatency ?? 1,
-      maxLatency: options.maxLatency ?? 5,
-      loss: options.loss ?? 0,
-    };
-    this.codec = options.codec ? new Codec() : null;
+/** A message from another shard, due at its `at` (see {@linkcode MemoryNetwork.deliver}). */
+export class Arrival extends ClockTask {
+  readonly #net: MemoryNetwork;
+  readonly #m: CrossMessage;
+  constructor(net: MemoryNetwork, m: CrossMessage) {
+    super();
+    this.#net = net;
+    this.#m = m;
   }
-
-  /** Creates a transport with a fresh address. */
-  transport(): MemoryTransport {
-    const port = this.#nextPort++;
-    const t = new MemoryTransport(this, { hostname: "sim", port });
-    this.#nodes.set(port, t);
-    return t;
-  }
-
-  /** The live transport at `port`, if any. */
-  at(port: number): MemoryTransport | undefined {
-    return this.#nodes.get(port);
-  }
-
-  /** Removes a dead transport. */
-  remove(port: number): void {
-    this.#nodes.delete(port);
-  }
-
-  /** Whether `a` and `b` can reach each other now. */
-  reachable(a: number, b: number): boolean {
-    if (this.group.size === 0) return true;
-    return (this.group.get(a) ?? 0) === (this.group.get(b) ?? 0);
-  }
-
-  /** A latency drawn for one frame. */
-  latency(): number {
-    const { minLatency, maxLatency } = this.options;
-    return minLatency + this.#random() * (maxLatency - minLatency);
-  }
-
-  /** Whether the next frame is lost. */
-  lost(): boolean {
-    return this.options.loss > 0 && this.#random() < this.options.loss;
+  run(): void {
+    arrive(this.#net, this.#m);
   }
 }
 
@@ -151,7 +83,9 @@ export class MemoryTransport implements Transport {
   #linksIn = 0;
   #badLinks = 0;
   #events: TransportEvents | null = null;
-  readonly #links = new Links<MemoryTransport>();
+  readonly #links = new Links<MemoryTransport | RemoteEnd>();
+  /** Dials to other shards waiting for their answer, by connection number. */
+  #dials: Map<number, (err: Error | null, peer?: NodeRef) => void> | null = null;
   /** With the codec: what reads the frames arriving here, by connection number. */
   #readers: Map<number, FrameReader> | null = null;
   #dead = false;
@@ -200,7 +134,11 @@ export class MemoryTransport implements Transport {
    * Opens a connection (handshake on both sides), dialled from this end: the other end, or why
    * not.
    */
-  #open(port: number): { peer?: MemoryTransport; error?: Error } {
+  #open(port: number, to: NodeRef | null): { peer?: MemoryTransport | RemoteEnd; error?: Error } {
+    if (to && this.#net.remote(port)) {
+      this.#openRemote(port, to);
+      return { peer: this.#links.peers[this.#links.find(to.id)] };
+    }
     const ev = this.#events!;
     const peer = this.#net.at(port);
     const where = `${this.ap.hostname}:${port}`;
@@ -238,7 +176,7 @@ export class MemoryTransport implements Transport {
     const now = net.clock.now();
     this.#refFor(mine.id, mine.host, mine.port);
     peer.#refFor(theirs.id, theirs.host, theirs.port);
-    const serial = ++net.linksOpened;
+    const serial = net.nextSerial();
     // A link either end still had to the other (its close still on the way) is replaced.
     this.#replaced(theirs.id);
     peer.#replaced(mine.id);
@@ -279,13 +217,230 @@ export class MemoryTransport implements Transport {
     return this.#readers?.get(Math.abs(serial)) ?? codec.reader();
   }
 
+  /**
+   * Opens a connection to `port`, in another shard: `Open` goes out now, and the answer comes a
+   * round trip later. With `to` (the node the caller means to reach), the link is keyed by its
+   * id and usable at once: frames follow the `Open`, and a refusal reports the link down (frames
+   * on their way are lost with it). Without, it is a dial: the link is made when `Accept` comes.
+   * Returns the connection's number.
+   */
+  #openRemote(port: number, to: NodeRef | null): number {
+    const ev = this.#events!;
+    const net = this.#net;
+    const hello = { ...ev.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
+    const me = this.#refFor(hello.id, hello.host, hello.port);
+    const serial = net.nextSerial();
+    const at = net.clock.now() + net.latency();
+    net.outbox.push({
+      k: Cross.Open,
+      at,
+      to: port,
+      from: this.ap.port,
+      serial,
+      id: me.id,
+      hello,
+      psk: ev.security.psk,
+      key: ev.security.keyPair?.publicKey ?? null,
+      expect: to?.id,
+    });
+    if (to) {
+      this.#replaced(to.id);
+      this.#links.set(to.id, new RemoteEnd(port, to), serial, at);
+      this.#linksOut++;
+      (this.#readers ??= new Map()).set(serial, net.wire.reader());
+    }
+    return serial;
+  }
+
+  /** Sends `frame` on link `i`, whose other end is in another shard: as bytes, after the window. */
+  #sendRemote(i: number, end: RemoteEnd, frame: Frame): void {
+    const net = this.#net;
+    const links = this.#links;
+    if (!net.reachable(this.ap.port, end.port) || net.lost()) {
+      this.#framesDropped++;
+      return;
+    }
+    const at = Math.max(net.clock.now() + net.latency(), links.sent[i]);
+    links.sent[i] = at;
+    net.outbox.push({
+      k: Cross.Frame,
+      at,
+      to: end.port,
+      from: this.ap.port,
+      serial: links.serials[i],
+      id: this.#ref!.id,
+      bytes: net.wire.encode(frame),
+    });
+  }
+
+  static {
+    arrive = (net, m) => {
+      const t = net.at(m.to);
+      if (m.k === Cross.Open) return MemoryTransport.#accept(net, t, m);
+      if (!t) return;
+      if (m.k === Cross.Frame) t.#arrived(m);
+      else if (m.k === Cross.Close) t.#closedBy(m);
+      else t.#answered(m);
+    };
+  }
+
+  /** A connection from another shard reached `t` (or nobody): accept it, or say why not. */
+  static #accept(net: MemoryNetwork, t: MemoryTransport | undefined, m: CrossMessage): void {
+    const refuse = (why: string, handshake: boolean): void => {
+      net.outbox.push({
+        k: Cross.Refused,
+        at: net.clock.now() + net.latency(),
+        to: m.from,
+        from: m.to,
+        // As the refusing end would have held it.
+        serial: -m.serial,
+        id: m.expect ?? NaN,
+        why,
+        handshake,
+      });
+    };
+    const where = `${m.hello!.host}:${m.to}`;
+    const ev = t ? t.#events : null;
+    if (!t || t.#dead || !ev) {
+      return refuse(`Cannot connect to ${where}: connection refused`, false);
+    }
+    const ours = ev.security;
+    if (!samePsk(ours.psk, m.psk ?? null)) {
+      t.#badLinks++;
+      const why = m.psk === null
+        ? "The peer's network requires a secret (net.secret), and this node has none"
+        : ours.psk === null
+        ? "This node has a network secret, and the peer's network has none"
+        : "the peer holds another network secret";
+      return refuse(`Handshake with ${where} failed: ${why}`, true);
+    }
+    const hello = { ...ev.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
+    const why = helloProblem(m.hello!, hello.id, ev, m.key ?? null);
+    if (why) {
+      t.#badLinks++;
+      return refuse(`Handshake with ${where} refused: ${why}`, true);
+    }
+    if (m.expect !== undefined && m.expect !== hello.id) {
+      return refuse(`Handshake with ${where} refused: the node there is ${hello.id}`, true);
+    }
+    t.#refFor(hello.id, hello.host, hello.port);
+    const at = net.clock.now() + net.latency();
+    const ref = { id: m.id, ap: { hostname: m.hello!.host, port: m.hello!.port } };
+    t.#replaced(m.id);
+    // Frames on it leave after the answer, which they cannot overtake.
+    t.#links.set(m.id, new RemoteEnd(m.from, ref), -m.serial, at);
+    t.#linksIn++;
+    (t.#readers ??= new Map()).set(m.serial, net.wire.reader());
+    net.outbox.push({
+      k: Cross.Accept,
+      at,
+      to: m.from,
+      from: m.to,
+      serial: -m.serial,
+      id: hello.id,
+      hello,
+      key: ours.keyPair?.publicKey ?? null,
+    });
+  }
+
+  /** The other shard answered a connection this end opened (`Accept` or `Refused`). */
+  #answered(m: CrossMessage): void {
+    const serial = -m.serial;
+    const done = this.#dials?.get(serial);
+    if (done) this.#dials!.delete(serial);
+    const refused = m.k === Cross.Refused;
+    const error = refused
+      ? (m.handshake ? new HandshakeError(m.why!) : new ConnectError(m.why!))
+      : this.#dead
+      ? new ConnectError("Transport is closed")
+      : null;
+    const problem = error || !this.#events
+      ? null
+      : helloProblem(m.hello!, this.#ref!.id, this.#events, m.key ?? null);
+    const ref = refused ? null : { id: m.id, ap: { hostname: m.hello!.host, port: m.hello!.port } };
+    if (done) {
+      if (error) return done(error);
+      if (problem) {
+        this.#badLinks++;
+        this.#net.outbox.push({
+          k: Cross.Close,
+          at: this.#net.clock.now() + this.#net.latency(),
+          to: m.from,
+          from: m.to,
+          serial,
+          id: this.#ref!.id,
+          reset: true,
+        });
+        return done(
+          new HandshakeError(`Handshake with ${m.hello!.host}:${m.from} refused: ${problem}`),
+        );
+      }
+      this.#replaced(m.id);
+      this.#links.set(m.id, new RemoteEnd(m.from, ref!), serial, this.#net.clock.now());
+      this.#linksOut++;
+      (this.#readers ??= new Map()).set(serial, this.#net.wire.reader());
+      return done(null, ref!);
+    }
+    // A link used at once: it stays unless refused or its handshake fails.
+    if (this.#dead || !(refused || problem)) return;
+    const id = m.id;
+    const i = this.#links.find(id);
+    if (i < 0 || this.#links.serials[i] !== serial) return;
+    const to = (this.#links.peers[i] as RemoteEnd).ref;
+    if (problem) {
+      this.#badLinks++;
+      this.#drop(id, "reset");
+    } else {
+      this.#links.remove(i);
+      this.#uncount(serial);
+    }
+    this.#events!.peerDown(to, refused ? m.why! : `Handshake refused: ${problem}`);
+  }
+
+  /** A frame from another shard arrived (read through the wire codec, as over TCP). */
+  #arrived(m: CrossMessage): void {
+    if (this.#dead) return;
+    this.#framesIn++;
+    const ev = this.#events!;
+    const i = this.#links.find(m.id);
+    let from: NodeRef;
+    if (i >= 0 && this.#links.serials[i] === -m.serial) {
+      const end = this.#links.peers[i] as RemoteEnd;
+      end.lastIn = m.at;
+      from = end.ref;
+    } else from = { id: m.id, ap: { hostname: this.ap.hostname, port: m.from } };
+    const bytes = m.bytes!;
+    let got: Frame;
+    try {
+      got = this.#reader(-m.serial, this.#net.wire).read(bytes, 0, bytes.length, {
+        maxKey: ev.limits.maxKey,
+        peer: from,
+      });
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      return ev.badFrame(from, e);
+    }
+    ev.frame(from, got);
+  }
+
+  /** The other end, in another shard, closed a connection. */
+  #closedBy(m: CrossMessage): void {
+    const links = this.#links;
+    const j = links.find(m.id);
+    if (this.#dead || j < 0 || links.serials[j] !== -m.serial) return;
+    const ref = (links.peers[j] as RemoteEnd).ref;
+    links.remove(j);
+    this.#uncount(-m.serial);
+    if (m.reset) this.#events!.peerDown(ref, "connection reset by peer");
+  }
+
   send(to: NodeRef, frame: Frame): void {
     if (this.#dead) return;
     const net = this.#net;
     const links = this.#links;
     let i = links.find(to.id);
     if (i < 0) {
-      const r = this.#open(to.ap.port);
+      const r = this.#open(to.ap.port, to);
       if (!r.peer) {
         net.clock.timer(net.latency(), () => {
           if (!this.#dead) this.#events!.peerDown(to, r.error!.message, [frame]);
@@ -293,17 +448,18 @@ export class MemoryTransport implements Transport {
         return;
       }
       // Keyed by the id the peer presented, which a stale record may not carry.
-      i = links.find(r.peer.#ref!.id);
+      i = links.find(r.peer instanceof RemoteEnd ? r.peer.ref.id : r.peer.#ref!.id);
     }
-    // The frame goes to whoever listens at the address it names (normally this connection's
-    // other end; the network's table only when they differ).
-    const end = links.peers[i]!;
-    const same = to === end.#ref || end.ap.port === to.ap.port;
-    const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     this.#framesOut++;
     net.framesSent++;
     const byType = net.framesByType, t = frame.t;
     if (t >>> 0 === t && t < byType.length) byType[t]++;
+    const end = links.peers[i]!;
+    if (end instanceof RemoteEnd) return this.#sendRemote(i, end, frame);
+    // The frame goes to whoever listens at the address it names (normally this connection's
+    // other end; the network's table only when they differ).
+    const same = to === end.#ref || end.ap.port === to.ap.port;
+    const dst = same ? (end.#dead ? undefined : end) : net.at(to.ap.port);
     if (!dst || dst.#dead || !net.reachable(this.ap.port, dst.ap.port) || net.lost()) {
       this.#framesDropped++;
       return;
@@ -384,11 +540,17 @@ export class MemoryTransport implements Transport {
 
   dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void {
     const net = this.#net;
+    if (net.remote(ap.port)) {
+      // Open, then wait for the other end's answer (a round trip, as here below).
+      const serial = this.#openRemote(ap.port, null);
+      (this.#dials ??= new Map()).set(serial, done);
+      return;
+    }
     net.clock.timer(net.latency() * 2, () => {
       if (this.#dead) return done(new ConnectError("Transport is closed"));
-      const r = this.#open(ap.port);
+      const r = this.#open(ap.port, null);
       if (r.error) return done(r.error);
-      done(null, r.peer!.#ref!);
+      done(null, (r.peer as MemoryTransport).#ref!);
     });
   }
 
@@ -409,7 +571,12 @@ export class MemoryTransport implements Transport {
     for (let i = 0; i < count; i++) {
       if (sent[i] >= since) continue;
       // Idle both ways: the last frame the other end sent on this connection arrived before too.
-      const theirs = peers[i]!.#links;
+      const end = peers[i]!;
+      if (end instanceof RemoteEnd) {
+        if (end.lastIn < since) out.push(ids[i]);
+        continue;
+      }
+      const theirs = end.#links;
       const j = me ? theirs.find(me.id) : -1;
       if (j < 0 || theirs.serials[j] !== -serials[i] || theirs.sent[j] < since) out.push(ids[i]);
     }
@@ -438,11 +605,23 @@ export class MemoryTransport implements Transport {
     const last = links.sent[i];
     links.remove(i);
     this.#uncount(serial);
-    if (peer.#dead || mode === "silent") return;
+    if (mode === "silent" || (peer instanceof MemoryTransport && peer.#dead)) return;
     const net = this.#net;
     const me = this.#ref!;
     // The close arrives after the frames already in flight on this link.
     const at = Math.max(net.clock.now() + net.latency(), last);
+    if (peer instanceof RemoteEnd) {
+      net.outbox.push({
+        k: Cross.Close,
+        at,
+        to: peer.port,
+        from: this.ap.port,
+        serial,
+        id: me.id,
+        reset: mode === "reset",
+      });
+      return;
+    }
     net.clock.timer(at - net.clock.now(), () => {
       const j = peer.#links.find(me.id);
       if (peer.#dead || j < 0 || peer.#links.serials[j] !== -serial) return;

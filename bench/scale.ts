@@ -27,7 +27,14 @@
  * machine may be shared, and CPU time is what the ratios between sizes are computed from.
  *
  * Usage: deno run --v8-flags=--max-old-space-size=16000,--max-semi-space-size=256,--expose-gc \
- *          bench/scale.ts [sizes, default 10000,100000,1000000]
+ *          bench/scale.ts [sizes, default 10000,100000,1000000] [--shards N]
+ *
+ * With `--shards N` (N ≥ 2; needs `--allow-run`) the network is split over N shard processes
+ * (`bench/_scale_shard.ts`, each started with the same V8 flags), which exchange what crosses
+ * between them once per window of the minimum latency, 1 ms (see `lib/com/memory_shard.ts`): a
+ * connection between shards opens by a message each way, and frames between shards go as the
+ * wire codec's bytes. The simulated network is the same kind but not the same run (each shard
+ * draws its own random sequence); CPU time is the sum over all processes.
  *
  * An old generation of at most 16,000 MB: the million-node network holds 8.2 GiB after a full
  * GC, and its process peaked at 13.6 GB of RSS; a larger limit lets the heap grow further before
@@ -41,13 +48,22 @@
  * @module
  */
 
-import process from "node:process";
-import { Simulator } from "../lib/node/simulator.ts";
-import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import { DEFAULT_TIMING } from "../lib/core/ring.ts";
 import { T } from "../lib/wire/schema.ts";
+import { LocalNet, type ScaleNet } from "./_scale_net.ts";
+import { ShardedNet } from "./_scale_sharded.ts";
 
-const SIZES = (Deno.args[0] ?? "10000,100000,1000000").split(",").map(Number);
+const positional = Deno.args.filter((a, i) =>
+  !a.startsWith("--") && Deno.args[i - 1] !== "--shards"
+);
+const SIZES = (positional[0] ?? "10000,100000,1000000").split(",").map(Number);
+const shardsAt = Deno.args.indexOf("--shards");
+const SHARDS = shardsAt >= 0 ? Number(Deno.args[shardsAt + 1]) : 1;
+if (!(Number.isInteger(SHARDS) && SHARDS >= 1 && SHARDS <= 64)) {
+  throw new Error(`--shards must be an integer from 1 to 64, got ${Deno.args[shardsAt + 1]}`);
+}
+/** The V8 flags of the shard processes: those of `deno task bench:scale`. */
+const SHARD_V8_FLAGS = "--max-old-space-size=16000,--max-semi-space-size=256,--expose-gc";
 /**
  * Simulated time every node runs its maintenance before the steady state is measured, ms: the
  * joiners' finger lookups (one after another, about 20 of a few hops each) end within a second.
@@ -64,44 +80,20 @@ const SEED = 1;
 const gc = (globalThis as { gc?: () => void }).gc;
 if (!gc) throw new Error("Run with --v8-flags=--expose-gc (heap is measured after a full GC)");
 
-function cpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
 function log(s: string): void {
   console.error(`  ${s}`);
 }
 
-const sim = new Simulator({ seed: SEED });
-const live: P2PNode[] = [sim.createNet()];
-let pending = 0;
-let failed = 0;
+const net: ScaleNet = SHARDS > 1
+  ? await ShardedNet.start(SHARDS, SEED, SHARD_V8_FLAGS)
+  : new LocalNet(SEED, gc);
 let events = 0;
-
-/** Starts `n` joins through random members; each joiner is added to `live` once on the ring. */
-function wave(n: number): void {
-  for (let j = 0; j < n; j++) {
-    const via = live[Math.floor(sim.random() * live.length)];
-    pending++;
-    sim.joinNet(via).then(
-      (node) => {
-        live.push(node);
-        pending--;
-      },
-      () => {
-        failed++;
-        pending--;
-      },
-    );
-  }
-}
 
 const TYPE_NAMES = new Map(Object.entries(T).map(([name, t]) => [t as number, name]));
 
-/** Frames sent per `per` since `before` (a copy of `framesByType`), by type, largest first. */
-function framesPer(before: number[], per: number): Record<string, number> {
-  const now = sim.network.framesByType;
+/** Frames sent per `per` since `before` (a copy of the frame counts), by type, largest first. */
+async function framesPer(before: number[], per: number): Promise<Record<string, number>> {
+  const now = await net.framesByType();
   const out: [string, number][] = [];
   for (let t = 0; t < now.length; t++) {
     const d = Number(((now[t] - before[t]) / per).toFixed(2));
@@ -112,67 +104,40 @@ function framesPer(before: number[], per: number): Record<string, number> {
 
 /** Runs simulated time in slices until `done()`, letting join promises settle in between. */
 async function runUntil(done: () => boolean): Promise<void> {
-  while (!done()) {
-    events += sim.run(20);
-    await Promise.resolve();
-    await Promise.resolve();
-  }
+  while (!done()) events += await net.run(20);
 }
 
 /** Grows the network to `target` nodes (joins that fail, e.g. by timing out, are retried). */
 async function grow(target: number): Promise<void> {
   let lastLog = performance.now();
-  while (live.length + pending < target) {
+  while (net.size + net.pending < target) {
     const size = Math.min(
-      Math.max(256, Math.floor(live.length / 8)),
-      target - live.length - pending,
+      Math.max(256, Math.floor(net.size / 8)),
+      target - net.size - net.pending,
     );
-    wave(size);
-    await runUntil(() => pending <= size / 50);
+    net.wave(size);
+    await runUntil(() => net.pending <= size / 50);
     if (performance.now() - lastLog > 30_000) {
       lastLog = performance.now();
-      log(`${live.length.toLocaleString("en-US")} nodes on the ring, ${pending} joining`);
+      log(`${net.size.toLocaleString("en-US")} nodes on the ring, ${net.pending} joining`);
     }
   }
-  await runUntil(() => pending === 0);
-  if (live.length < target) await grow(target);
+  await runUntil(() => net.pending === 0);
+  if (net.size < target) await grow(target);
 }
 
 /** `count` lookups of random keys from random nodes; how many reached the responsible node. */
 async function lookups(count: number) {
-  const ids = Float64Array.from(live, (n) => n.id).sort();
-  const responsible = (key: number) => {
-    let lo = 0, hi = ids.length;
-    while (lo < hi) {
-      const m = (lo + hi) >> 1;
-      if (ids[m] < key) lo = m + 1;
-      else hi = m;
-    }
-    return lo < ids.length ? ids[lo] : ids[0];
-  };
-  let answered = 0, right = 0, hops = 0, maxHops = 0;
-  const w0 = performance.now(), c0 = cpuMs();
-  for (let i = 0; i < count; i++) {
-    const src = live[Math.floor(sim.random() * live.length)];
-    const key = Math.floor(sim.random() * src.maxKey);
-    const want = responsible(key);
-    ringOf(src).lookup(key, (n, _p, h) => {
-      answered++;
-      if (n.id === want) right++;
-      hops += h;
-      if (h > maxHops) maxHops = h;
-    });
-  }
-  const v0 = sim.clock.now();
-  await runUntil(() => answered === count || sim.clock.now() - v0 > 10_000);
+  const w0 = performance.now(), c0 = await net.cpuMs();
+  const got = await net.lookups(count, 10_000);
   return {
     count,
-    answered,
-    right,
-    meanHops: hops / Math.max(1, answered),
-    maxHops,
+    answered: got.answered,
+    right: got.right,
+    meanHops: got.hops / Math.max(1, got.answered),
+    maxHops: got.maxHops,
     wallS: (performance.now() - w0) / 1000,
-    cpuS: (cpuMs() - c0) / 1000,
+    cpuS: (await net.cpuMs() - c0) / 1000,
   };
 }
 
@@ -181,18 +146,19 @@ const settings = {
   turnedOff: [] as string[],
   fingers: "tango",
   succListSize: 4,
-  latencyMs: [sim.network.options.minLatency, sim.network.options.maxLatency],
+  latencyMs: [1, 5],
   waves: "an eighth of the network (at least 256) through random members; next wave at 98 %",
   settleMs: SETTLE_MS,
   steadyMs: STEADY_MS,
   lookups: LOOKUPS,
   seed: SEED,
+  shards: SHARDS,
 };
 log(
   `default protocol timing (heartbeat ${DEFAULT_TIMING.heartbeatMs} ms, finger refresh ${DEFAULT_TIMING.fingerRefreshMs} ms, ` +
     `stabilise ${DEFAULT_TIMING.stabilizeMs} ms, fingers looked up on join); sizes ${
       SIZES.join(", ")
-    }`,
+    }${SHARDS > 1 ? `; ${SHARDS} shard processes` : ""}`,
 );
 
 /** What the ratios between sizes are computed from (each step holds more, all printed). */
@@ -204,50 +170,49 @@ interface Step {
 const steps: Step[] = [];
 const t0 = performance.now();
 for (const target of SIZES) {
-  const from = live.length;
-  const w0 = performance.now(), c0 = cpuMs(), v0 = sim.clock.now(), e0 = events;
-  const f0 = [...sim.network.framesByType];
+  const from = net.size;
+  const w0 = performance.now(), c0 = await net.cpuMs(), v0 = net.now(), e0 = events;
+  const f0 = await net.framesByType();
   await grow(target);
   const join = {
-    joined: live.length - from,
+    joined: net.size - from,
     wallS: (performance.now() - w0) / 1000,
-    cpuS: (cpuMs() - c0) / 1000,
-    simulatedS: (sim.clock.now() - v0) / 1000,
+    cpuS: (await net.cpuMs() - c0) / 1000,
+    simulatedS: (net.now() - v0) / 1000,
     events: events - e0,
-    failedSoFar: failed,
+    failedSoFar: net.failed,
     /** Frames per joiner by type (the maintenance of the nodes already there included). */
-    framesPerJoin: framesPer(f0, live.length - from),
+    framesPerJoin: await framesPer(f0, net.size - from),
   };
   log(
-    `${live.length.toLocaleString("en-US")} nodes: joined ${
-      join.joined.toLocaleString("en-US")
-    } in ${join.wallS.toFixed(0)} s (${join.cpuS.toFixed(0)} s CPU, ${
-      join.simulatedS.toFixed(1)
-    } s simulated)`,
+    `${net.size.toLocaleString("en-US")} nodes: joined ${join.joined.toLocaleString("en-US")} in ${
+      join.wallS.toFixed(0)
+    } s (${join.cpuS.toFixed(0)} s CPU, ${join.simulatedS.toFixed(1)} s simulated)`,
   );
   log(
     `  frames per joiner: ${
       Object.entries(join.framesPerJoin).map(([k, v]) => `${k} ${v}`).join(", ")
     }`,
   );
-  events += sim.run(SETTLE_MS);
-  const f1 = [...sim.network.framesByType];
-  const w1 = performance.now(), c1 = cpuMs();
+  events += await net.run(SETTLE_MS);
+  const f1 = await net.framesByType();
+  const w1 = performance.now(), c1 = await net.cpuMs();
   const perSecond: number[] = [];
   for (let t = 0; t < STEADY_MS; t += 1000) {
-    perSecond.push(sim.run(Math.min(1000, STEADY_MS - t)));
+    perSecond.push(await net.run(Math.min(1000, STEADY_MS - t)));
   }
   const steadyEvents = perSecond.reduce((a, b) => a + b, 0);
+  const size = net.size;
   const steady = {
     wallPerSimS: (performance.now() - w1) / (STEADY_MS / 1000) / 1000,
-    cpuPerSimS: (cpuMs() - c1) / (STEADY_MS / 1000) / 1000,
-    eventsPerNodePerS: steadyEvents / live.length / (STEADY_MS / 1000),
-    eventsPerNodeEachS: perSecond.map((x) => Number((x / live.length).toFixed(2))),
+    cpuPerSimS: (await net.cpuMs() - c1) / (STEADY_MS / 1000) / 1000,
+    eventsPerNodePerS: steadyEvents / size / (STEADY_MS / 1000),
+    eventsPerNodeEachS: perSecond.map((x) => Number((x / size).toFixed(2))),
     /** Frames sent per node per simulated second, by type. */
-    framesPerNodePerS: framesPer(f1, live.length * (STEADY_MS / 1000)),
+    framesPerNodePerS: await framesPer(f1, size * (STEADY_MS / 1000)),
     cpuUsPerNodePerSimS: 0,
   };
-  steady.cpuUsPerNodePerSimS = (steady.cpuPerSimS * 1e6) / live.length;
+  steady.cpuUsPerNodePerSimS = (steady.cpuPerSimS * 1e6) / size;
   log(
     `  steady state: ${steady.wallPerSimS.toFixed(2)} s wall (${
       steady.cpuPerSimS.toFixed(2)
@@ -262,18 +227,10 @@ for (const target of SIZES) {
   );
   const look = await lookups(LOOKUPS);
   log(`  lookups: ${look.right}/${look.count} to the right node, ${look.meanHops.toFixed(2)} hops`);
-  // Routing entries (distinct nodes) and connection ends per node, over a sample.
-  let distinct = 0, ends = 0;
-  const sample = live.slice(0, 2000);
-  for (const n of sample) {
-    distinct += new Set(ringOf(n).table!.known.map((x) => x.id)).size;
-    const l = n.statistics().links;
-    ends += l.in + l.out;
-  }
-  gc!();
-  const mem = Deno.memoryUsage();
+  // Routing entries (distinct nodes) and connection ends per node, over the oldest nodes.
+  const mem = await net.heap(2000);
   const step = {
-    nodes: live.length,
+    nodes: size,
     join,
     joinCpuUsPerJoin: (join.cpuS * 1e6) / join.joined,
     steady,
@@ -281,9 +238,9 @@ for (const target of SIZES) {
     heapUsed: mem.heapUsed,
     external: mem.external,
     rss: mem.rss,
-    heapPerNode: mem.heapUsed / live.length,
-    timersPerNode: sim.clock.pending / live.length,
-    table: { distinctEntries: distinct / sample.length, linkEnds: ends / sample.length },
+    heapPerNode: mem.heapUsed / size,
+    timersPerNode: mem.timers / size,
+    table: { distinctEntries: mem.distinct / mem.sampled, linkEnds: mem.ends / mem.sampled },
   };
   log(
     `  heap ${(mem.heapUsed / 2 ** 30).toFixed(2)} GiB after GC, ${
@@ -323,5 +280,6 @@ console.log(JSON.stringify({
     }
   })(),
 }));
+await net.close();
 // Pending virtual timers hold nothing real; exit without waiting for anything.
 Deno.exit(0);

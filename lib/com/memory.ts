@@ -247,7 +247,6 @@ export class MemoryTransport implements Transport {
       this.#replaced(to.id);
       this.#links.set(to.id, new RemoteEnd(port, to), serial, at);
       this.#linksOut++;
-      (this.#readers ??= new Map()).set(serial, net.wire.reader());
     }
     return serial;
   }
@@ -325,12 +324,11 @@ export class MemoryTransport implements Transport {
     }
     t.#refFor(hello.id, hello.host, hello.port);
     const at = net.clock.now() + net.latency();
-    const ref = { id: m.id, ap: { hostname: m.hello!.host, port: m.hello!.port } };
+    const ref = net.remoteRef(m.id, m.hello!.host, m.hello!.port);
     t.#replaced(m.id);
     // Frames on it leave after the answer, which they cannot overtake.
     t.#links.set(m.id, new RemoteEnd(m.from, ref), -m.serial, at);
     t.#linksIn++;
-    (t.#readers ??= new Map()).set(m.serial, net.wire.reader());
     net.outbox.push({
       k: Cross.Accept,
       at,
@@ -347,7 +345,10 @@ export class MemoryTransport implements Transport {
   #answered(m: CrossMessage): void {
     const serial = -m.serial;
     const done = this.#dials?.get(serial);
-    if (done) this.#dials!.delete(serial);
+    if (done) {
+      this.#dials!.delete(serial);
+      if (this.#dials!.size === 0) this.#dials = null;
+    }
     const refused = m.k === Cross.Refused;
     const error = refused
       ? (m.handshake ? new HandshakeError(m.why!) : new ConnectError(m.why!))
@@ -357,7 +358,7 @@ export class MemoryTransport implements Transport {
     const problem = error || !this.#events
       ? null
       : helloProblem(m.hello!, this.#ref!.id, this.#events, m.key ?? null);
-    const ref = refused ? null : { id: m.id, ap: { hostname: m.hello!.host, port: m.hello!.port } };
+    const ref = refused ? null : this.#net.remoteRef(m.id, m.hello!.host, m.hello!.port);
     if (done) {
       if (error) return done(error);
       if (problem) {
@@ -378,7 +379,6 @@ export class MemoryTransport implements Transport {
       this.#replaced(m.id);
       this.#links.set(m.id, new RemoteEnd(m.from, ref!), serial, this.#net.clock.now());
       this.#linksOut++;
-      (this.#readers ??= new Map()).set(serial, this.#net.wire.reader());
       return done(null, ref!);
     }
     // A link used at once: it stays unless refused or its handshake fails.
@@ -408,13 +408,16 @@ export class MemoryTransport implements Transport {
       const end = this.#links.peers[i] as RemoteEnd;
       end.lastIn = m.at;
       from = end.ref;
-    } else from = { id: m.id, ap: { hostname: this.ap.hostname, port: m.from } };
+    } else from = this.#net.remoteRef(m.id, this.ap.hostname, m.from);
     const bytes = m.bytes!;
     let got: Frame;
     try {
-      got = this.#reader(-m.serial, this.#net.wire).read(bytes, 0, bytes.length, {
+      const net = this.#net;
+      got = net.wireReader.read(bytes, 0, bytes.length, {
         maxKey: ev.limits.maxKey,
         peer: from,
+        maxPort: Number.MAX_SAFE_INTEGER,
+        intern: net.intern,
       });
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
@@ -529,6 +532,7 @@ export class MemoryTransport implements Transport {
         got = this.#reader.read(bytes, 0, bytes.length, {
           maxKey: ev.limits.maxKey,
           peer: this.#from,
+          maxPort: Number.MAX_SAFE_INTEGER,
         });
       } catch (e) {
         if (!(e instanceof WireError)) throw e;

@@ -7,9 +7,10 @@
  */
 
 import { InvalidArgumentError } from "../errors.ts";
-import { Codec } from "../wire/codec.ts";
+import { Codec, type FrameReader } from "../wire/codec.ts";
 import type { VirtualClock } from "./virtual_clock.ts";
 import type { CrossMessage, ShardOptions } from "./memory_shard.ts";
+import type { NodeRef } from "./transport.ts";
 import { Arrival, MemoryTransport } from "./memory.ts";
 
 /** Options of a simulated network. */
@@ -58,6 +59,8 @@ export class MemoryNetwork {
   readonly shard: ShardOptions | null;
   /** The codec of the frames that go to other shards. */
   readonly #wire: Codec | null;
+  #wireReader: FrameReader | null = null;
+  #remoteRefs: Map<number, NodeRef> | null = null;
   /**
    * Messages for other shards, in the order sent: the driver takes them at the end of each window
    * and hands each to {@linkcode MemoryNetwork.deliver} of the shard its port belongs to.
@@ -105,6 +108,32 @@ export class MemoryNetwork {
   /** The codec of the frames that go to other shards (a sharded network only). */
   get wire(): Codec {
     return this.#wire!;
+  }
+
+  /** {@linkcode MemoryNetwork.remoteRef} as a function (for the codec's `intern`). */
+  readonly intern = (id: number, hostname: string, port: number): NodeRef =>
+    this.remoteRef(id, hostname, port);
+
+  /**
+   * How the node at `port` is known in this shard when it comes from another: one record per
+   * node for all the links and frames that name it (a record per link end, or per frame read,
+   * would cost each its own).
+   */
+  remoteRef(id: number, hostname: string, port: number): NodeRef {
+    const refs = this.#remoteRefs ??= new Map();
+    const r = refs.get(port);
+    if (r && r.id === id && r.ap.hostname === hostname) return r;
+    const fresh = { id, ap: { hostname, port } };
+    refs.set(port, fresh);
+    return fresh;
+  }
+
+  /**
+   * What reads the frames that come from other shards, one for all (they are read one at a time;
+   * a reader's only state is its cursor and the last node it read).
+   */
+  get wireReader(): FrameReader {
+    return this.#wireReader ??= this.wire.reader();
   }
 
   /** Whether `port` belongs to another shard. */

@@ -94,3 +94,85 @@ export class RemoteEnd {
   /** The other end is the transport at `port`, whose node is `ref`. */
   constructor(readonly port: number, public ref: NodeRef) {}
 }
+
+/** Bytes of a frame message's fixed part: kind, then at, to, from, serial, id, and the length. */
+const FRAME_HEAD = 1 + 5 * 8 + 4;
+
+/**
+ * Packs messages for another shard into one buffer. Frames (nearly all of them) go as fixed
+ * fields and the frame's bytes; the rare others as CBOR (`encodeOther`).
+ *
+ * @example
+ * ```ts
+ * import { Cross, packMessages, unpackMessages } from "./memory_shard.ts";
+ * import { decode, encode } from "cbor-x/encode";
+ * import assert from "node:assert/strict";
+ *
+ * const m = { k: Cross.Frame, at: 1.5, to: 2, from: 1, serial: 3, id: 9, bytes: new Uint8Array([7]) };
+ * const back = unpackMessages(packMessages([m], encode), decode);
+ * assert.deepEqual(back, [m]);
+ * ```
+ */
+export function packMessages(
+  ms: readonly CrossMessage[],
+  encodeOther: (m: CrossMessage) => Uint8Array,
+): Uint8Array {
+  const others = ms.map((m) => (m.k === Cross.Frame ? null : encodeOther(m)));
+  let size = 0;
+  ms.forEach((m, i) => {
+    size += m.k === Cross.Frame ? FRAME_HEAD + m.bytes!.length : 5 + others[i]!.length;
+  });
+  const out = new Uint8Array(size);
+  const v = new DataView(out.buffer);
+  let p = 0;
+  ms.forEach((m, i) => {
+    out[p] = m.k;
+    if (m.k === Cross.Frame) {
+      v.setFloat64(p + 1, m.at, true);
+      v.setFloat64(p + 9, m.to, true);
+      v.setFloat64(p + 17, m.from, true);
+      v.setFloat64(p + 25, m.serial, true);
+      v.setFloat64(p + 33, m.id, true);
+      v.setUint32(p + 41, m.bytes!.length, true);
+      out.set(m.bytes!, p + FRAME_HEAD);
+      p += FRAME_HEAD + m.bytes!.length;
+    } else {
+      const o = others[i]!;
+      v.setUint32(p + 1, o.length, true);
+      out.set(o, p + 5);
+      p += 5 + o.length;
+    }
+  });
+  return out;
+}
+
+/** Unpacks what {@linkcode packMessages} packed (`decodeOther` for the non-frames). */
+export function unpackMessages(
+  b: Uint8Array,
+  decodeOther: (bytes: Uint8Array) => unknown,
+): CrossMessage[] {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: CrossMessage[] = [];
+  let p = 0;
+  while (p < b.length) {
+    const k = b[p];
+    if (k === Cross.Frame) {
+      const len = v.getUint32(p + 41, true);
+      out.push({
+        k,
+        at: v.getFloat64(p + 1, true),
+        to: v.getFloat64(p + 9, true),
+        from: v.getFloat64(p + 17, true),
+        serial: v.getFloat64(p + 25, true),
+        id: v.getFloat64(p + 33, true),
+        bytes: b.subarray(p + FRAME_HEAD, p + FRAME_HEAD + len),
+      });
+      p += FRAME_HEAD + len;
+    } else {
+      const len = v.getUint32(p + 1, true);
+      out.push(decodeOther(b.subarray(p + 5, p + 5 + len)) as CrossMessage);
+      p += 5 + len;
+    }
+  }
+  return out;
+}

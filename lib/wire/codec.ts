@@ -46,6 +46,16 @@ import { type NodeRef, sameNode } from "./types.ts";
 export interface DecodeContext extends RuleContext {
   /** The node at the other end of the link (fields claiming to be the sender must name it). */
   readonly peer: NodeRef | null;
+  /**
+   * The largest port a node may name: 65,535 (a TCP port) unless said otherwise. The simulator's
+   * addresses are numbers that go further (one per node).
+   */
+  readonly maxPort?: number;
+  /**
+   * The record to use for a node read from a frame, instead of a new one: a simulator holding
+   * many nodes keeps one record per node for all the frames that name it.
+   */
+  readonly intern?: (id: number, hostname: string, port: number) => NodeRef;
 }
 
 /** Reads frames for one link (it keeps a little state: its cursor and the last node read). */
@@ -95,12 +105,15 @@ class NodeReader extends CborReader {
     if (id < 0 || id >= ctx.maxKey) throw outOfRange(frame, field, id, `[0, ${ctx.maxKey})`);
     const hostname = this.text(b, this.at, end, 255);
     const port = this.int(b, this.at, end);
-    if (port < 0 || port > 0xffff) throw outOfRange(frame, field, port, "[0, 65535] (port)");
+    const maxPort = ctx.maxPort ?? 0xffff;
+    if (port < 0 || port > maxPort) throw outOfRange(frame, field, port, `[0, ${maxPort}] (port)`);
     const last = this.#last;
     if (last !== null && last.id === id && last.ap.port === port && last.ap.hostname === hostname) {
       return last;
     }
-    return (this.#last = { id, ap: { hostname, port } });
+    return (this.#last = ctx.intern
+      ? ctx.intern(id, hostname, port)
+      : { id, ap: { hostname, port } });
   }
 }
 

@@ -36,9 +36,22 @@ import {
 } from "./transport.ts";
 
 /** Whether two network secrets are the same (or both absent). */
-export function samePsk(a: Uint8Array | null, b: Uint8Array | null): boolean {
+function samePsk(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Why a node dialling with network secret `dialler` cannot link with one holding `acceptor`
+ * (as the dialler is told), or `null` when they hold the same.
+ */
+function secretMismatch(dialler: Uint8Array | null, acceptor: Uint8Array | null): string | null {
+  if (samePsk(dialler, acceptor)) return null;
+  return dialler === null
+    ? "The peer's network requires a secret (net.secret), and this node has none"
+    : acceptor === null
+    ? "This node has a network secret, and the peer's network has none"
+    : "the peer holds another network secret";
 }
 
 /** Handles a message from another shard at its time (set up by `MemoryTransport`). */
@@ -152,15 +165,11 @@ export class MemoryTransport implements Transport {
     // proves its static key (when it has one).
     const ours = ev.security;
     const their = peer.#events.security;
-    if (!samePsk(ours.psk, their.psk)) {
+    const mismatch = secretMismatch(ours.psk, their.psk);
+    if (mismatch) {
       this.#badLinks++;
       peer.#badLinks++;
-      const why = ours.psk === null
-        ? "The peer's network requires a secret (net.secret), and this node has none"
-        : their.psk === null
-        ? "This node has a network secret, and the peer's network has none"
-        : "the peer holds another network secret";
-      return { error: new HandshakeError(`Handshake with ${where} failed: ${why}`) };
+      return { error: new HandshakeError(`Handshake with ${where} failed: ${mismatch}`) };
     }
     for (
       const [a, b, side, other] of [[mine, theirs, this, peer], [theirs, mine, peer, this]] as const
@@ -304,14 +313,10 @@ export class MemoryTransport implements Transport {
       return refuse(`Cannot connect to ${where}: connection refused`, false);
     }
     const ours = ev.security;
-    if (!samePsk(ours.psk, m.psk ?? null)) {
+    const mismatch = secretMismatch(m.psk ?? null, ours.psk);
+    if (mismatch) {
       t.#badLinks++;
-      const why = m.psk === null
-        ? "The peer's network requires a secret (net.secret), and this node has none"
-        : ours.psk === null
-        ? "This node has a network secret, and the peer's network has none"
-        : "the peer holds another network secret";
-      return refuse(`Handshake with ${where} failed: ${why}`, true);
+      return refuse(`Handshake with ${where} failed: ${mismatch}`, true);
     }
     const hello = { ...ev.hello(), mf: DEFAULT_MAX_FRAME_SIZE };
     const why = helloProblem(m.hello!, hello.id, ev, m.key ?? null);

@@ -7,6 +7,8 @@ import { type P2PNode, ringOf } from "../lib/node/node.ts";
 import { ConnectError, HandshakeError, InvalidArgumentError } from "../lib/errors.ts";
 import { ringOk } from "./_ring.ts";
 import { test } from "./_test.ts";
+import { PROTOCOL_VERSION } from "../lib/com/transport.ts";
+import { T } from "../lib/wire/schema.ts";
 
 function shards(count: number, seed = 1, codec = false): Simulator[] {
   return Array.from(
@@ -169,4 +171,70 @@ test("shards: bad shard options and mismatched simulators are refused", () => {
     () => Simulator.runShards([b, a], 10),
     (e) => e instanceof InvalidArgumentError && /not shard 0 of 2/.test(e.message),
   );
+});
+
+// Raw transports of two shards, with events that record what reaches them.
+function transport(sim: Simulator, id: number, psk: Uint8Array | null, seen: string[]) {
+  const t = sim.network.transport();
+  t.bind({
+    hello: () => ({ v: PROTOCOL_VERSION, name: "n", net: "n", id, host: "sim", port: t.ap.port }),
+    checkHello: () => null,
+    limits: { maxKey: 2 ** 20 },
+    security: { encryption: "none", keyPair: null, psk },
+    frame: (from, f) => seen.push(`${id} got ${f.t} from ${from.id}`),
+    badFrame: (from) => seen.push(`${id} bad frame from ${from.id}`),
+    peerDown: (p, why, unsent) =>
+      seen.push(`${id} lost ${p.id}: ${why} (${unsent?.length ?? 0} back)`),
+  });
+  return t;
+}
+
+/** Two raw transports, ids 100 (shard 0) and 200 (shard 1, holding `pskB`). */
+function pair(pskB: Uint8Array | null = null) {
+  const all = shards(2, 3);
+  const seen: string[] = [];
+  const a = transport(all[0], 100, null, seen);
+  const b = transport(all[1], 200, pskB, seen);
+  return { all, seen, a, b };
+}
+
+test("shards: frames sent on a link the other end refuses are not read there, and come back to the sender", () => {
+  const { all, seen, a, b } = pair(new Uint8Array([1]));
+  for (let i = 0; i < 3; i++) a.send({ id: 200, ap: b.ap }, { t: T.Ping, ts: i });
+  Simulator.runShards(all, 50);
+  assert.deepEqual(seen, [
+    "100 lost 200: Handshake with sim:2 failed: The peer's network requires a secret (net.secret), and this node has none (3 back)",
+  ]);
+  assert.equal(b.stats.framesIn, 0);
+  assert.equal(b.stats.badLinks, 1);
+  assert.equal(a.isLinked(200), false);
+  a.abort();
+  b.abort();
+});
+
+test("shards: a partition refuses connections across shards, as on one network", () => {
+  const { all, seen, a, b } = pair();
+  for (const s of all) s.network.group.set(a.ap.port, 1).set(b.ap.port, 2);
+  a.send({ id: 200, ap: b.ap }, { t: T.Ping, ts: 0 });
+  let dialled = "";
+  a.dial(b.ap, (err) => (dialled = err ? err.message : "linked"));
+  Simulator.runShards(all, 50);
+  assert.match(dialled, /connection refused/);
+  assert.deepEqual(seen, ["100 lost 200: Cannot connect to sim:2: connection refused (1 back)"]);
+  assert.equal(b.stats.linksIn, 0);
+  a.abort();
+  b.abort();
+});
+
+test("shards: a dialler gone before the answer leaves no link at the other end, and its dial ends", () => {
+  const { all, a, b } = pair();
+  let dialled = "";
+  a.dial(b.ap, (err) => (dialled = err ? err.message : "linked"));
+  Simulator.runShards(all, 1);
+  a.abort();
+  Simulator.runShards(all, 100);
+  assert.equal(dialled, "Transport is closed");
+  assert.equal(b.isLinked(100), false);
+  assert.equal(b.stats.linksIn, 0);
+  b.abort();
 });

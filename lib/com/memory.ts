@@ -97,6 +97,8 @@ export class MemoryTransport implements Transport {
   #badLinks = 0;
   #events: TransportEvents | null = null;
   readonly #links = new Links<MemoryTransport | RemoteEnd>();
+  /** Connections from other shards this end refused: frames on them are dropped, not read. */
+  #refused: Set<number> | null = null;
   /** Dials to other shards waiting for their answer, by connection number. */
   #dials: Map<number, (err: Error | null, peer?: NodeRef) => void> | null = null;
   /** With the codec: what reads the frames arriving here, by connection number. */
@@ -149,6 +151,13 @@ export class MemoryTransport implements Transport {
    */
   #open(port: number, to: NodeRef | null): { peer?: MemoryTransport | RemoteEnd; error?: Error } {
     if (to && this.#net.remote(port)) {
+      if (!this.#net.reachable(this.ap.port, port)) {
+        return {
+          error: new ConnectError(
+            `Cannot connect to ${this.ap.hostname}:${port}: connection refused`,
+          ),
+        };
+      }
       this.#openRemote(port, to);
       return { peer: this.#links.peers[this.#links.find(to.id)] };
     }
@@ -254,7 +263,9 @@ export class MemoryTransport implements Transport {
     });
     if (to) {
       this.#replaced(to.id);
-      this.#links.set(to.id, new RemoteEnd(port, to), serial, at);
+      const end = new RemoteEnd(port, to);
+      end.unacked = [];
+      this.#links.set(to.id, end, serial, at);
       this.#linksOut++;
     }
     return serial;
@@ -270,6 +281,7 @@ export class MemoryTransport implements Transport {
     }
     const at = Math.max(net.clock.now() + net.latency(), links.sent[i]);
     links.sent[i] = at;
+    end.unacked?.push(frame);
     net.outbox.push({
       k: Cross.Frame,
       at,
@@ -285,7 +297,21 @@ export class MemoryTransport implements Transport {
     arrive = (net, m) => {
       const t = net.at(m.to);
       if (m.k === Cross.Open) return MemoryTransport.#accept(net, t, m);
-      if (!t) return;
+      if (!t) {
+        // The dialler is gone: the end that accepted must not keep the link.
+        if (m.k === Cross.Accept) {
+          net.outbox.push({
+            k: Cross.Close,
+            at: net.clock.now() + net.latency(),
+            to: m.from,
+            from: m.to,
+            serial: -m.serial,
+            id: m.expect!,
+            reset: true,
+          });
+        }
+        return;
+      }
       if (m.k === Cross.Frame) t.#arrived(m);
       else if (m.k === Cross.Close) t.#closedBy(m);
       else t.#answered(m);
@@ -295,6 +321,7 @@ export class MemoryTransport implements Transport {
   /** A connection from another shard reached `t` (or nobody): accept it, or say why not. */
   static #accept(net: MemoryNetwork, t: MemoryTransport | undefined, m: CrossMessage): void {
     const refuse = (why: string, handshake: boolean): void => {
+      if (t) (t.#refused ??= new Set()).add(m.serial);
       net.outbox.push({
         k: Cross.Refused,
         at: net.clock.now() + net.latency(),
@@ -309,7 +336,7 @@ export class MemoryTransport implements Transport {
     };
     const where = `${m.hello!.host}:${m.to}`;
     const ev = t ? t.#events : null;
-    if (!t || t.#dead || !ev) {
+    if (!t || t.#dead || !ev || !net.reachable(m.from, m.to)) {
       return refuse(`Cannot connect to ${where}: connection refused`, false);
     }
     const ours = ev.security;
@@ -343,6 +370,7 @@ export class MemoryTransport implements Transport {
       id: hello.id,
       hello,
       key: ours.keyPair?.publicKey ?? null,
+      expect: m.id,
     });
   }
 
@@ -368,6 +396,7 @@ export class MemoryTransport implements Transport {
       if (error) return done(error);
       if (problem) {
         this.#badLinks++;
+        (this.#refused ??= new Set()).add(m.serial);
         this.#net.outbox.push({
           k: Cross.Close,
           at: this.#net.clock.now() + this.#net.latency(),
@@ -386,25 +415,33 @@ export class MemoryTransport implements Transport {
       this.#linksOut++;
       return done(null, ref!);
     }
-    // A link used at once: it stays unless refused or its handshake fails.
-    if (this.#dead || !(refused || problem)) return;
-    const id = m.id;
-    const i = this.#links.find(id);
+    // A link used at once: it stays unless refused or its handshake fails; then the frames sent
+    // on it go back to the owner, as from a link refused on one network.
+    if (this.#dead) return;
+    const i = this.#links.find(m.id);
     if (i < 0 || this.#links.serials[i] !== serial) return;
-    const to = (this.#links.peers[i] as RemoteEnd).ref;
+    const end = this.#links.peers[i] as RemoteEnd;
+    const unsent = end.unacked ?? [];
+    end.unacked = null;
+    if (!(refused || problem)) return;
     if (problem) {
       this.#badLinks++;
-      this.#drop(id, "reset");
+      (this.#refused ??= new Set()).add(m.serial);
+      this.#drop(m.id, "reset");
     } else {
       this.#links.remove(i);
       this.#uncount(serial);
     }
-    this.#events!.peerDown(to, refused ? m.why! : `Handshake refused: ${problem}`);
+    this.#events!.peerDown(end.ref, refused ? m.why! : `Handshake refused: ${problem}`, unsent);
   }
 
   /** A frame from another shard arrived (read through the wire codec, as over TCP). */
   #arrived(m: CrossMessage): void {
     if (this.#dead) return;
+    if (this.#refused?.has(m.serial)) {
+      this.#framesDropped++;
+      return;
+    }
     this.#framesIn++;
     const ev = this.#events!;
     const i = this.#links.find(m.id);
@@ -549,7 +586,7 @@ export class MemoryTransport implements Transport {
 
   dial(ap: AccessPoint, done: (err: Error | null, peer?: NodeRef) => void): void {
     const net = this.#net;
-    if (net.remote(ap.port)) {
+    if (net.remote(ap.port) && !this.#dead && net.reachable(this.ap.port, ap.port)) {
       // Open, then wait for the other end's answer (a round trip, as here below).
       const serial = this.#openRemote(ap.port, null);
       (this.#dials ??= new Map()).set(serial, done);
@@ -660,5 +697,11 @@ export class MemoryTransport implements Transport {
     for (const id of this.#links.ids.slice(0, this.#links.count)) this.#drop(id, mode);
     this.#dead = true;
     this.#net.remove(this.ap.port);
+    // Dials to other shards still waiting end as a local dial of a closed transport does.
+    const dials = this.#dials;
+    this.#dials = null;
+    for (const done of dials?.values() ?? []) {
+      this.#net.clock.timer(0, () => done(new ConnectError("Transport is closed")));
+    }
   }
 }

@@ -152,7 +152,15 @@ export class MemoryNetwork {
   /** Takes in messages from other shards, each due at or after the current virtual time. */
   deliver(messages: readonly CrossMessage[]): void {
     const clock = this.clock;
-    for (const m of messages) clock.schedule(m.at - clock.now(), new Arrival(this, m));
+    for (const m of messages) {
+      if (!(m.at >= clock.now())) {
+        throw new InvalidArgumentError(
+          `A message from another shard is due at ${m.at} ms, before this shard's time ` +
+            `(${clock.now()} ms): the shards are not run in step`,
+        );
+      }
+      clock.schedule(m.at - clock.now(), new Arrival(this, m));
+    }
   }
 
   /** Creates a transport with a fresh address. */

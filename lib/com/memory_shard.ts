@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { Hello, NodeRef } from "./transport.ts";
+import type { Frame, Hello, NodeRef } from "./transport.ts";
 
 /** The kinds of {@linkcode CrossMessage}. */
 export const Cross = {
@@ -91,6 +91,11 @@ export function shardOfPort(port: number, count: number): number {
 export class RemoteEnd {
   /** Virtual time the last frame from the other end arrives (idle links are closed on it). */
   lastIn: number = -Infinity;
+  /**
+   * At the end that opened the link for frames at once: the frames sent before the other end
+   * accepted, handed back to the owner if it refuses (as a refused link on one network does).
+   */
+  unacked: Frame[] | null = null;
   /** The other end is the transport at `port`, whose node is `ref`. */
   constructor(readonly port: number, public ref: NodeRef) {}
 }

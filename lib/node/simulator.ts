@@ -136,11 +136,17 @@ export class Simulator {
         throw new InvalidArgumentError(`Simulator ${i} is not shard ${i} of ${shards.length}`);
       }
     });
+    if (!(Number.isFinite(ms) && ms >= 0)) {
+      throw new InvalidArgumentError(`runShards needs a finite time to run, got ${ms} ms`);
+    }
     const start = shards[0].clock.now();
     const end = start + ms;
     let t = start, events = 0;
     while (t < end) {
       const w = Math.min(...shards.map((s) => s.network.options.minLatency));
+      if (!(w > 0)) {
+        throw new InvalidArgumentError("Shards need a positive minimum latency to run in step");
+      }
       t = Math.min(end, t + w);
       for (const s of shards) events += s.clock.run(t);
       for (const s of shards) {

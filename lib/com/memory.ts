@@ -238,8 +238,8 @@ export class MemoryTransport implements Transport {
   /**
    * Opens a connection to `port`, in another shard: `Open` goes out now, and the answer comes a
    * round trip later. With `to` (the node the caller means to reach), the link is keyed by its
-   * id and usable at once: frames follow the `Open`, and a refusal reports the link down (frames
-   * on their way are lost with it). Without, it is a dial: the link is made when `Accept` comes.
+   * id and usable at once: frames follow the `Open`, and a refusal reports the link down and hands
+   * back the frames sent on it. Without, it is a dial: the link is made when `Accept` comes.
    * Returns the connection's number.
    */
   #openRemote(port: number, to: NodeRef | null): number {

@@ -7,8 +7,7 @@ import process from "node:process";
 import { decode, encode } from "cbor-x/encode";
 import { Simulator } from "../lib/node/simulator.ts";
 import type { P2PNode } from "../lib/node/node.ts";
-import type { CrossMessage } from "../lib/com/memory_shard.ts";
-import { packMessages, shardOfPort, unpackMessages } from "../lib/com/memory_shard.ts";
+import { packMessages, unpackMessages } from "../lib/com/memory_shard.ts";
 import { MessageReader, writeMessage } from "./_shard_ipc.ts";
 import { type LookupCounts, startLookups, tableSizes } from "./_scale_net.ts";
 
@@ -68,10 +67,7 @@ loop: for (;;) {
       // Let the joins' promises settle.
       await Promise.resolve();
       await Promise.resolve();
-      const out = sim.network.outbox;
-      sim.network.outbox = [];
-      const to: CrossMessage[][] = Array.from({ length: count }, () => []);
-      for (const m of out) to[shardOfPort(m.to, count)].push(m);
+      const to = sim.network.takeOutbox();
       await writeMessage(writer, {
         events,
         pending,

@@ -51,13 +51,12 @@ export class MessageReader {
   #reserve(n: number): void {
     if (this.#start + n <= this.#buf.length) return;
     const have = this.#end - this.#start;
-    const buf = n <= this.#buf.length
-      ? this.#buf
-      : new Uint8Array(Math.max(n, 2 * this.#buf.length));
-    const old = this.#buf.subarray(this.#start, this.#end);
-    if (buf === this.#buf) this.#buf.copyWithin(0, this.#start, this.#end);
-    else buf.set(old, 0);
-    this.#buf = buf;
+    if (n <= this.#buf.length) this.#buf.copyWithin(0, this.#start, this.#end);
+    else {
+      const buf = new Uint8Array(Math.max(n, 2 * this.#buf.length));
+      buf.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = buf;
+    }
     this.#start = 0;
     this.#end = have;
   }

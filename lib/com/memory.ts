@@ -54,6 +54,22 @@ function secretMismatch(dialler: Uint8Array | null, acceptor: Uint8Array | null)
     : "the peer holds another network secret";
 }
 
+/**
+ * Resets, from port `from`, the connection `serial` (as `from`'s end holds it) that the node `id`
+ * there had with port `to` in another shard: the other end drops it and reports it down.
+ */
+function resetAcross(net: MemoryNetwork, to: number, from: number, serial: number, id: number) {
+  net.outbox.push({
+    k: Cross.Close,
+    at: net.clock.now() + net.latency(),
+    to,
+    from,
+    serial,
+    id,
+    reset: true,
+  });
+}
+
 /** Handles a message from another shard at its time (set up by `MemoryTransport`). */
 let arrive: (net: MemoryNetwork, m: CrossMessage) => void;
 
@@ -295,21 +311,12 @@ export class MemoryTransport implements Transport {
 
   static {
     arrive = (net, m) => {
+      // Only live transports are found (a transport leaves the table as it stops).
       const t = net.at(m.to);
       if (m.k === Cross.Open) return MemoryTransport.#accept(net, t, m);
       if (!t) {
         // The dialler is gone: the end that accepted must not keep the link.
-        if (m.k === Cross.Accept) {
-          net.outbox.push({
-            k: Cross.Close,
-            at: net.clock.now() + net.latency(),
-            to: m.from,
-            from: m.to,
-            serial: -m.serial,
-            id: m.expect!,
-            reset: true,
-          });
-        }
+        if (m.k === Cross.Accept) resetAcross(net, m.from, m.to, -m.serial, m.expect!);
         return;
       }
       if (m.k === Cross.Frame) t.#arrived(m);
@@ -336,7 +343,7 @@ export class MemoryTransport implements Transport {
     };
     const where = `${m.hello!.host}:${m.to}`;
     const ev = t ? t.#events : null;
-    if (!t || t.#dead || !ev || !net.reachable(m.from, m.to)) {
+    if (!t || !ev || !net.reachable(m.from, m.to)) {
       return refuse(`Cannot connect to ${where}: connection refused`, false);
     }
     const ours = ev.security;
@@ -385,8 +392,6 @@ export class MemoryTransport implements Transport {
     const refused = m.k === Cross.Refused;
     const error = refused
       ? (m.handshake ? new HandshakeError(m.why!) : new ConnectError(m.why!))
-      : this.#dead
-      ? new ConnectError("Transport is closed")
       : null;
     const problem = error || !this.#events
       ? null
@@ -397,15 +402,7 @@ export class MemoryTransport implements Transport {
       if (problem) {
         this.#badLinks++;
         (this.#refused ??= new Set()).add(m.serial);
-        this.#net.outbox.push({
-          k: Cross.Close,
-          at: this.#net.clock.now() + this.#net.latency(),
-          to: m.from,
-          from: m.to,
-          serial,
-          id: this.#ref!.id,
-          reset: true,
-        });
+        resetAcross(this.#net, m.from, m.to, serial, this.#ref!.id);
         return done(
           new HandshakeError(`Handshake with ${m.hello!.host}:${m.from} refused: ${problem}`),
         );
@@ -417,7 +414,6 @@ export class MemoryTransport implements Transport {
     }
     // A link used at once: it stays unless refused or its handshake fails; then the frames sent
     // on it go back to the owner, as from a link refused on one network.
-    if (this.#dead) return;
     const i = this.#links.find(m.id);
     if (i < 0 || this.#links.serials[i] !== serial) return;
     const end = this.#links.peers[i] as RemoteEnd;
@@ -437,7 +433,6 @@ export class MemoryTransport implements Transport {
 
   /** A frame from another shard arrived (read through the wire codec, as over TCP). */
   #arrived(m: CrossMessage): void {
-    if (this.#dead) return;
     if (this.#refused?.has(m.serial)) {
       this.#framesDropped++;
       return;
@@ -459,7 +454,7 @@ export class MemoryTransport implements Transport {
         maxKey: ev.limits.maxKey,
         peer: from,
         maxPort: Number.MAX_SAFE_INTEGER,
-        intern: net.intern,
+        intern: net.remoteRef,
       });
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
@@ -472,7 +467,7 @@ export class MemoryTransport implements Transport {
   #closedBy(m: CrossMessage): void {
     const links = this.#links;
     const j = links.find(m.id);
-    if (this.#dead || j < 0 || links.serials[j] !== -m.serial) return;
+    if (j < 0 || links.serials[j] !== -m.serial) return;
     const ref = (links.peers[j] as RemoteEnd).ref;
     links.remove(j);
     this.#uncount(-m.serial);

@@ -9,7 +9,7 @@
 import { InvalidArgumentError } from "../errors.ts";
 import { Codec, type FrameReader } from "../wire/codec.ts";
 import type { VirtualClock } from "./virtual_clock.ts";
-import type { CrossMessage, ShardOptions } from "./memory_shard.ts";
+import { type CrossMessage, shardOfPort, type ShardOptions } from "./memory_shard.ts";
 import type { NodeRef } from "./transport.ts";
 import { Arrival, MemoryTransport } from "./memory.ts";
 
@@ -63,7 +63,8 @@ export class MemoryNetwork {
   #remoteRefs: Map<number, NodeRef> | null = null;
   /**
    * Messages for other shards, in the order sent: the driver takes them at the end of each window
-   * and hands each to {@linkcode MemoryNetwork.deliver} of the shard its port belongs to.
+   * ({@linkcode MemoryNetwork.takeOutbox}) and hands each to {@linkcode MemoryNetwork.deliver} of
+   * the shard its port belongs to.
    */
   outbox: CrossMessage[] = [];
   /** Partition groups: two transports in different non-zero groups cannot reach each other. */
@@ -110,23 +111,19 @@ export class MemoryNetwork {
     return this.#wire!;
   }
 
-  /** {@linkcode MemoryNetwork.remoteRef} as a function (for the codec's `intern`). */
-  readonly intern = (id: number, hostname: string, port: number): NodeRef =>
-    this.remoteRef(id, hostname, port);
-
   /**
    * How the node at `port` is known in this shard when it comes from another: one record per
    * node for all the links and frames that name it (a record per link end, or per frame read,
-   * would cost each its own).
+   * would cost each its own). A function property, so that it serves as the codec's `intern`.
    */
-  remoteRef(id: number, hostname: string, port: number): NodeRef {
+  readonly remoteRef = (id: number, hostname: string, port: number): NodeRef => {
     const refs = this.#remoteRefs ??= new Map();
     const r = refs.get(port);
     if (r && r.id === id && r.ap.hostname === hostname) return r;
     const fresh = { id, ap: { hostname, port } };
     refs.set(port, fresh);
     return fresh;
-  }
+  };
 
   /**
    * What reads the frames that come from other shards, one for all (they are read one at a time;
@@ -139,7 +136,7 @@ export class MemoryNetwork {
   /** Whether `port` belongs to another shard. */
   remote(port: number): boolean {
     const s = this.shard;
-    return s !== null && (port - 1) % s.count !== s.index;
+    return s !== null && shardOfPort(port, s.count) !== s.index;
   }
 
   /** A new connection's number: unique across the shards of a network. */
@@ -147,6 +144,18 @@ export class MemoryNetwork {
     const n = ++this.linksOpened;
     const s = this.shard;
     return s ? n * s.count + s.index : n;
+  }
+
+  /**
+   * Takes what this shard sent to the others since the last call, one list per shard (its own
+   * empty), in the order sent.
+   */
+  takeOutbox(): CrossMessage[][] {
+    const out = this.outbox;
+    this.outbox = [];
+    const to: CrossMessage[][] = Array.from({ length: this.shard?.count ?? 1 }, () => []);
+    for (const m of out) to[shardOfPort(m.to, to.length)].push(m);
+    return to;
   }
 
   /** Takes in messages from other shards, each due at or after the current virtual time. */

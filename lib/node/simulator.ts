@@ -9,7 +9,6 @@
  */
 
 import { MemoryNetwork, type MemoryNetworkOptions } from "../com/memory_network.ts";
-import { shardOfPort } from "../com/memory_shard.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { AccessPoint } from "../com/transport.ts";
 import { seededRandom, VirtualClock } from "../com/virtual_clock.ts";
@@ -149,13 +148,8 @@ export class Simulator {
       }
       t = Math.min(end, t + w);
       for (const s of shards) events += s.clock.run(t);
-      for (const s of shards) {
-        const out = s.network.outbox;
-        if (out.length === 0) continue;
-        s.network.outbox = [];
-        const count = shards.length;
-        for (const m of out) shards[shardOfPort(m.to, count)].network.deliver([m]);
-      }
+      const sent = shards.map((s) => s.network.takeOutbox());
+      for (const out of sent) out.forEach((ms, d) => shards[d].network.deliver(ms));
     }
     return events;
   }
